@@ -1,0 +1,7 @@
+"""Importing this registers every command on the root group."""
+
+from __future__ import annotations
+
+from fleetctl.cli import lifecycle, misc, status
+
+__all__ = ["lifecycle", "misc", "status"]

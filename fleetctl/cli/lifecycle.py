@@ -1,0 +1,112 @@
+"""up, down, restart, reconcile, supervise, reset: each parses, calls Fleet, renders."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+
+import click
+
+from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, cli, pass_ctx
+
+
+def _progress(name: str, what: str, detail: str) -> None:
+    if what == "verified":
+        click.echo(f"{name}: verified ({detail})", err=True)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@pass_ctx
+def up(ctx: Context, names: tuple[str, ...]) -> int:
+    """Start the named (or all) agents that are not running, and verify each spawn."""
+    fleet = ctx.fleet()
+    failures = fleet.up(names, _progress)
+    for line in failures:
+        click.echo(line)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@pass_ctx
+def down(ctx: Context, names: tuple[str, ...]) -> int:
+    """Stop the named (or all) agents and every process they started."""
+    fleet = ctx.fleet()
+    left = fleet.down(names)
+    for line in left:
+        click.echo(f"error: {line}", err=True)
+    return EXIT_FAILED if left else EXIT_OK
+
+
+@cli.command()
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+def restart(ctx: Context, names: tuple[str, ...]) -> int:
+    """Stop and start agents (does not spend their respawn budget)."""
+    failures = ctx.fleet().restart(names, _progress)
+    for line in failures:
+        click.echo(line)
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per action.")
+@pass_ctx
+def reconcile(ctx: Context, dry_run: bool, as_json: bool) -> int:
+    """One repair pass (for cron): respawn the dead, kill the stuck, keep the healthy."""
+    from fleetctl.cli.render import event_json
+
+    fleet = ctx.fleet(actor="reconcile")
+    events, failures, code = fleet.reconcile(dry_run=dry_run)
+    for event in events:
+        if event.kind in ("verified",) and not as_json:
+            continue
+        if as_json:
+            click.echo(event_json(event))
+        else:
+            who = f"{event.agent}: " if event.agent else ""
+            click.echo(f"{event.kind} {who}{event.reason}".rstrip() if dry_run is False else event.reason)
+    for line in failures:
+        click.echo(f"error: {line}", err=True)
+    return code
+
+
+@cli.command()
+@pass_ctx
+def supervise(ctx: Context) -> int:
+    """Run the supervise loop in the foreground (`up` starts it in its own window)."""
+    from fleetctl.cli.render import event_line
+
+    fleet = ctx.fleet(actor="supervisor", on_event=lambda e: print(event_line(e), flush=True))
+    print(f"supervising fleet {fleet.spec.name} ({len(fleet.spec.agents)} agents)", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        fleet.supervise()
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("names", nargs=-1, required=True)
+@pass_ctx
+def reset(ctx: Context, names: tuple[str, ...]) -> int:
+    """Clear the respawn counter and failed state (does not start anything)."""
+    fleet = ctx.fleet()
+    fleet.reset(names)
+    return EXIT_OK
+
+
+@cli.command()
+@pass_ctx
+def heartbeat(ctx: Context) -> int:
+    """Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment)."""
+    import os
+
+    from fleetctl.errors import UsageError
+
+    agent = os.environ.get("FLEET_AGENT")
+    if not agent:
+        raise UsageError("heartbeat runs inside an agent: FLEET_AGENT is not set")
+    ctx.fleet().heartbeat(agent)
+    return EXIT_OK

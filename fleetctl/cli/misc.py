@@ -1,0 +1,64 @@
+"""attach and init."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from fleetctl.cli import EXIT_OK, Context, cli, pass_ctx
+
+
+@cli.command()
+@click.argument("name")
+@pass_ctx
+def attach(ctx: Context, name: str) -> int:
+    """Attach to an agent's tmux window (inside tmux: switch to it). Detach with C-b d."""
+    fleet = ctx.fleet()
+    inside = os.environ.get("TMUX", "").split(",")[0] == fleet.tmux.socket_path()
+    argv = fleet.attach_argv(name, inside)
+    env = dict(os.environ)
+    if not inside:
+        env.pop("TMUX", None)
+    os.execvpe(argv[0], argv, env)
+    return EXIT_OK  # pragma: no cover - exec does not return
+
+
+STARTER = [
+    ("fleet", "# The fleet: its name is the tmux session (socket fleetctl-<name>).", {
+        "name": "demo",
+        "state_dir": ".fleet",
+    }),
+    ("defaults", "# Defaults for every agent (any agent key but command, port, replicas).", {
+        "start_timeout": "10s",
+        "min_uptime": "1s",
+        "stop_timeout": "10s",
+        "restart": "on-failure",
+        "max_respawns": 5,
+        "respawn_window": "10m",
+    }),
+    ("agents.web", "# One agent: run by /bin/sh -c; {port} {name} {replica} are substituted.", {
+        "command": "python3 -m http.server {port} --bind 127.0.0.1",
+        "port": 8001,
+    }),
+]  # fmt: skip
+
+
+@cli.command()
+@click.option("--path", "target", default="fleet.toml", show_default=True, help="Where to write.")
+def init(target: str) -> int:
+    """Write a commented starter fleet.toml (never overwrites)."""
+    import tomli_w
+
+    from fleetctl.errors import UsageError
+
+    path = Path(target)
+    if path.exists():
+        raise UsageError(f"{path}: already exists; not overwriting it")
+    parts = ["# fleetctl fleet file. Reference: README.md (Configuration).\n"]
+    for table, comment, values in STARTER:
+        parts.append(f"{comment}\n[{table}]\n{tomli_w.dumps(values)}")
+    path.write_text("\n".join(parts))
+    click.echo(f"wrote {path}")
+    return EXIT_OK

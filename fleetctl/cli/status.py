@@ -1,0 +1,50 @@
+"""status: one observation, rendered; changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fleetctl.cli import Context, cli, pass_ctx
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of agents (stable keys).")
+@pass_ctx
+def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
+    """Show every agent: state, pid, port, uptime, respawns, last exit, last output.
+
+    Exit 0 when every agent that should run runs, 3 when degraded, 1 when failed.
+    """
+    from fleetctl.cli.render import duration, table
+    from fleetctl.plan import exit_code
+
+    fleet = ctx.fleet()
+    rows = fleet.status(names)
+    if as_json:
+        click.echo(json.dumps([r.as_json() for r in rows], indent=1))
+    else:
+        click.echo(
+            table(
+                ["NAME", "STATE", "PID", "PORT", "UPTIME", "RESPAWNS", "LAST EXIT", "OUTPUT", "REASON"],
+                [
+                    [
+                        r.name,
+                        r.state.value,
+                        r.pid,
+                        r.port,
+                        duration(r.uptime_s),
+                        f"{r.respawns}/{r.max_respawns}",
+                        r.last_exit,
+                        duration(r.last_output_s) and f"{duration(r.last_output_s)} ago",
+                        r.reason + (f" (retry in {duration(r.next_retry_s)})" if r.next_retry_s is not None else ""),
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+    from fleetctl.plan import AgentView
+
+    return exit_code({r.name: AgentView(r.name, r.state) for r in rows})

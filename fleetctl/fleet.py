@@ -1,0 +1,996 @@
+"""The Fleet service: observe -> plan -> apply -> record, for every command and the TUI.
+
+Each mutating pass runs under the store's lock, re-observes tmux and /proc (one call and
+one scan), records what it saw end, asks plan.py what to do, and does it through the
+gateways. Success is recorded only after it is verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from fleetctl import plan as planner
+from fleetctl import wake
+from fleetctl.errors import OperationFailed, UsageError
+from fleetctl.model import (
+    SUPERVISOR_WINDOW,
+    AgentObservation,
+    AgentRecord,
+    AgentSpec,
+    AgentState,
+    Event,
+    FailureClass,
+    FleetSpec,
+    Observation,
+    PaneInfo,
+    Run,
+)
+from fleetctl.procs import ProcessGateway, ProcTable
+from fleetctl.store import StateStore
+from fleetctl.tmux import TmuxGateway, WindowRequest
+
+EventSink = Callable[[Event], None]
+_ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
+OUTPUT_TAIL_LINES = 5
+MAX_IDLE_WAIT_SECONDS = 60.0
+HEALTH_TIMEOUT_SECONDS = 10.0
+ALERT_TIMEOUT_SECONDS = 10.0
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI_RE.sub("", text)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """One row of `status`: what a person (or a script) needs about an agent."""
+
+    name: str
+    state: AgentState
+    pid: int | None
+    port: int | None
+    window: str | None
+    uptime_s: float | None
+    respawns: int
+    max_respawns: int
+    last_exit: str | None
+    last_output_s: float | None
+    reason: str
+    next_retry_s: float | None
+    failure_class: str | None
+    task: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "pid": self.pid,
+            "port": self.port,
+            "window": self.window,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "respawns": self.respawns,
+            "max_respawns": self.max_respawns,
+            "last_exit": self.last_exit,
+            "last_output_s": None if self.last_output_s is None else round(self.last_output_s, 1),
+            "reason": self.reason,
+            "next_retry_s": None if self.next_retry_s is None else round(self.next_retry_s, 1),
+            "failure_class": self.failure_class,
+            "task": self.task,
+        }
+
+
+@dataclass(slots=True)
+class TickResult:
+    plan: planner.Plan
+    failures: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def acted(self) -> bool:
+        return bool(self.plan.actions)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ended:
+    """A run whose window died or vanished: what we learned about its end."""
+
+    run: Run
+    exit_code: int | None
+    exit_signal: int | None
+    failure_class: FailureClass
+    reason: str
+    output: str
+    park_until: float | None
+
+
+class Fleet:
+    """One fleet: its spec, its tmux server, its processes and its store."""
+
+    def __init__(
+        self,
+        spec: FleetSpec,
+        *,
+        tmux: TmuxGateway | None = None,
+        procs: ProcessGateway | None = None,
+        store: StateStore | None = None,
+        clock: Callable[[], float] = time.time,
+        on_event: EventSink | None = None,
+        actor: str = "cli",
+    ) -> None:
+        self.spec = spec
+        self.tmux = tmux or TmuxGateway(spec.socket_name, spec.name)
+        self.procs = procs or ProcessGateway()
+        self.store = store or StateStore(spec.state_dir)
+        self.clock = clock
+        self.on_event = on_event or (lambda _e: None)
+        self.actor = actor
+
+    # --- paths ------------------------------------------------------------------
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.spec.state_dir / "runs"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.spec.state_dir / "logs"
+
+    @property
+    def heartbeat_dir(self) -> Path:
+        return self.spec.state_dir / "heartbeats"
+
+    @property
+    def wake_fifo(self) -> Path:
+        return self.spec.state_dir / wake.FIFO_NAME
+
+    def log_path(self, agent: str, run_id: str) -> Path:
+        return self.logs_dir / agent / f"{run_id}.log"
+
+    def resolve(self, names: Sequence[str]) -> list[AgentSpec]:
+        """The named agents (a replicated base name means all its replicas), or all."""
+        if not names:
+            return list(self.spec.agents)
+        out: list[AgentSpec] = []
+        for name in names:
+            found = [a for a in self.spec.agents if a.name == name or (a.base == name and a.replica)]
+            if not found:
+                known = ", ".join(a.name for a in self.spec.agents) or "none"
+                raise UsageError(f"{self.spec.path}: no agent named {name!r} (agents: {known})")
+            out += [a for a in found if a not in out]
+        return out
+
+    # --- observe ----------------------------------------------------------------
+
+    def observe(self, table: ProcTable | None = None) -> Observation:
+        """One `list-panes -a` and one /proc scan; ports only for agents that declare one."""
+        now = self.clock()
+        panes = self.tmux.panes()
+        if panes is None:
+            return Observation(now, False)
+        table = table or self.procs.scan()
+        by_name: dict[str, PaneInfo] = {}
+        others: list[PaneInfo] = []
+        for pane in panes:
+            if pane.window_name.startswith("_"):
+                others.append(pane)
+                continue
+            seen = by_name.get(pane.window_name)
+            if seen is None or (seen.dead and not pane.dead):
+                by_name[pane.window_name] = pane
+        agents: dict[str, AgentObservation] = {}
+        port_pids: list[int] = []
+        trees: dict[str, list[int]] = {}
+        for name, pane in by_name.items():
+            alive = not pane.dead and pane.pid in table.procs
+            tree = table.tree(pane.pid) if alive else []
+            trees[name] = tree
+            spec = self.spec.agent(name)
+            if spec is not None and spec.port is not None:
+                port_pids += tree
+        ports = self.procs.listening_ports(port_pids) if port_pids else {}
+        for name, pane in by_name.items():
+            tree = trees[name]
+            spec = self.spec.agent(name)
+            io = self.procs.io_bytes(tree) if spec is not None and spec.idle_timeout is not None else 0
+            agents[name] = AgentObservation(
+                pane=pane,
+                alive=bool(tree),
+                tree=tuple(tree),
+                ports=frozenset(p for pid in tree for p in ports.get(pid, ())),
+                cpu_seconds=table.cpu_seconds(tree),
+                io_bytes=io,
+            )
+        return Observation(now, True, agents, tuple(others))
+
+    def heartbeats(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for spec in self.spec.agents:
+            paths = [self.heartbeat_dir / spec.name]
+            if spec.heartbeat_file is not None:
+                paths.append(spec.heartbeat_file)
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    out[spec.name] = max(out.get(spec.name, 0.0), path.stat().st_mtime)
+        return out
+
+    def _records(self, now: float) -> dict[str, AgentRecord]:
+        window = max((a.respawn_window for a in self.spec.agents), default=600.0)
+        return self.store.records(since=now - window)
+
+    # --- what ended since we last looked ------------------------------------------
+
+    def _find_ended(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> list[_Ended]:
+        ended = []
+        for name, record in records.items():
+            run = record.current
+            if run is None or not run.live:
+                continue
+            agent = obs.agents.get(name)
+            if agent is not None and agent.alive and agent.pane.pane_id == run.pane_id:
+                continue
+            if agent is not None and agent.alive and run.pane_id is None:
+                continue
+            if not obs.server_running and run.pane_id is None:
+                continue
+            code, sig = self._exit_status(run, agent.pane if agent and agent.pane.pane_id == run.pane_id else None)
+            output = self.output_tail(name, run.id, 40)
+            spec = self.spec.agent(name)
+            if spec is None:
+                cls, reason, park = FailureClass.CRASHED, "ended", None
+            else:
+                cls, reason, park = planner.classify(spec, code, sig, output, now)
+            if run.verified is None and cls in (FailureClass.CRASHED, FailureClass.EXITED) and spec is not None:
+                reason = (
+                    f"{reason} after {now - run.started:.1f}s, before it was verified (min_uptime {spec.min_uptime:g}s)"
+                )
+            ended.append(_Ended(run, code, sig, cls, reason, output, park))
+        return ended
+
+    def _exit_status(self, run: Run, pane: PaneInfo | None) -> tuple[int | None, int | None]:
+        """The wrapper's own record first; tmux's pane_dead_status is only a hint."""
+        try:
+            raw = (self.runs_dir / f"{run.id}.exit").read_text().strip()
+            status = int(raw)
+        except (OSError, ValueError):
+            if pane is not None and pane.dead_status is not None:
+                status = pane.dead_status
+            else:
+                return None, None
+        if status > 128:
+            return None, status - 128
+        return status, None
+
+    def output_tail(self, agent: str, run_id: str | None = None, lines: int = OUTPUT_TAIL_LINES) -> str:
+        """The last lines an agent's run printed, from its log (no tmux call), ANSI stripped."""
+        path = self._latest_log(agent) if run_id is None else self.log_path(agent, run_id)
+        if path is None:
+            return ""
+        try:
+            with path.open("rb") as f:
+                f.seek(0, os.SEEK_END)
+                size = f.tell()
+                f.seek(max(0, size - 16384))
+                data = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        text = [line.rstrip() for line in strip_ansi(data).splitlines()]
+        text = [line for line in text if line.strip()]
+        return "\n".join(text[-lines:])
+
+    def _latest_log(self, agent: str) -> Path | None:
+        directory = self.logs_dir / agent
+        try:
+            logs = [p for p in directory.iterdir() if p.name.endswith(".log")]
+        except OSError:
+            return None
+        return max(logs, key=lambda p: p.stat().st_mtime, default=None)
+
+    def _apply_ended(self, ended: list[_Ended], now: float) -> None:
+        for end in ended:
+            run = end.run
+            if not self.store.end_run(run.id, now, exit_code=end.exit_code, exit_signal=end.exit_signal,
+                                      failure_class=end.failure_class, stop_reason=end.reason):  # fmt: skip
+                continue
+            tail = end.output.splitlines()[-OUTPUT_TAIL_LINES:]
+            data: dict[str, object] = {"run": run.id, "class": end.failure_class.value, "output": tail,
+                                       "exit_code": end.exit_code, "exit_signal": end.exit_signal}  # fmt: skip
+            kind = "start-failed" if run.verified is None else "exited"
+            self._event(kind, run.agent, end.reason, data, now)
+            if end.park_until is not None:
+                self.store.update_agent(run.agent, parked_until=end.park_until)
+                self._event("parked", run.agent, f"until {_clock_text(end.park_until)}",
+                            {"until": end.park_until, "run": run.id}, now)  # fmt: skip
+            with contextlib.suppress(OSError):
+                (self.runs_dir / f"{run.id}.exit").unlink()
+
+    @staticmethod
+    def _simulate_ended(records: dict[str, AgentRecord], ended: list[_Ended], now: float) -> dict[str, AgentRecord]:
+        out = dict(records)
+        for end in ended:
+            record = out[end.run.agent]
+            run = replace(end.run, ended=now, exit_code=end.exit_code, exit_signal=end.exit_signal,
+                          failure_class=end.failure_class, stop_reason=end.reason)  # fmt: skip
+            parked = end.park_until if end.park_until is not None else record.parked_until
+            out[end.run.agent] = replace(record, runs=(run, *record.runs[1:]), parked_until=parked)
+        return out
+
+    # --- activity and health --------------------------------------------------------
+
+    def _sample_activity(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> None:
+        """Remember when each idle-watched agent's tree last used CPU or did I/O."""
+        for spec in self.spec.agents:
+            if spec.idle_timeout is None:
+                continue
+            record, agent = records.get(spec.name), obs.agents.get(spec.name)
+            if record is None or agent is None or not agent.alive:
+                continue
+            mark = f"{agent.cpu_seconds:.2f}:{agent.io_bytes}"
+            if mark != record.activity_mark:
+                changed = now if record.activity_mark else record.last_activity
+                self.store.update_agent(spec.name, activity_mark=mark, last_activity=changed)
+
+    def _run_health(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> float | None:
+        """Run due health checks concurrently; return when the next one is due."""
+        checked = self.store.health_checked()
+        due: list[tuple[AgentSpec, subprocess.Popen[bytes]]] = []
+        next_due: float | None = None
+        for spec in self.spec.agents:
+            record, agent = records.get(spec.name), obs.agents.get(spec.name)
+            run = record.current if record else None
+            if not spec.health or run is None or run.verified is None or not run.live or agent is None:
+                continue
+            last = max(checked.get(spec.name, 0.0), run.verified)
+            if now - last < spec.health_interval:
+                when = last + spec.health_interval
+                next_due = when if next_due is None else min(next_due, when)
+                continue
+            proc = subprocess.Popen(["/bin/sh", "-c", spec.health], cwd=spec.cwd, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+            due.append((spec, proc))
+        for spec, proc in due:
+            try:
+                failed = proc.wait(timeout=min(spec.health_interval, HEALTH_TIMEOUT_SECONDS)) != 0
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                failed = True
+            self.store.bump_health_failures(spec.name, failed, now)
+            if failed:
+                self._event("health-failed", spec.name, f"health check `{spec.health}` failed", {}, now)
+            when = now + spec.health_interval
+            next_due = when if next_due is None else min(next_due, when)
+        return next_due
+
+    # --- the pass ---------------------------------------------------------------------
+
+    def tick(self, *, supervisor: bool = True, only: set[str] | None = None) -> TickResult:
+        """One observe -> plan -> apply pass. The caller holds the lock."""
+        self.store.check_same_file()
+        wake.ensure(self.wake_fifo)
+        now = self.clock()
+        obs = self.observe()
+        records = self._records(now)
+        ended = self._find_ended(obs, records, now)
+        if ended:
+            self._apply_ended(ended, now)
+            records = self._records(now)
+        self._sample_activity(obs, records, now)
+        health_due = self._run_health(obs, records, now)
+        records = self._records(now)
+        spec = self.spec if only is None else replace(self.spec, agents=tuple(a for a in self.spec.agents
+                                                                             if a.name in only))  # fmt: skip
+        plan = planner.plan(spec, records if only is None else {k: v for k, v in records.items() if k in only},
+                            obs, now, self.heartbeats())  # fmt: skip
+        if only is not None:
+            plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
+        if health_due is not None:
+            plan = replace(plan, wake_at=health_due if plan.wake_at is None else min(plan.wake_at, health_due))
+        result = TickResult(plan)
+        self._apply(plan, obs, records, now, result)
+        for end in ended:
+            view = plan.views.get(end.run.agent)
+            if view is not None and view.state is AgentState.BACKOFF and view.next_retry is not None:
+                self._event("backoff", end.run.agent, f"next retry in {view.next_retry - now:.1f}s",
+                            {"next_retry": view.next_retry, "respawns": view.respawns}, now)  # fmt: skip
+        if supervisor and self.spec.supervisor and only is None:
+            self._ensure_supervisor(obs, records)
+        self._maintain_logs(obs, records)
+        return result
+
+    def _apply(self, plan: planner.Plan, obs: Observation, records: dict[str, AgentRecord], now: float,
+               result: TickResult) -> None:  # fmt: skip
+        kills: list[planner.Kill] = []
+        spawns: list[planner.Spawn] = []
+        for action in plan.actions:
+            if isinstance(action, planner.Verify):
+                if self.store.verify_run(action.run_id, self.clock()):
+                    agent = obs.agents.get(action.agent)
+                    spec = self.spec.agent(action.agent)
+                    self._event("verified", action.agent, "window, pid" + (", port" if spec and spec.port else "")
+                                + " and min_uptime verified",
+                                {"run": action.run_id, "pid": agent.pane.pid if agent else None}, now)  # fmt: skip
+            elif isinstance(action, planner.Kill):
+                kills.append(action)
+            elif isinstance(action, planner.Spawn):
+                spawns.append(action)
+            elif isinstance(action, planner.GiveUp):
+                self._give_up(action.agent, action.reason, now)
+            elif isinstance(action, planner.MarkStalled):
+                self.store.update_agent(action.agent, stalled_since=now)
+                self._event("stalled", action.agent, action.detail, {"action": "notify"}, now)
+                self.alert("stalled", action.agent, action.detail)
+            elif isinstance(action, planner.Adopt):
+                self._adopt(action, now)
+            elif isinstance(action, planner.Remove):
+                self._remove(action, obs, now)
+        if kills:
+            result.failures += self._kill(kills, obs, records, now)
+            spawns += [planner.Spawn(k.agent, "config changed", replaces=k.run_id) for k in kills if k.then_spawn]
+        if spawns:
+            result.failures += self.spawn(spawns, obs, records)
+
+    # --- acting -----------------------------------------------------------------------
+
+    def _event(
+        self, kind: str, agent: str | None, reason: str, data: dict[str, object], now: float | None = None
+    ) -> Event:
+        event = Event(time=now if now is not None else self.clock(), kind=kind, agent=agent, reason=reason, data=data)
+        event = replace(event, id=self.store.add_event(event))
+        self.on_event(event)
+        return event
+
+    def alert(self, kind: str, agent: str | None, reason: str) -> None:
+        """Run [fleet] on_alert with one JSON object on stdin; record that it ran."""
+        payload = {"event": kind, "agent": agent, "reason": reason, "time": self.clock(), "fleet": self.spec.name}
+        self._event("alert", agent, f"{kind}: {reason}", {"alert": kind}, payload["time"])  # type: ignore[arg-type]
+        if not self.spec.on_alert:
+            return
+        try:
+            subprocess.run(["/bin/sh", "-c", self.spec.on_alert], input=json.dumps(payload).encode(),
+                           cwd=self.spec.path.parent, timeout=ALERT_TIMEOUT_SECONDS,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            self._event("alert-failed", agent, f"on_alert did not finish: {exc}", {})
+
+    def _give_up(self, agent: str, reason: str, now: float) -> None:
+        if self.store.fail_agent(agent, reason):
+            self._event("gave-up", agent, reason, {}, now)
+            self.alert("failed", agent, reason)
+
+    def _adopt(self, action: planner.Adopt, now: float) -> None:
+        env = self.procs.environ(action.pid)
+        run_id = env.get("FLEET_RUN") or uuid.uuid4().hex[:12]
+        if env.get("FLEET_AGENT", action.agent) != action.agent:
+            self._event("warning", action.agent, f"window {action.window_id} runs FLEET_AGENT={env['FLEET_AGENT']}", {})
+        spec = self.spec.agent(action.agent)
+        started = self.procs.identity(action.pid) or now
+        if self.store.run(run_id) is not None:
+            run_id = uuid.uuid4().hex[:12]
+        run = Run(id=run_id, agent=action.agent, started=started, pid=action.pid, window_id=action.window_id,
+                  pane_id=action.pane_id, verified=now, fingerprint=spec.fingerprint() if spec else "")  # fmt: skip
+        self.store.add_run(run, started)
+        self._event("adopted", action.agent, f"kept running window {action.window_id} (pid {action.pid})",
+                    {"run": run_id, "pid": action.pid}, now)  # fmt: skip
+
+    def _remove(self, action: planner.Remove, obs: Observation, now: float) -> None:
+        agent = obs.agents.get(action.agent)
+        pids = {agent.pane.pid: agent.pane.window_id} if agent is not None and agent.alive else {}
+        runs = [action.run_id] if action.run_id else []
+        left = self._terminate([(runs, list(pids), 10.0)])
+        if action.run_id:
+            self.store.end_run(action.run_id, now, failure_class=FailureClass.KILLED, stopped_by="remove",
+                               stop_reason="removed from the fleet file")  # fmt: skip
+        if action.window_id:
+            self.tmux.kill_windows([action.window_id])
+        self.store.forget(action.agent)
+        if agent is not None or action.run_id:
+            self._event("removed", action.agent, "no longer in the fleet file", {"left": sorted(left)}, now)
+
+    def _kill(
+        self, kills: list[planner.Kill], obs: Observation, records: dict[str, AgentRecord], now: float
+    ) -> list[str]:
+        batch = []
+        for kill in kills:
+            agent = obs.agents.get(kill.agent)
+            spec = self.spec.agent(kill.agent)
+            roots = [agent.pane.pid] if agent is not None else []
+            batch.append(([kill.run_id], roots, spec.stop_timeout if spec else 10.0))
+        left = self._terminate(batch)
+        failures = []
+        windows = []
+        for kill in kills:
+            agent = obs.agents.get(kill.agent)
+            stopped_by = {"stop": "down", "restart": "restart", "config": "config"}.get(kill.reason, self.actor)
+            self.store.end_run(kill.run_id, self.clock(), failure_class=kill.failure_class, stopped_by=stopped_by,
+                               stop_reason=f"{kill.reason}: {kill.detail}")  # fmt: skip
+            output = self.output_tail(kill.agent, kill.run_id).splitlines()
+            kind = "start-failed" if kill.reason == "start" else ("stalled" if kill.reason == "idle" else "killed")
+            if kill.reason in ("wall",):
+                kind = "timed-out"
+            self._event(kind, kill.agent, kill.detail, {"run": kill.run_id, "by": self.actor, "why": kill.reason,
+                                                         "output": output, "left": sorted(left)}, now)  # fmt: skip
+            if kind != "killed":
+                self._event("killed", kill.agent, f"{kill.reason}: {kill.detail}",
+                            {"run": kill.run_id, "by": self.actor, "why": kill.reason}, now)  # fmt: skip
+            if agent is not None:
+                windows.append(agent.pane.window_id)
+        if left:
+            failures.append(f"{len(left)} process(es) survived SIGKILL: {sorted(left)}")
+        self.tmux.kill_windows(windows)
+        return failures
+
+    def _terminate(self, batch: list[tuple[list[str], list[int], float]]) -> set[int]:
+        """End every process of these runs: their trees, groups and FLEET_RUN carriers.
+
+        All runs are stopped concurrently: TERM to everything at once, then each run's
+        survivors get KILL when its own stop_timeout runs out.
+        """
+        run_ids = {r for runs, _, _ in batch for r in runs}
+        table = self.procs.scan()
+        carriers = self.procs.find_env("FLEET_RUN", run_ids) if run_ids else {}
+        groups: list[tuple[dict[int, float], float]] = []
+        for runs, roots, grace in batch:
+            pids: set[int] = set()
+            for root in roots:
+                pids.update(table.tree(root))
+                pids.update(table.group(root))
+            for rid in runs:
+                pids.update(carriers.get(rid, ()))
+            pids.discard(os.getpid())
+            groups.append(({p: table.procs[p].start_time for p in pids if p in table.procs}, grace))
+        left = self.procs.terminate_groups(groups)
+        # Anything forked while we were killing still carries FLEET_RUN: sweep again.
+        for _ in range(3):
+            again = self.procs.find_env("FLEET_RUN", run_ids) if run_ids else {}
+            pids = {p for found in again.values() for p in found if p != os.getpid()}
+            if not pids:
+                break
+            table = self.procs.scan()
+            left |= self.procs.kill_now({p: table.procs[p].start_time for p in pids if p in table.procs})
+        return left
+
+    def spawn(self, spawns: Sequence[planner.Spawn], obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
+        """Sweep what the replaced runs left, then open every window in one tmux call."""
+        sweep = []
+        old_windows = []
+        for s in spawns:
+            record = records.get(s.agent)
+            agent = obs.agents.get(s.agent)
+            spec = self.spec.agent(s.agent)
+            if s.replaces:
+                roots = [agent.pane.pid] if agent is not None and agent.alive else []
+                sweep.append(([s.replaces], roots, spec.stop_timeout if spec else 10.0))
+            if agent is not None:
+                old_windows.append(agent.pane.window_id)
+            del record
+        if sweep:
+            left = self._terminate(sweep)
+            if left:
+                self._event("warning", None, f"leftover processes survived SIGKILL: {sorted(left)}", {})
+        self.ensure_session()
+        self.tmux.kill_windows(old_windows)
+        requests: list[WindowRequest] = []
+        runs: list[Run] = []
+        now = self.clock()
+        for s in spawns:
+            spec = self.spec.agent(s.agent)
+            if spec is None:
+                continue
+            run = Run(id=uuid.uuid4().hex[:12], agent=s.agent, started=now, respawn=s.respawn, fallback=s.fallback,
+                      fingerprint=spec.fingerprint())  # fmt: skip
+            requests.append(self._window_request(spec, run, spec.fallback if s.fallback else spec.command))
+            runs.append(run)
+        opened = {w.name: w for w in self.tmux.open_windows(requests)}
+        failures = []
+        for s, run in zip([s for s in spawns if self.spec.agent(s.agent)], runs, strict=True):
+            window = opened.get(s.agent)
+            if window is None:
+                failures.append(f"{s.agent}: tmux could not open a window")
+                self._event("start-failed", s.agent, "tmux could not open a window", {"run": run.id})
+                continue
+            run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
+            self.store.add_run(run, self.procs.identity(window.pid))
+            kind = "respawned" if s.respawn else "spawned"
+            self._event(kind, s.agent, s.reason, {"run": run.id, "pid": window.pid, "window": window.window_id,
+                                                  "fallback": s.fallback}, now)  # fmt: skip
+            if s.fallback:
+                self._event("fallback", s.agent, "primary failed repeatedly; running the fallback command", {})
+        return failures
+
+    def _window_request(self, spec: AgentSpec, run: Run, command: str) -> WindowRequest:
+        """Write the run's script (0600, deletes itself) and describe its window.
+
+        User env (possibly secrets) goes only into the script, never into argv.
+        """
+        self.runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        log = self.log_path(spec.name, run.id)
+        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        exit_file = self.runs_dir / f"{run.id}.exit"
+        tmux_bin = shutil.which("tmux") or "tmux"
+        public = [("FLEET_NAME", self.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
+        private = [("FLEET_CONFIG", str(self.spec.path)), ("FLEET_STATE_DIR", str(self.spec.state_dir))]
+        if spec.port is not None:
+            private.append(("FLEET_PORT", str(spec.port)))
+        if run.task_id is not None:
+            private.append(("FLEET_TASK", str(run.task_id)))
+        lines = ['rm -f -- "$0"']
+        lines += [f"export {k}={shlex.quote(v)}" for k, v in private + list(spec.env)]
+        pipe = f"exec cat >> {shlex.quote(str(log))}"
+        lines.append(f'{shlex.quote(tmux_bin)} pipe-pane -t "$TMUX_PANE" {shlex.quote(pipe)}')
+        lines.append(f"/bin/sh -c {shlex.quote(command)}")
+        lines.append(f"echo $? > {shlex.quote(str(exit_file))}")
+        script = self.runs_dir / f"{run.id}.sh"
+        fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return WindowRequest(name=spec.name, argv=("/bin/sh", str(script)), cwd=str(spec.cwd), env=tuple(public))
+
+    def ensure_session(self) -> None:
+        wake.ensure(self.wake_fifo)
+        self.tmux.ensure_session(str(self.spec.path.parent), str(self.wake_fifo))
+
+    def _ensure_supervisor(self, obs: Observation, records: dict[str, AgentRecord]) -> None:
+        wanted = any(r.desired == "running" for r in records.values() if self.spec.agent(r.name))
+        if not wanted:
+            return
+        current = [p for p in obs.others if p.window_name == SUPERVISOR_WINDOW]
+        if any(not p.dead for p in current):
+            return
+        self.tmux.kill_windows([p.window_id for p in current])
+        self.ensure_session()
+        argv = (sys.executable, "-m", "fleetctl", "-c", str(self.spec.path), "supervise")
+        env = (("FLEET_NAME", self.spec.name), ("FLEETCTL_SUPERVISOR", "1"))
+        req = WindowRequest(SUPERVISOR_WINDOW, argv, str(self.spec.path.parent), env)
+        opened = self.tmux.open_windows([req])
+        if opened:
+            self._event("supervisor-started", None, f"supervise loop in window {opened[0].window_id}",
+                        {"pid": opened[0].pid})  # fmt: skip
+
+    def _maintain_logs(self, obs: Observation, records: dict[str, AgentRecord]) -> None:
+        """Rotate logs past log_max_size and re-create deleted ones, losslessly.
+
+        The pane's pipe is re-pointed with pipe-pane, so bytes in flight land in the old file.
+        """
+        for spec in self.spec.agents:
+            record, agent = records.get(spec.name), obs.agents.get(spec.name)
+            run = record.current if record else None
+            if run is None or not run.live or agent is None or not agent.alive:
+                continue
+            path = self.log_path(spec.name, run.id)
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                size = -1
+            if 0 <= size < spec.log_max_size:
+                continue
+            if size >= 0:
+                path.rename(path.with_name(f"{path.name}.{int(self.clock() * 1000)}"))
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            self.tmux.repipe(agent.pane.pane_id, f"exec cat >> {shlex.quote(str(path))}")
+            self._prune_logs(spec)
+
+    def _prune_logs(self, spec: AgentSpec) -> None:
+        directory = self.logs_dir / spec.name
+        files = sorted((p for p in directory.iterdir() if ".log" in p.name), key=lambda p: p.stat().st_mtime)
+        for old in files[: max(0, len(files) - spec.log_keep)]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+
+    # --- commands ---------------------------------------------------------------------
+
+    def status(self, names: Sequence[str] = ()) -> list[AgentStatus]:
+        """Observe and derive, changing nothing (safe while anything else runs)."""
+        specs = self.resolve(names)
+        now = self.clock()
+        obs = self.observe()
+        records = self._records(now) if self.store.path.exists() else {}
+        ended = self._find_ended(obs, records, now)
+        records = self._simulate_ended(records, ended, now)
+        plan = planner.plan(replace(self.spec, agents=tuple(specs)), records, obs, now, self.heartbeats())
+        return [self._row(spec, _as_status(plan.views[spec.name], records.get(spec.name)), records.get(spec.name),
+                          obs, now) for spec in specs]  # fmt: skip
+
+    def views(self) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
+        now = self.clock()
+        obs = self.observe()
+        records = self._records(now) if self.store.path.exists() else {}
+        records = self._simulate_ended(records, self._find_ended(obs, records, now), now)
+        return planner.plan(self.spec, records, obs, now, self.heartbeats()), obs, records
+
+    def _row(self, spec: AgentSpec, view: planner.AgentView, record: AgentRecord | None, obs: Observation,
+             now: float) -> AgentStatus:  # fmt: skip
+        agent = obs.agents.get(spec.name)
+        run = record.current if record else None
+        live = agent is not None and agent.alive
+        last_exit = None
+        if record:
+            finished = next((r for r in record.runs if not r.live), None)
+            if finished is not None:
+                last_exit = finished.exit_text()
+                if finished.stopped_by == "down":
+                    last_exit = "stopped"
+                elif finished.stopped_by is not None:
+                    last_exit = f"killed ({(finished.stop_reason or '').split(':')[0] or finished.stopped_by})"
+        return AgentStatus(
+            name=spec.name,
+            state=view.state,
+            pid=agent.pane.pid if live and agent else None,
+            port=spec.port,
+            window=agent.pane.window_id if agent else None,
+            uptime_s=now - run.started if live and run is not None and run.live else None,
+            respawns=view.respawns,
+            max_respawns=spec.max_respawns,
+            last_exit=last_exit,
+            last_output_s=max(0.0, now - agent.pane.activity) if agent and agent.pane.activity else None,
+            reason=view.reason,
+            next_retry_s=max(0.0, view.next_retry - now) if view.next_retry else None,
+            failure_class=(run.failure_class.value if run and run.failure_class else None),
+            task=run.task_id if run else None,
+        )
+
+    def up(self, names: Sequence[str] = (), on_progress: Callable[[str, str, str], None] | None = None) -> list[str]:
+        """Start what is not running and wait until each start is verified or has failed.
+
+        Returns one failure line per agent that did not come up (empty: all verified).
+        """
+        specs = self.resolve(names)
+        targets = {s.name for s in specs}
+        report = on_progress or (lambda _n, _s, _r: None)
+        with self.store.lock():
+            self.store.set_desired(targets, "running")
+        deadline = self.clock() + max((s.start_timeout + s.min_uptime for s in specs), default=0) + 5.0
+        pending = set(targets)
+        failures: dict[str, str] = {}
+        seen_runs: dict[str, str] = {}
+        first = True
+        while pending:
+            with self.store.lock():
+                result = self.tick(only=set(pending), supervisor=first)
+            first = False
+            records = self.store.records(since=self.clock() - 1, names=pending)
+            for name in sorted(pending):
+                view = result.plan.views.get(name)
+                record = records.get(name)
+                run = record.current if record else None
+                if run is not None and run.id not in seen_runs.values() and name not in seen_runs:
+                    seen_runs[name] = run.id
+                if view is None:
+                    continue
+                if view.state is AgentState.RUNNING and run is not None and run.verified is not None:
+                    pending.discard(name)
+                    report(
+                        name,
+                        "verified",
+                        f"pid {run.pid}"
+                        + (
+                            f", port {self.spec.agent(name).port}"  # type: ignore[union-attr]
+                            if self.spec.agent(name).port
+                            else ""
+                        ),
+                    )  # type: ignore[union-attr]
+                elif view.state in (AgentState.FAILED, AgentState.BACKOFF, AgentState.PARKED, AgentState.COMPLETED,
+                                    AgentState.STOPPED) or (run is not None and not run.live):  # fmt: skip
+                    pending.discard(name)
+                    failures[name] = self._failure_line(name, run, view)
+                    report(name, "failed", failures[name])
+            if not pending:
+                break
+            if self.clock() > deadline:
+                for name in pending:
+                    failures[name] = f"{name}: not verified in time"
+                break
+            time.sleep(planner.VERIFY_POLL_SECONDS)
+        if self.spec.supervisor:
+            with self.store.lock():
+                self._ensure_supervisor(self.observe(), self._records(self.clock()))
+        return [failures[n] for n in sorted(failures)]
+
+    def _failure_line(self, name: str, run: Run | None, view: planner.AgentView) -> str:
+        reason = (run.stop_reason if run and run.stop_reason else view.reason) or view.state.value
+        reason = reason.split(": ", 1)[1] if reason.startswith(("start: ", "wall: ", "idle: ")) else reason
+        if view.state is AgentState.FAILED and "reset" not in reason:
+            reason += f" (run `fleetctl reset {name}` once fixed)"
+        tail = self.output_tail(name, run.id if run else None, 3).replace("\n", " | ")
+        return f"{name}: {reason}" + (f"; last output: {tail}" if tail else "")
+
+    def down(self, names: Sequence[str] = ()) -> list[str]:
+        """Stop agents and everything they started; returns what could not be stopped."""
+        everything = not names
+        specs = self.resolve(names)
+        with self.store.lock():
+            now = self.clock()
+            obs = self.observe()
+            records = self._records(now)
+            targets = {s.name for s in specs}
+            if everything:
+                targets |= set(records) | set(obs.agents)
+            self.store.set_desired(targets, "stopped")
+            batch: list[tuple[list[str], list[int], float]] = []
+            if everything:
+                for pane in obs.others:
+                    if pane.window_name == SUPERVISOR_WINDOW and not pane.dead:
+                        batch.append(([], [pane.pid], 5.0))
+                if batch:
+                    self._terminate(batch)
+                    batch = []
+            runs: dict[str, str] = {}
+            windows = []
+            for name in sorted(targets):
+                record, agent = records.get(name), obs.agents.get(name)
+                run = record.current if record and record.current and record.current.live else None
+                roots = [agent.pane.pid] if agent is not None and agent.alive else []
+                if run is None and not roots:
+                    if agent is not None:
+                        windows.append(agent.pane.window_id)
+                    continue
+                spec = self.spec.agent(name)
+                batch.append(([run.id] if run else [], roots, spec.stop_timeout if spec else 10.0))
+                if run:
+                    runs[name] = run.id
+                if agent is not None:
+                    windows.append(agent.pane.window_id)
+            left = self._terminate(batch) if batch else set()
+            for name, run_id in runs.items():
+                if self.store.end_run(run_id, self.clock(), failure_class=FailureClass.KILLED, stopped_by="down",
+                                      stop_reason="stop: fleetctl down"):  # fmt: skip
+                    self._event(
+                        "killed", name, "stopped by fleetctl down", {"run": run_id, "by": "down", "why": "stop"}
+                    )
+            self.tmux.kill_windows(windows)
+            remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
+            if not remaining:
+                self.tmux.kill_server()
+            leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()))
+            left |= {p for pids in leftovers.values() for p in pids}
+        return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
+
+    def restart(self, names: Sequence[str], on_progress: Callable[[str, str, str], None] | None = None) -> list[str]:
+        specs = self.resolve(names)
+        with self.store.lock():
+            now = self.clock()
+            obs = self.observe()
+            records = self._records(now)
+            self.store.set_desired([s.name for s in specs], "running")
+            kills = [
+                planner.Kill(s.name, r.current.id, "restart", "restarted by request")
+                for s in specs
+                if (r := records.get(s.name)) is not None and r.current is not None and r.current.live
+            ]
+            # A requested restart neither spends the respawn budget nor waits for backoff.
+            failures = self._kill(kills, obs, records, now) if kills else []
+        return failures + self.up([s.name for s in specs], on_progress)
+
+    def reset(self, names: Sequence[str]) -> None:
+        for spec in self.resolve(names):
+            self.store.reset(spec.name, self.clock())
+            self._event("reset", spec.name, "respawn counter and failed state cleared", {})
+
+    def reconcile(self, dry_run: bool = False, max_seconds: float | None = None) -> tuple[list[Event], list[str], int]:
+        """One repair pass for cron; returns (events, failures, exit code)."""
+        if dry_run:
+            plan, _, _ = self.views()
+            return [Event(time=self.clock(), kind="plan", agent=getattr(a, "agent", None), reason=_describe(a))
+                    for a in plan.actions], [], planner.exit_code(plan.views)  # fmt: skip
+        events: list[Event] = []
+        previous = self.on_event
+        self.on_event = lambda e: (events.append(e), previous(e))  # type: ignore[func-returns-value]
+        failures: list[str] = []
+        limit = max_seconds if max_seconds is not None else max(
+            (a.start_timeout + a.min_uptime for a in self.spec.agents), default=0) + 5.0  # fmt: skip
+        deadline = self.clock() + limit
+        try:
+            while True:
+                with self.store.lock():
+                    result = self.tick()
+                failures += result.failures
+                views = result.plan.views
+                starting = any(v.state is AgentState.STARTING for v in views.values())
+                if not result.plan.actions and not starting:
+                    break
+                if self.clock() > deadline:
+                    break
+                time.sleep(planner.VERIFY_POLL_SECONDS)
+        finally:
+            self.on_event = previous
+        code = 1 if failures else planner.exit_code(views)
+        return events, failures, code
+
+    def supervise(self, should_stop: Callable[[], bool] = lambda: False) -> None:
+        """The long-running loop: tick, then sleep until the next deadline or a wake-up."""
+        waiter = wake.Waiter(self.wake_fifo)
+        config_mtime = _mtime(self.spec.path)
+        try:
+            while not should_stop():
+                with self.store.lock():
+                    result = self.tick(supervisor=False)
+                    self.store.bump("supervise_cycles")
+                    if result.acted:
+                        self.store.bump("supervise_busy_cycles")
+                now = self.clock()
+                until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
+                waiter.wait(min(max(until - now, 0.0), MAX_IDLE_WAIT_SECONDS))
+                mtime = _mtime(self.spec.path)
+                if mtime != config_mtime:
+                    config_mtime = mtime
+                    self._reload()
+        finally:
+            waiter.close()
+
+    def _reload(self) -> None:
+        from fleetctl import spec as spec_module
+        from fleetctl.errors import FleetError
+
+        try:
+            self.spec = spec_module.load(self.spec.path)
+            self._event("config-reloaded", None, str(self.spec.path), {})
+        except FleetError as exc:
+            self._event("config-error", None, exc.message, {})
+
+    def heartbeat(self, agent: str) -> None:
+        self.heartbeat_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (self.heartbeat_dir / agent).touch()
+
+    def attach_argv(self, name: str, inside_tmux: bool) -> list[str]:
+        obs = self.observe()
+        if not obs.server_running:
+            raise OperationFailed(f"fleet {self.spec.name} is not running (no tmux server on {self.spec.socket_name})")
+        agent = obs.agents.get(name)
+        if agent is None:
+            self.resolve([name])
+            raise OperationFailed(f"{name} has no window; start it with `fleetctl up {name}`")
+        return self.tmux.attach_argv(agent.pane.window_id, inside_tmux)
+
+    def logs(self, name: str) -> Path | None:
+        self.resolve([name])
+        return self._latest_log(name)
+
+
+def _as_status(view: planner.AgentView, record: AgentRecord | None) -> planner.AgentView:
+    """The plan's view says what to do next; status says what is true now."""
+    run = record.current if record else None
+    if view.state is AgentState.STARTING and (run is None or not run.live):
+        if run is None:
+            return replace(view, state=AgentState.STOPPED, reason="not started")
+        return replace(view, state=AgentState.BACKOFF, reason=f"respawn due; last: {run.stop_reason or 'ended'}",
+                       respawns=max(0, view.respawns - 1))  # fmt: skip
+    return view
+
+
+def _describe(action: planner.Action) -> str:
+    if isinstance(action, planner.Spawn):
+        return f"spawn {action.agent} ({action.reason})" + (" as a respawn" if action.respawn else "")
+    if isinstance(action, planner.Kill):
+        return f"kill {action.agent}: {action.reason}: {action.detail}"
+    if isinstance(action, planner.Verify):
+        return f"verify {action.agent}"
+    if isinstance(action, planner.GiveUp):
+        return f"give up on {action.agent}: {action.reason}"
+    if isinstance(action, planner.Adopt):
+        return f"adopt {action.agent} (window {action.window_id}, pid {action.pid})"
+    if isinstance(action, planner.Remove):
+        return f"remove {action.agent} (no longer in the fleet file)"
+    return f"mark {action.agent} stalled: {action.detail}"
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _clock_text(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))

@@ -1,0 +1,265 @@
+"""Records and states shared by every layer. No I/O, no third-party imports."""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
+SUPERVISOR_WINDOW = "_supervisor"
+
+
+def is_secret(key: str) -> bool:
+    """Env keys that must never be shown, logged or put on a command line."""
+    upper = key.upper()
+    return any(marker in upper for marker in SECRET_MARKERS)
+
+
+class RestartPolicy(enum.Enum):
+    ALWAYS = "always"
+    ON_FAILURE = "on-failure"
+    NEVER = "never"
+
+
+class StallAction(enum.Enum):
+    RESTART = "restart"
+    NOTIFY = "notify"
+
+
+class AgentState(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STALLED = "stalled"
+    BACKOFF = "backoff"
+    PARKED = "parked"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+
+class FailureClass(enum.Enum):
+    """Why a run ended."""
+
+    EXITED = "exited"
+    CRASHED = "crashed"
+    KILLED = "killed"
+    RATE_LIMITED = "rate-limited"
+    AUTH = "auth"
+    STALLED = "stalled"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    """One agent as the fleet file describes it, after defaults and replica expansion."""
+
+    name: str
+    command: str
+    port: int | None = None
+    cwd: Path = Path()
+    env: tuple[tuple[str, str], ...] = ()
+    base: str = ""
+    replica: int | None = None
+    start_timeout: float = 10.0
+    min_uptime: float = 1.0
+    stop_timeout: float = 10.0
+    restart: RestartPolicy = RestartPolicy.ON_FAILURE
+    max_respawns: int = 5
+    respawn_window: float = 600.0
+    backoff: float = 1.0
+    backoff_max: float = 60.0
+    idle_timeout: float | None = None
+    wall_timeout: float | None = None
+    health: str | None = None
+    health_interval: float = 10.0
+    health_failures: int = 3
+    fallback: str | None = None
+    fallback_after: int = 3
+    rate_limit_patterns: tuple[str, ...] = ()
+    auth_patterns: tuple[str, ...] = ()
+    rate_limit_park: float = 900.0
+    heartbeat_file: Path | None = None
+    stall_action: StallAction = StallAction.RESTART
+    log_max_size: int = 10 * 1024 * 1024
+    log_keep: int = 5
+    doctor_patterns: tuple[str, ...] = ()
+    pool: str | None = None
+    task_id: int | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of what a running process depends on; a change means restart."""
+        payload = json.dumps(
+            [self.command, self.port, str(self.cwd), sorted(self.env), self.fallback],
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def public_env(self) -> dict[str, str]:
+        return {k: ("***" if is_secret(k) else v) for k, v in self.env}
+
+
+@dataclass(frozen=True, slots=True)
+class PoolSpec:
+    """A pool hands queued tasks to agent windows, one window per task."""
+
+    name: str
+    command: str
+    slots: int = 1
+    labels: tuple[str, ...] = ()
+    workspace: str = "none"
+    repo: Path = Path()
+    cwd: Path = Path()
+    env: tuple[tuple[str, str], ...] = ()
+    wall_timeout: float | None = None
+    idle_timeout: float | None = None
+    max_attempts: int = 3
+    gate: str | None = None
+    breaker_threshold: int = 3
+    breaker_cooldown: float = 300.0
+    lease: float = 3600.0
+    start_timeout: float = 10.0
+    min_uptime: float = 0.0
+    stop_timeout: float = 10.0
+    log_max_size: int = 10 * 1024 * 1024
+    log_keep: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSpec:
+    name: str
+    path: Path
+    state_dir: Path
+    agents: tuple[AgentSpec, ...] = ()
+    pools: tuple[PoolSpec, ...] = ()
+    on_alert: str | None = None
+    supervisor: bool = True
+    max_actions_per_tick: int = 50
+
+    @property
+    def socket_name(self) -> str:
+        return f"fleetctl-{self.name}"
+
+    def agent(self, name: str) -> AgentSpec | None:
+        return next((a for a in self.agents if a.name == name), None)
+
+    def pool(self, name: str) -> PoolSpec | None:
+        return next((p for p in self.pools if p.name == name), None)
+
+
+# --- observation -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PaneInfo:
+    """One tmux pane of the fleet's session, converted from tmux's strings once."""
+
+    window_id: str
+    window_name: str
+    pane_id: str
+    pid: int
+    dead: bool
+    dead_status: int | None
+    activity: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProcInfo:
+    pid: int
+    ppid: int
+    pgid: int
+    start_time: float
+    cpu_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentObservation:
+    """What tmux and /proc say about one agent's window right now."""
+
+    pane: PaneInfo
+    alive: bool
+    tree: tuple[int, ...] = ()
+    ports: frozenset[int] = frozenset()
+    cpu_seconds: float = 0.0
+    io_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    time: float
+    server_running: bool
+    agents: dict[str, AgentObservation] = field(default_factory=dict)
+    others: tuple[PaneInfo, ...] = ()
+
+
+# --- history ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: str
+    agent: str
+    started: float
+    pid: int | None = None
+    window_id: str | None = None
+    pane_id: str | None = None
+    respawn: bool = False
+    fallback: bool = False
+    verified: float | None = None
+    ended: float | None = None
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    failure_class: FailureClass | None = None
+    stopped_by: str | None = None
+    stop_reason: str | None = None
+    fingerprint: str = ""
+    task_id: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.ended is None
+
+    def exit_text(self) -> str:
+        if self.exit_signal is not None:
+            return f"signal {self.exit_signal}"
+        if self.exit_code is not None:
+            return f"code {self.exit_code}"
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """What the store remembers about one agent: intent, counters and recent runs."""
+
+    name: str
+    desired: str = "running"
+    failed_reason: str | None = None
+    parked_until: float | None = None
+    counter_reset_at: float = 0.0
+    health_failures: int = 0
+    stalled_since: float | None = None
+    last_activity: float | None = None
+    activity_mark: str = ""
+    runs: tuple[Run, ...] = ()
+
+    @property
+    def current(self) -> Run | None:
+        return self.runs[0] if self.runs else None
+
+    @property
+    def failed(self) -> bool:
+        return self.failed_reason is not None
+
+    def respawn_times(self) -> list[float]:
+        return [r.started for r in self.runs if r.respawn and r.started > self.counter_reset_at]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    time: float
+    kind: str
+    agent: str | None = None
+    reason: str = ""
+    data: dict[str, object] = field(default_factory=dict)
+    id: int = 0

@@ -1,0 +1,246 @@
+"""ProcessGateway: the only module that reads /proc or sends signals.
+
+It reads /proc directly (Linux) rather than through psutil: one scan of /proc/*/stat
+gives every process's parent, group, start time and CPU time, which is all a status
+needs, at a fraction of the import and call cost. A process is identified by
+(pid, start time), never by a bare pid, so a recycled pid is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from fleetctl.model import ProcInfo
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+_KILL_POLL_SECONDS = 0.02
+
+
+def _boot_time() -> float:
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
+    return 0.0
+
+
+_BOOT_TIME = _boot_time()
+
+
+def _read_stat(pid: int) -> tuple[ProcInfo, str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    # comm may contain spaces and parentheses: split after the last ')'.
+    rest = data[data.rindex(b")") + 2 :].split()
+    state = rest[0].decode()
+    info = ProcInfo(
+        pid=pid,
+        ppid=int(rest[1]),
+        pgid=int(rest[2]),
+        start_time=_BOOT_TIME + int(rest[19]) / _CLK_TCK,
+        cpu_seconds=(int(rest[11]) + int(rest[12])) / _CLK_TCK,
+    )
+    return info, state
+
+
+@dataclass(slots=True)
+class ProcTable:
+    """One scan of /proc: every live (non-zombie) process and its children."""
+
+    procs: dict[int, ProcInfo] = field(default_factory=dict)
+    children: dict[int, list[int]] = field(default_factory=dict)
+
+    def tree(self, root: int) -> list[int]:
+        """root and all its descendants that are still children of it (not reparented)."""
+        if root not in self.procs:
+            return []
+        out, stack = [], [root]
+        while stack:
+            pid = stack.pop()
+            out.append(pid)
+            stack.extend(self.children.get(pid, ()))
+        return out
+
+    def group(self, pgid: int) -> list[int]:
+        return [p.pid for p in self.procs.values() if p.pgid == pgid]
+
+    def cpu_seconds(self, pids: Iterable[int]) -> float:
+        return sum(self.procs[p].cpu_seconds for p in pids if p in self.procs)
+
+
+class ProcessGateway:
+    """Reads processes and ends them, for one machine."""
+
+    def scan(self) -> ProcTable:
+        table = ProcTable()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            read = _read_stat(int(entry.name))
+            if read is None or read[1] in ("Z", "X"):
+                continue
+            info = read[0]
+            table.procs[info.pid] = info
+            table.children.setdefault(info.ppid, []).append(info.pid)
+        return table
+
+    def listening_ports(self, pids: Iterable[int]) -> dict[int, set[int]]:
+        """For each pid, the TCP ports it has a listening socket on (v4 and v6)."""
+        inode_port = _listening_inodes()
+        out: dict[int, set[int]] = {}
+        if not inode_port:
+            return out
+        for pid in pids:
+            try:
+                fds = os.scandir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            with fds:
+                for fd in fds:
+                    try:
+                        target = os.readlink(fd.path)
+                    except OSError:
+                        continue
+                    if target.startswith("socket:["):
+                        port = inode_port.get(int(target[8:-1]))
+                        if port is not None:
+                            out.setdefault(pid, set()).add(port)
+        return out
+
+    def io_bytes(self, pids: Iterable[int]) -> int:
+        """Characters read and written by these processes (ttys and pipes included)."""
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/io", "rb") as f:
+                    for line in f:
+                        if line.startswith((b"rchar:", b"wchar:")):
+                            total += int(line.split()[1])
+            except OSError:
+                continue
+        return total
+
+    def find_env(self, key: str, values: set[str]) -> dict[str, list[int]]:
+        """Processes whose environment has key=one of values, e.g. every FLEET_RUN of a run.
+
+        This finds what left the process group and the tree (setsid, double fork).
+        """
+        wanted = {f"{key}={v}".encode(): v for v in values}
+        found: dict[str, list[int]] = {}
+        if not wanted:
+            return found
+        me = os.getpid()
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                with open(f"/proc/{entry.name}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            for item in env.split(b"\0"):
+                if item in wanted:
+                    found.setdefault(wanted[item], []).append(int(entry.name))
+                    break
+        return found
+
+    def alive(self, pid: int, start_time: float | None = None) -> bool:
+        read = _read_stat(pid)
+        if read is None or read[1] in ("Z", "X"):
+            return False
+        return start_time is None or abs(read[0].start_time - start_time) < 0.05
+
+    def identity(self, pid: int) -> float | None:
+        read = _read_stat(pid)
+        return None if read is None or read[1] in ("Z", "X") else read[0].start_time
+
+    def terminate(self, targets: dict[int, float], grace: float) -> tuple[set[int], str]:
+        """SIGTERM every (pid, start_time), wait up to grace, SIGKILL survivors, wait again.
+
+        Returns the pids still alive afterwards (should be empty) and which step ended them.
+        """
+        clock = time.monotonic
+        self._signal(targets, signal.SIGTERM)
+        left = self._wait_gone(targets, clock() + grace)
+        step = "term"
+        if left:
+            step = "kill"
+            self._signal({p: targets[p] for p in left}, signal.SIGKILL)
+            left = self._wait_gone({p: targets[p] for p in left}, clock() + 5.0)
+        return left, step
+
+    def terminate_groups(self, groups: list[tuple[dict[int, float], float]]) -> set[int]:
+        """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline."""
+        start = time.monotonic()
+        for targets, _ in groups:
+            self._signal(targets, signal.SIGTERM)
+        pending = [(targets, start + grace) for targets, grace in groups if targets]
+        left: set[int] = set()
+        while pending:
+            now = time.monotonic()
+            still = []
+            for targets, deadline in pending:
+                alive = {p: s for p, s in targets.items() if self.alive(p, s)}
+                if not alive:
+                    continue
+                if now >= deadline:
+                    left |= self.kill_now(alive)
+                    continue
+                still.append((alive, deadline))
+            pending = still
+            if pending:
+                time.sleep(_KILL_POLL_SECONDS)
+        return left
+
+    def environ(self, pid: int) -> dict[str, str]:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                raw = f.read()
+        except OSError:
+            return {}
+        out = {}
+        for item in raw.split(b"\0"):
+            key, sep, value = item.partition(b"=")
+            if sep:
+                out[key.decode(errors="replace")] = value.decode(errors="replace")
+        return out
+
+    def kill_now(self, targets: dict[int, float]) -> set[int]:
+        self._signal(targets, signal.SIGKILL)
+        return self._wait_gone(targets, time.monotonic() + 5.0)
+
+    def _signal(self, targets: dict[int, float], sig: signal.Signals) -> None:
+        for pid, start in targets.items():
+            if self.alive(pid, start):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+
+    def _wait_gone(self, targets: dict[int, float], deadline: float) -> set[int]:
+        left = {p for p, s in targets.items() if self.alive(p, s)}
+        while left and time.monotonic() < deadline:
+            time.sleep(_KILL_POLL_SECONDS)
+            left = {p for p in left if self.alive(p, targets[p])}
+        return left
+
+
+def _listening_inodes() -> dict[int, int]:
+    inode_port: dict[int, int] = {}
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path, "rb") as f:
+                next(f, None)
+                for line in f:
+                    parts = line.split()
+                    if len(parts) > 9 and parts[3] == b"0A":
+                        inode_port[int(parts[9])] = int(parts[1].rsplit(b":", 1)[1], 16)
+        except OSError:
+            continue
+    return inode_port

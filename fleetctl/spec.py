@@ -1,0 +1,477 @@
+"""fleet.toml -> a validated, frozen FleetSpec. Every config check lives here.
+
+Errors name the file, the key (and its line when it can be found) and what was
+expected, so a person can fix the file without reading code.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from fleetctl.errors import ConfigError
+from fleetctl.model import AgentSpec, FleetSpec, PoolSpec, RestartPolicy, StallAction
+
+CONFIG_NAME = "fleet.toml"
+FLEET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+AGENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*(b|kb|k|mb|m|gb|g)?\s*$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3}
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+DEFAULT_RATE_LIMIT_PATTERNS = (
+    r"\b429\b",
+    r"rate[ _-]?limit",
+    r"usage limit",
+    r"quota",
+    r"too many requests",
+)
+DEFAULT_AUTH_PATTERNS = (
+    r"\b401\b",
+    r"\b403\b",
+    r"invalid[ _-]?api[ _-]?key",
+    r"expired[ _-]?token",
+    r"token (has )?expired",
+    r"authentication",
+    r"unauthori[sz]ed",
+)
+DEFAULT_DOCTOR_PATTERNS = (
+    r"Traceback \(most recent call last\)",
+    r"command not found",
+    r"is not a function",
+    r"Error:",
+    r"No such file or directory",
+)
+
+
+class _Ctx:
+    """Where we are in the file, so every error can say it."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def fail(self, table: str, key: str | None, expected: str) -> ConfigError:
+        dotted = f"{table}.{key}" if key else table
+        return ConfigError(_display(self.path), dotted, expected, self._line_of(table, key))
+
+    def _line_of(self, table: str, key: str | None) -> int | None:
+        header = re.compile(r"^\s*\[\s*" + r"\s*\.\s*".join(map(_quoted_or_bare, table.split("."))) + r"\s*\]")
+        start = None
+        for i, line in enumerate(self.lines):
+            if header.match(line):
+                start = i
+                break
+        if start is None:
+            return None
+        if key is None:
+            return start + 1
+        key_re = re.compile(r"^\s*" + _quoted_or_bare(key) + r"\s*=")
+        for i in range(start + 1, len(self.lines)):
+            if self.lines[i].lstrip().startswith("["):
+                break
+            if key_re.match(self.lines[i]):
+                return i + 1
+        return start + 1
+
+
+def _quoted_or_bare(part: str) -> str:
+    escaped = re.escape(part)
+    return rf"(?:{escaped}|\"{escaped}\"|'{escaped}')"
+
+
+def _display(path: Path) -> str:
+    home = str(Path.home())
+    text = str(path)
+    return "~" + text[len(home) :] if home != "/" and text.startswith(home + "/") else text
+
+
+# --- value parsers ---------------------------------------------------------------
+
+
+def parse_duration(value: object, *, allow_off: bool = False) -> float | None:
+    """'250ms', '10s', '5m', '2h' or plain seconds; 'off' gives None where allowed."""
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError
+        return float(value)
+    if isinstance(value, str):
+        if allow_off and value.strip().lower() in ("off", "none", "0"):
+            return None
+        m = _DURATION_RE.match(value)
+        if m:
+            return float(m.group(1)) * _DURATION_UNITS[m.group(2) or "s"]
+    raise ValueError
+
+
+def parse_size(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError
+    if isinstance(value, int) and value > 0:
+        return value
+    if isinstance(value, str):
+        m = _SIZE_RE.match(value)
+        if m and int(m.group(1)) > 0:
+            return int(m.group(1)) * _SIZE_UNITS[(m.group(2) or "b").lower()]
+    raise ValueError
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value).lower() if isinstance(value, bool) else repr(value)
+
+
+# Each field: (parser, what to say when it fails). Parsers raise ValueError/TypeError.
+Parser = Callable[[Any], Any]
+
+
+def _duration(value: Any) -> float:
+    result = parse_duration(value)
+    assert result is not None
+    return result
+
+
+def _timeout(value: Any) -> float | None:
+    return parse_duration(value, allow_off=True)
+
+
+def _int_range(lo: int, hi: int) -> Parser:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise ValueError
+        return value
+
+    return parse
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError
+    return tuple(value)
+
+
+def _regex_list(value: Any) -> tuple[str, ...]:
+    patterns = _string_list(value)
+    for p in patterns:
+        re.compile(p)
+    return patterns
+
+
+def _enum(kind: type[RestartPolicy] | type[StallAction]) -> Parser:
+    def parse(value: Any) -> object:
+        return kind(value)
+
+    return parse
+
+
+def _failure_patterns(value: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(value, dict) or set(value) - {"rate_limit", "auth"}:
+        raise ValueError
+    return {k: _regex_list(v) for k, v in value.items()}
+
+
+AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
+    "command": (_string, "a non-empty command string"),
+    "port": (_int_range(1, 65535), "an integer port from 1 to 65535"),
+    "cwd": (_string, "a directory path string"),
+    "env": (dict, 'a table of string values, e.g. { KEY = "value" }'),
+    "replicas": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "start_timeout": (_duration, 'a duration such as "250ms", "10s", "5m", "2h" or seconds'),
+    "min_uptime": (_duration, 'a duration such as "250ms", "1s" or seconds'),
+    "stop_timeout": (_duration, 'a duration such as "10s" or seconds'),
+    "restart": (_enum(RestartPolicy), 'one of "always", "on-failure", "never"'),
+    "max_respawns": (_int_range(0, 1_000_000), "a non-negative integer"),
+    "respawn_window": (_duration, 'a duration such as "10m"'),
+    "backoff": (_duration, 'a duration such as "1s"'),
+    "backoff_max": (_duration, 'a duration such as "1m"'),
+    "idle_timeout": (_timeout, 'a duration such as "10m", or "off"'),
+    "wall_timeout": (_timeout, 'a duration such as "30m", or "off"'),
+    "health": (_string, "a non-empty command string"),
+    "health_interval": (_duration, 'a duration such as "10s"'),
+    "health_failures": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "fallback": (_string, "a non-empty command string"),
+    "fallback_after": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "failure_patterns": (
+        _failure_patterns,
+        "a table { rate_limit = [regex, ...], auth = [regex, ...] } of valid regexes",
+    ),
+    "rate_limit_park": (_duration, 'a duration such as "15m"'),
+    "heartbeat_file": (_string, "a file path string"),
+    "stall_action": (_enum(StallAction), 'one of "restart", "notify"'),
+    "log_max_size": (parse_size, 'a size such as "10MB", "512KB" or bytes'),
+    "log_keep": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "doctor_patterns": (_regex_list, "a list of valid regexes"),
+}
+NOT_DEFAULTABLE = {"command", "port", "replicas"}
+
+POOL_FIELDS: dict[str, tuple[Parser, str]] = {
+    "command": AGENT_FIELDS["command"],
+    "slots": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "labels": (_string_list, "a list of label strings"),
+    "workspace": (lambda v: v if v in ("none", "worktree") else _raise(), 'one of "none", "worktree"'),
+    "repo": (_string, "a git repository path string"),
+    "cwd": AGENT_FIELDS["cwd"],
+    "env": AGENT_FIELDS["env"],
+    "wall_timeout": AGENT_FIELDS["wall_timeout"],
+    "idle_timeout": AGENT_FIELDS["idle_timeout"],
+    "max_attempts": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "gate": AGENT_FIELDS["health"],
+    "breaker_threshold": (_int_range(1, 1000), "an integer from 1 to 1000"),
+    "breaker_cooldown": (_duration, 'a duration such as "5m"'),
+    "lease": (_duration, 'a duration such as "1h"'),
+    "start_timeout": AGENT_FIELDS["start_timeout"],
+    "min_uptime": AGENT_FIELDS["min_uptime"],
+    "stop_timeout": AGENT_FIELDS["stop_timeout"],
+    "log_max_size": AGENT_FIELDS["log_max_size"],
+    "log_keep": AGENT_FIELDS["log_keep"],
+}
+
+FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
+    "name": (
+        lambda v: v if isinstance(v, str) and FLEET_NAME_RE.match(v) else _raise(),
+        "a fleet name matching [A-Za-z0-9][A-Za-z0-9_-]{0,31}",
+    ),
+    "state_dir": (_string, "a directory path string"),
+    "on_alert": (_string, "a non-empty command string"),
+    "supervisor": (_bool, "true or false"),
+    "max_actions_per_tick": (_int_range(1, 10_000), "an integer from 1 to 10000"),
+}
+
+
+def _raise() -> Any:
+    raise ValueError
+
+
+# --- discovery and loading -------------------------------------------------------
+
+
+def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> Path:
+    """-c/--config, else $FLEETCTL_CONFIG, else ./fleet.toml searched upward."""
+    from fleetctl.errors import UsageError
+
+    chosen = explicit or environ.get("FLEETCTL_CONFIG")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_absolute():
+            path = cwd / path
+        if not path.is_file():
+            source = "--config" if explicit else "$FLEETCTL_CONFIG"
+            raise UsageError(f"{_display(path)}: no such fleet file (from {source})")
+        return path.resolve()
+    for directory in (cwd, *cwd.parents):
+        candidate = directory / CONFIG_NAME
+        if candidate.is_file():
+            return candidate.resolve()
+    raise UsageError(
+        f"no {CONFIG_NAME} in {_display(cwd)} or any parent directory",
+        hint="pass -c PATH, set FLEETCTL_CONFIG, or run `fleetctl init` to write one",
+    )
+
+
+def load(path: Path) -> FleetSpec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(_display(path), None, f"cannot read the fleet file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(_display(path), None, "expected a UTF-8 text file") from None
+    return parse(text, path)
+
+
+def parse(text: str, path: Path) -> FleetSpec:
+    ctx = _Ctx(path, text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        line = int(m.group(1)) if m else None
+        raise ConfigError(_display(path), None, f"invalid TOML: {msg}", line) from None
+
+    unknown = set(data) - {"fleet", "defaults", "agents", "pools"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise ctx.fail(key, None, "unknown section; expected [fleet], [defaults], [agents.NAME] or [pools.NAME]")
+    base_dir = path.parent.resolve()
+    fleet_table = _table(ctx, data, "fleet", required=True)
+    fleet = _fields(ctx, "fleet", fleet_table, FLEET_FIELDS)
+    if "name" not in fleet:
+        raise ctx.fail("fleet", "name", "required: a fleet name matching [A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+
+    defaults_table = _table(ctx, data, "defaults", required=False)
+    for key in defaults_table:
+        if key in NOT_DEFAULTABLE:
+            raise ctx.fail("defaults", key, f"{key} cannot have a default; set it per agent")
+    defaults = _fields(ctx, "defaults", defaults_table, AGENT_FIELDS)
+
+    agents = _agents(ctx, _table(ctx, data, "agents", required=False), defaults, base_dir)
+    pools = _pools(ctx, _table(ctx, data, "pools", required=False), base_dir, {a.name for a in agents})
+    state_dir = Path(fleet.get("state_dir", ".fleet")).expanduser()
+    return FleetSpec(
+        name=fleet["name"],
+        path=path.resolve(),
+        state_dir=state_dir if state_dir.is_absolute() else base_dir / state_dir,
+        agents=agents,
+        pools=pools,
+        on_alert=fleet.get("on_alert"),
+        supervisor=fleet.get("supervisor", True),
+        max_actions_per_tick=fleet.get("max_actions_per_tick", 50),
+    )
+
+
+def _table(ctx: _Ctx, data: dict[str, Any], key: str, *, required: bool) -> dict[str, Any]:
+    if key not in data:
+        if required:
+            raise ctx.fail(key, None, f"missing [{key}] table")
+        return {}
+    value = data[key]
+    if not isinstance(value, dict):
+        raise ctx.fail(key, None, f"expected a table [{key}], got {_show(value)}")
+    return value
+
+
+def _fields(ctx: _Ctx, table: str, raw: dict[str, Any], fields: dict[str, tuple[Parser, str]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise ctx.fail(table, key, f"unknown key; expected one of: {known}")
+        parser, expected = fields[key]
+        try:
+            out[key] = parser(value)
+        except (ValueError, TypeError, AssertionError, re.error):
+            raise ctx.fail(table, key, f"expected {expected}, got {_show(value)}") from None
+    if "env" in out:
+        out["env"] = _env(ctx, table, raw["env"])
+    return out
+
+
+def _env(ctx: _Ctx, table: str, env: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for key, value in env.items():
+        if not ENV_KEY_RE.match(key):
+            raise ctx.fail(table, f"env.{key}", "expected an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+        if key.startswith("FLEET_"):
+            raise ctx.fail(table, f"env.{key}", "FLEET_* variables are set by fleetctl itself")
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ctx.fail(table, f"env.{key}", f"expected a string value, got {_show(value)}")
+        pairs.append((key, str(value)))
+    return tuple(pairs)
+
+
+def _agents(ctx: _Ctx, table: dict[str, Any], defaults: dict[str, Any], base_dir: Path) -> tuple[AgentSpec, ...]:
+    expanded: list[AgentSpec] = []
+    owner: dict[str, str] = {}
+    ports: dict[int, str] = {}
+    for base, raw in table.items():
+        where = f"agents.{base}"
+        if not AGENT_NAME_RE.match(base):
+            raise ctx.fail(where, None, "bad agent name; expected [A-Za-z0-9][A-Za-z0-9_-]{0,47}")
+        if not isinstance(raw, dict):
+            raise ctx.fail(where, None, f"expected a table [agents.{base}], got {_show(raw)}")
+        own = _fields(ctx, where, raw, AGENT_FIELDS)
+        if "command" not in own:
+            raise ctx.fail(where, "command", "required: the command to run (by /bin/sh -c)")
+        merged = {**defaults, **own}
+        if "env" in defaults and "env" in own:
+            merged["env"] = tuple({**dict(defaults["env"]), **dict(own["env"])}.items())
+        replicas = merged.pop("replicas", 1)
+        port = merged.pop("port", None)
+        if port is not None and port + replicas - 1 > 65535:
+            raise ctx.fail(where, "replicas", f"ports {port}..{port + replicas - 1} run past 65535")
+        for i in range(1, replicas + 1):
+            name = base if replicas == 1 else f"{base}-{i}"
+            if len(name) > 48:
+                raise ctx.fail(where, "replicas", f"replica name {name} is longer than 48 characters")
+            if name in owner:
+                raise ctx.fail(
+                    where,
+                    "replicas" if replicas > 1 else None,
+                    f"agent name {name} collides with an agent of [agents.{owner[name]}]",
+                )
+            owner[name] = base
+            agent_port = None if port is None else port + i - 1
+            if agent_port is not None:
+                if agent_port in ports:
+                    raise ctx.fail(where, "port", f"port {agent_port} is already used by agent {ports[agent_port]}")
+                ports[agent_port] = name
+            expanded.append(_agent(merged, name, base, i if replicas > 1 else None, agent_port, base_dir))
+    return tuple(expanded)
+
+
+def substitute(command: str, values: Mapping[str, object]) -> str:
+    """Replace only the documented {placeholders}; other braces (awk, shell) stay."""
+    for key, value in values.items():
+        command = command.replace("{" + key + "}", "" if value is None else str(value))
+    return command
+
+
+def _agent(
+    merged: dict[str, Any], name: str, base: str, replica: int | None, port: int | None, base_dir: Path
+) -> AgentSpec:
+    patterns = merged.pop("failure_patterns", {})
+    values: dict[str, Any] = dict(merged)
+    subs = {"port": port, "name": name, "replica": replica if replica is not None else 1}
+    values["command"] = substitute(merged["command"], subs)
+    if "fallback" in merged:
+        values["fallback"] = substitute(merged["fallback"], subs)
+    if "health" in merged:
+        values["health"] = substitute(merged["health"], subs)
+    values["cwd"] = _resolve(base_dir, merged.get("cwd", "."))
+    if "heartbeat_file" in merged:
+        values["heartbeat_file"] = _resolve(base_dir, merged["heartbeat_file"])
+    values["rate_limit_patterns"] = DEFAULT_RATE_LIMIT_PATTERNS + patterns.get("rate_limit", ())
+    values["auth_patterns"] = DEFAULT_AUTH_PATTERNS + patterns.get("auth", ())
+    values["doctor_patterns"] = merged.get("doctor_patterns", DEFAULT_DOCTOR_PATTERNS)
+    return AgentSpec(name=name, base=base, replica=replica, port=port, **values)
+
+
+def _pools(ctx: _Ctx, table: dict[str, Any], base_dir: Path, agent_names: set[str]) -> tuple[PoolSpec, ...]:
+    pools = []
+    for name, raw in table.items():
+        where = f"pools.{name}"
+        if not AGENT_NAME_RE.match(name):
+            raise ctx.fail(where, None, "bad pool name; expected [A-Za-z0-9][A-Za-z0-9_-]{0,47}")
+        if name in agent_names:
+            raise ctx.fail(where, None, f"pool name {name} collides with an agent of the same name")
+        if not isinstance(raw, dict):
+            raise ctx.fail(where, None, f"expected a table [pools.{name}], got {_show(raw)}")
+        values = _fields(ctx, where, raw, POOL_FIELDS)
+        if "command" not in values:
+            raise ctx.fail(where, "command", "required: the command to run for each task")
+        values["repo"] = _resolve(base_dir, values.get("repo", "."))
+        values["cwd"] = _resolve(base_dir, values.get("cwd", "."))
+        if "labels" in values:
+            values["labels"] = tuple(values["labels"])
+        pools.append(PoolSpec(name=name, **values))
+    return tuple(pools)
+
+
+def _resolve(base_dir: Path, value: str) -> Path:
+    path = Path(os.path.expanduser(value))
+    return path if path.is_absolute() else (base_dir / path).resolve()

@@ -1,0 +1,217 @@
+"""TmuxGateway: the only module that runs tmux.
+
+Every fleet owns a private server (`tmux -L fleetctl-<name>`); nothing here can reach a
+person's own tmux server. Batches of commands go to tmux as one invocation joined with
+`;`, so observing or spawning N agents costs one subprocess, not N.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from fleetctl.errors import OperationFailed
+from fleetctl.model import PaneInfo
+
+log = logging.getLogger(__name__)
+
+SESSION_WIDTH = 200
+SESSION_HEIGHT = 50
+HOME_WINDOW = "_fleet"
+_PANE_FORMAT = "\t".join(
+    [
+        "#{session_name}",
+        "#{window_id}",
+        "#{window_name}",
+        "#{pane_id}",
+        "#{pane_pid}",
+        "#{pane_dead}",
+        "#{pane_dead_status}",
+        "#{window_activity}",
+    ]
+)
+_SPAWN_FORMAT = "#{window_id}\t#{pane_id}\t#{pane_pid}"
+_NOT_RUNNING = ("no server running", "error connecting to", "server exited unexpectedly")
+
+
+class TmuxError(OperationFailed):
+    def __init__(self, subcommand: str, stderr: str) -> None:
+        super().__init__(f"tmux {subcommand} failed: {stderr.strip() or 'no error text'}")
+        self.subcommand = subcommand
+        self.stderr = stderr
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRequest:
+    """A window to open: its name, environment (no secrets here: it is argv) and argv."""
+
+    name: str
+    argv: tuple[str, ...]
+    cwd: str
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedWindow:
+    name: str
+    window_id: str
+    pane_id: str
+    pid: int
+
+
+def _is_not_running(stderr: str) -> bool:
+    return any(marker in stderr for marker in _NOT_RUNNING)
+
+
+class TmuxGateway:
+    """All tmux access for one fleet's private server."""
+
+    def __init__(self, socket_name: str, session: str) -> None:
+        self.socket_name = socket_name
+        self.session = session
+        self.calls = 0
+
+    def _argv(self, args: Sequence[str]) -> list[str]:
+        return ["tmux", "-L", self.socket_name, *args]
+
+    def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        self.calls += 1
+        env = dict(os.environ)
+        env.pop("TMUX", None)
+        return subprocess.run(self._argv(args), capture_output=True, text=True, env=env, check=False)
+
+    def _check(self, args: Sequence[str]) -> str:
+        result = self._run(args)
+        if result.returncode != 0:
+            raise TmuxError(args[0], result.stderr)
+        return result.stdout
+
+    # --- reading (lenient: a missing server is an answer, not an error) ---------
+
+    def panes(self) -> list[PaneInfo] | None:
+        """Every pane of this fleet's session in one `list-panes -a`; None if the server is down."""
+        result = self._run(["list-panes", "-a", "-F", _PANE_FORMAT])
+        if result.returncode != 0:
+            if _is_not_running(result.stderr):
+                return None
+            raise TmuxError("list-panes", result.stderr)
+        panes = []
+        for line in result.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) != 8 or parts[0] != self.session:
+                continue
+            _, window_id, window_name, pane_id, pid, dead, dead_status, activity = parts
+            panes.append(
+                PaneInfo(
+                    window_id=window_id,
+                    window_name=window_name,
+                    pane_id=pane_id,
+                    pid=int(pid or 0),
+                    dead=dead == "1",
+                    dead_status=int(dead_status) if dead_status.lstrip("-").isdigit() else None,
+                    activity=float(activity or 0),
+                )
+            )
+        return panes
+
+    def capture(self, pane_id: str, lines: int = 20) -> str:
+        """The pane's last lines (also of a dead pane); empty if the pane is gone."""
+        result = self._run(["capture-pane", "-p", "-J", "-S", f"-{lines}", "-t", pane_id])
+        if result.returncode != 0:
+            return ""
+        return "\n".join(line.rstrip() for line in result.stdout.rstrip("\n").splitlines()[-lines:])
+
+    # --- writing (loud) -------------------------------------------------------------
+
+    def ensure_session(self, cwd: str, wake_fifo: str | None) -> None:
+        """Create the server and session if needed, with fleet-wide options set once."""
+        result = self._run(["has-session", "-t", f"={self.session}"])
+        if result.returncode == 0:
+            return
+        keep_alive = "trap '' HUP INT; while :; do sleep 3600; done"
+        args = [
+            "new-session", "-d", "-s", self.session, "-n", HOME_WINDOW,
+            "-x", str(SESSION_WIDTH), "-y", str(SESSION_HEIGHT), "-c", cwd,
+            "--", "/bin/sh", "-c", keep_alive,
+            ";", "set-option", "-g", "-w", "remain-on-exit", "on",
+            ";", "set-option", "-g", "history-limit", "5000",
+            ";", "set-option", "-g", "exit-empty", "on",
+        ]  # fmt: skip
+        if wake_fifo:
+            wake = f"run-shell -b {shlex.quote('printf x 1<> ' + shlex.quote(wake_fifo))}"
+            for hook in ("pane-died", "pane-exited", "window-unlinked"):
+                args += [";", "set-hook", "-g", hook, wake]
+        result = self._run(args)
+        if result.returncode != 0 and "duplicate session" not in result.stderr:
+            raise TmuxError("new-session", result.stderr)
+
+    def open_windows(self, requests: Sequence[WindowRequest]) -> list[OpenedWindow]:
+        """Open every window in one tmux invocation; ids come back from `-P -F`."""
+        if not requests:
+            return []
+        args: list[str] = []
+        for req in requests:
+            if args:
+                args.append(";")
+            args += ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", f"={self.session}:",
+                     "-n", req.name, "-c", req.cwd]  # fmt: skip
+            for key, value in req.env:
+                args += ["-e", f"{key}={value}"]
+            args += ["--", *req.argv]
+        result = self._run(args)
+        opened = []
+        for req, line in zip(requests, result.stdout.splitlines(), strict=False):
+            window_id, pane_id, pid = line.split("\t")
+            opened.append(OpenedWindow(req.name, window_id, pane_id, int(pid)))
+        if result.returncode != 0 and len(opened) < len(requests):
+            log.warning("tmux new-window failed", extra={"tmux_stderr": result.stderr})
+            if not opened:
+                raise TmuxError("new-window", result.stderr)
+        return opened
+
+    def kill_windows(self, window_ids: Iterable[str]) -> None:
+        """Close windows (already-gone ones are fine); one invocation per window batch."""
+        ids = list(window_ids)
+        if not ids:
+            return
+        # One failing kill-window aborts the rest of a sequence, so a gone window
+        # is retried without it.
+        while ids:
+            args: list[str] = []
+            for wid in ids:
+                args += ([";"] if args else []) + ["kill-window", "-t", wid]
+            result = self._run(args)
+            if result.returncode == 0 or _is_not_running(result.stderr):
+                return
+            bad = next((w for w in ids if w in result.stderr), None)
+            if bad is None:
+                return
+            ids = ids[ids.index(bad) + 1 :]
+
+    def repipe(self, pane_id: str, command: str) -> None:
+        """Point a pane's output pipe at a new command (closes the old pipe first)."""
+        self._run(["pipe-pane", "-t", pane_id, ";", "pipe-pane", "-t", pane_id, command])
+
+    def send_text(self, pane_id: str, text: str) -> None:
+        """Type literal text and Enter into a pane (a 'wake')."""
+        self._check(["send-keys", "-t", pane_id, "-l", "--", text, ";", "send-keys", "-t", pane_id, "Enter"])
+
+    def kill_server(self) -> None:
+        result = self._run(["kill-server"])
+        if result.returncode != 0 and not _is_not_running(result.stderr):
+            raise TmuxError("kill-server", result.stderr)
+
+    def attach_argv(self, window_id: str, inside_tmux: bool) -> list[str]:
+        """The argv a person's terminal should exec to look at one window."""
+        if inside_tmux:
+            return self._argv(["switch-client", "-t", window_id])
+        return self._argv(["attach-session", "-t", f"={self.session}", ";", "select-window", "-t", window_id])
+
+    def socket_path(self) -> str:
+        uid = os.getuid()
+        base = os.environ.get("TMUX_TMPDIR", "/tmp")
+        return f"{base}/tmux-{uid}/{self.socket_name}"
