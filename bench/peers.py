@@ -12,6 +12,7 @@ and agents inherit. Cleanup kills exactly the pids that carry the marker, never 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -147,10 +148,8 @@ def descendants(root: int) -> list[int]:
 def kill_pids(pids: Iterable[int]) -> None:
     """SIGKILL exactly these pids (each was found by this run's marker)."""
     for pid in pids:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def wait_dead(pid: int, timeout: float) -> bool:

@@ -183,8 +183,8 @@ class Fleet:
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
         for pane in panes:
-            if pane.window_name.startswith("_"):
-                others.append(pane)
+            if pane.window_name.startswith("_") or "." in pane.window_name:
+                others.append(pane)  # the supervisor, the home window, pool task windows
                 continue
             seen = by_name.get(pane.window_name)
             if seen is None or (seen.dead and not pane.dead):

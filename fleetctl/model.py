@@ -10,6 +10,8 @@ from pathlib import Path
 
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 SUPERVISOR_WINDOW = "_supervisor"
+# Pool task windows are named "<pool>.<task id>"; "." never occurs in an agent name.
+TASK_WINDOW_SEPARATOR = "."
 
 
 def is_secret(key: str) -> bool:

@@ -253,7 +253,7 @@ def plan(
             current = record.current if record else None
             b.actions.append(Remove(name, current.id if current and current.live else None, agent.pane.window_id))
     for name, record in records.items():
-        if name not in known and name not in obs.agents:
+        if name not in known and name not in obs.agents and "." not in name:
             current = record.current
             b.actions.append(Remove(name, current.id if current and current.live else None, None))
     return Plan(tuple(_budget(b.actions, fleet.max_actions_per_tick)), b.views, b.wake_at)

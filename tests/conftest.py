@@ -1,0 +1,177 @@
+"""Shared fixtures: every test gets its own HOME, its own tmux socket dir and fleet name.
+
+No test ever talks to a person's tmux server: TMUX_TMPDIR points into a fresh temp dir,
+fleets use `tmux -L fleetctl-<unique name>`, and teardown kills that server and every
+process that carries the test fleet's FLEET_NAME (and only those).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> object:
+    """Poll until condition() is truthy; fail the test with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_ports(n: int) -> int:
+    """A base port with n free consecutive ports after it."""
+    for _ in range(200):
+        base = free_port()
+        if base + n >= 65000:
+            continue
+        ok = True
+        for p in range(base, base + n):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def pids_with_env(key: str, value: str) -> list[int]:
+    needle = f"{key}={value}".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                state = f.read().rsplit(b")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if needle in env and state != b"Z":
+            out.append(int(entry))
+    return out
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+class FleetHarness:
+    """A fleet file in a temp dir, a CLI runner for it, and the fleet's private tmux server."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.dir = directory
+        self.name = name
+        self.path = directory / "fleet.toml"
+
+    def write(self, body: str, *, supervisor: bool = False, extra_fleet: str = "") -> Path:
+        header = f'[fleet]\nname = "{self.name}"\nsupervisor = {"true" if supervisor else "false"}\n{extra_fleet}\n'
+        self.path.write_text(header + textwrap.dedent(body))
+        return self.path
+
+    def run(self, *args: str) -> CliResult:
+        """The CLI in-process, as a person would type it (with -c this fleet)."""
+        from fleetctl.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["-c", str(self.path), *args])
+        return CliResult(code, out.getvalue(), err.getvalue())
+
+    def run_process(self, *args: str, timeout: float = 60) -> CliResult:
+        """The CLI as a separate process (for concurrency and exec tests)."""
+        proc = subprocess.run([sys.executable, "-m", "fleetctl", "-c", str(self.path), *args],
+                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def fleet(self, **kwargs: object):  # type: ignore[no-untyped-def]
+        from fleetctl import spec
+        from fleetctl.fleet import Fleet
+
+        return Fleet(spec.load(self.path), **kwargs)  # type: ignore[arg-type]
+
+    def status(self) -> dict[str, dict[str, object]]:
+        import json
+
+        result = self.run("status", "--json")
+        return {row["name"]: row for row in json.loads(result.out)}
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", f"fleetctl-{self.name}", *args], capture_output=True, text=True,
+                              check=False).stdout  # fmt: skip
+
+    def state_dir(self) -> Path:
+        return self.dir / ".fleet"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    home = tmp_path / "home"
+    home.mkdir()
+    sockets = Path(tempfile.mkdtemp(prefix="flt-", dir="/tmp"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMUX_TMPDIR", str(sockets))
+    monkeypatch.setenv("SHELL", "/bin/sh")
+    for var in ("TMUX", "TMUX_PANE", "FLEETCTL_CONFIG", "FLEET_AGENT", "FLEET_RUN", "FLEET_NAME"):
+        monkeypatch.delenv(var, raising=False)
+    yield
+    shutil.rmtree(sockets, ignore_errors=True)
+
+
+@pytest.fixture
+def fleet_dir(tmp_path: Path) -> Iterator[FleetHarness]:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    directory = tmp_path / "fleet"
+    directory.mkdir()
+    harness = FleetHarness(directory, name)
+    yield harness
+    subprocess.run(["tmux", "-L", f"fleetctl-{name}", "kill-server"], capture_output=True, check=False)
+    for _ in range(3):
+        pids = pids_with_env("FLEET_NAME", name)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
