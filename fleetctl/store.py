@@ -18,6 +18,7 @@ from typing import Any
 
 from fleetctl.errors import StoreError
 from fleetctl.model import AgentRecord, Event, FailureClass, Run
+from fleetctl.store_ops import OpsQueries
 
 SCHEMA_VERSION = 1
 DB_NAME = "fleet.db"
@@ -90,7 +91,7 @@ def _run(row: sqlite3.Row | tuple[Any, ...]) -> Run:
     )  # fmt: skip
 
 
-class StateStore:
+class StateStore(OpsQueries):
     """One SQLite file in the fleet's state dir, plus the lock file beside it."""
 
     def __init__(self, state_dir: Path) -> None:

@@ -1,0 +1,76 @@
+"""Read-only queries for the operator tools (report, events, metrics), mixed into StateStore.
+
+Kept apart from store.py so the tools can grow without touching the core store; every
+query still goes through the store's connection and its corrupt/locked error mapping.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from fleetctl.model import Run
+
+if TYPE_CHECKING:
+    from fleetctl.errors import StoreError
+
+
+class OpsQueries:
+    """Queries for `report`, `events` and `metrics`; StateStore supplies `db` and `_corrupt`."""
+
+    if TYPE_CHECKING:
+        db: sqlite3.Connection
+
+        def _corrupt(self, exc: sqlite3.Error) -> StoreError: ...
+
+    def runs_between(self, since: float, until: float | None = None) -> list[Run]:
+        """Runs started in [since, until), or still running or ended in it (what a report covers)."""
+        from fleetctl.store import _RUN_COLUMNS, _run
+
+        until_ = float("inf") if until is None else until
+        try:
+            rows = self.db.execute(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE started < ? AND (ended IS NULL OR ended >= ?) ORDER BY started",
+                (until_, since),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return [_run(r) for r in rows]
+
+    def last_event_id(self) -> int:
+        try:
+            row = self.db.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return int(row[0])
+
+    def event_totals(self, since: float = 0.0) -> dict[str, int]:
+        """kind -> how many events since `since`."""
+        try:
+            rows = self.db.execute("SELECT kind, COUNT(*) FROM events WHERE time >= ? GROUP BY kind", (since,))
+            return {kind: int(n) for kind, n in rows.fetchall()}
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+
+    def run_totals(self) -> dict[str, tuple[int, int]]:
+        """agent -> (runs ever started, of which respawns)."""
+        try:
+            rows = self.db.execute("SELECT agent, COUNT(*), SUM(respawn) FROM runs GROUP BY agent").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return {agent: (int(n), int(respawns or 0)) for agent, n, respawns in rows}
+
+    def agent_rows(self) -> dict[str, tuple[str, str | None]]:
+        """name -> (desired, failed_reason) for every agent the store knows."""
+        try:
+            rows = self.db.execute("SELECT name, desired, failed_reason FROM agents").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return {name: (desired, failed) for name, desired, failed in rows}
+
+    def meta_value(self, key: str) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return None if row is None else str(row[0])
