@@ -434,8 +434,8 @@ def substitute(command: str, values: Mapping[str, object]) -> str:
 def _agent(
     merged: dict[str, Any], name: str, base: str, replica: int | None, port: int | None, base_dir: Path
 ) -> AgentSpec:
-    patterns = merged.pop("failure_patterns", {})
-    values: dict[str, Any] = dict(merged)
+    patterns = merged.get("failure_patterns", {})
+    values: dict[str, Any] = {k: v for k, v in merged.items() if k != "failure_patterns"}
     subs = {"port": port, "name": name, "replica": replica if replica is not None else 1}
     values["command"] = substitute(merged["command"], subs)
     if "fallback" in merged:
