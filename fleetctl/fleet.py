@@ -915,10 +915,12 @@ class Fleet:
         try:
             while not should_stop():
                 with self.store.lock():
+                    cycle_start = time.monotonic()
                     result = self.tick(supervisor=False)
                     self.store.bump("supervise_cycles")
                     if result.acted:
                         self.store.bump("supervise_busy_cycles")
+                    self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
                 now = self.clock()
                 until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
                 waiter.wait(min(max(until - now, 0.0), MAX_IDLE_WAIT_SECONDS))

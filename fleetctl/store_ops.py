@@ -6,10 +6,21 @@ query still goes through the store's connection and its corrupt/locked error map
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from fleetctl.model import Run
+
+# Supervise cycles are counted per minute, so `report --since` can say how many ran in
+# any window; buckets older than this are pruned as new ones are written.
+CYCLE_BUCKET_SECONDS = 60
+CYCLE_KEEP_SECONDS = 35 * 86400
+_CYCLES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS supervise_cycles (bucket INTEGER PRIMARY KEY, cycles INTEGER NOT NULL, "
+    "busy INTEGER NOT NULL, seconds REAL NOT NULL)"
+)
 
 if TYPE_CHECKING:
     from fleetctl.errors import StoreError
@@ -68,9 +79,58 @@ class OpsQueries:
             raise self._corrupt(exc) from None
         return {name: (desired, failed) for name, desired, failed in rows}
 
+    def record_cycle(self, now: float, acted: bool, seconds: float) -> None:
+        """Count one supervise cycle in its minute bucket and remember how long it took."""
+        bucket = int(now // CYCLE_BUCKET_SECONDS)
+        try:
+            with _tx(self.db) as db:
+                db.execute(_CYCLES_TABLE)
+                db.execute(
+                    "INSERT INTO supervise_cycles (bucket, cycles, busy, seconds) VALUES (?, 1, ?, ?) "
+                    "ON CONFLICT(bucket) DO UPDATE SET cycles = cycles + 1, busy = busy + excluded.busy, "
+                    "seconds = seconds + excluded.seconds",
+                    (bucket, int(acted), seconds),
+                )
+                db.execute(
+                    "DELETE FROM supervise_cycles WHERE bucket < ?",
+                    (bucket - CYCLE_KEEP_SECONDS // CYCLE_BUCKET_SECONDS,),
+                )
+                for key, value in (("supervise_last_cycle_seconds", seconds), ("supervise_last_cycle_at", now)):
+                    db.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) "
+                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, repr(value)),
+                    )
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+
+    def cycles_since(self, since: float) -> tuple[int, int, float]:
+        """(cycles, cycles that acted, seconds spent) in the minute buckets from `since` on."""
+        try:
+            if not self.db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'supervise_cycles'"
+            ).fetchone():
+                return 0, 0, 0.0
+            row = self.db.execute(
+                "SELECT COALESCE(SUM(cycles), 0), COALESCE(SUM(busy), 0), COALESCE(SUM(seconds), 0) "
+                "FROM supervise_cycles WHERE bucket >= ?",
+                (int(since // CYCLE_BUCKET_SECONDS),),
+            ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return int(row[0]), int(row[1]), float(row[2])
+
     def meta_value(self, key: str) -> str | None:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None
         return None if row is None else str(row[0])
+
+
+@contextlib.contextmanager
+def _tx(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    from fleetctl.store import _tx as store_tx
+
+    with store_tx(db) as conn:
+        yield conn
