@@ -20,7 +20,9 @@ def load(tmp_path: Path, body: str, head: str = HEAD) -> spec.FleetSpec:
 
 
 def test_full_agent_with_defaults_and_replicas(tmp_path: Path) -> None:
-    fleet = load(tmp_path, """
+    fleet = load(
+        tmp_path,
+        """
 [defaults]
 start_timeout = "250ms"
 stop_timeout = 3
@@ -36,7 +38,8 @@ wall_timeout = "2h"
 stall_action = "notify"
 log_max_size = "1MB"
 failure_patterns = { rate_limit = ["slow down"] }
-""")
+""",
+    )
     assert [a.name for a in fleet.agents] == ["web-1", "web-2", "web-3"]
     third = fleet.agents[2]
     assert third.port == 8003
