@@ -90,6 +90,15 @@ def pids_with_env(key: str, value: str) -> list[int]:
     return out
 
 
+def alive(pid: int) -> bool:
+    """Is pid a running process? A zombie (dead, not yet reaped) counts as gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")
+    except OSError:
+        return False
+
+
 @dataclass
 class CliResult:
     code: int

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, FleetHarness, free_port, free_ports, pids_with_env, port_open, wait_for
+from tests.conftest import EXAMPLES, FleetHarness, alive, free_port, free_ports, pids_with_env, port_open, wait_for
 
 pytestmark = pytest.mark.tmux
 
@@ -128,7 +128,7 @@ def test_down_one_agent_keeps_the_others(fleet_dir: FleetHarness) -> None:
     after = fleet_dir.status()
     assert after["a"]["state"] == "stopped" and after["a"]["pid"] is None
     assert after["b"]["pid"] == before["b"]
-    assert not os.path.exists(f"/proc/{before['a']}")
+    assert not alive(before["a"])  # type: ignore[arg-type]
 
 
 def test_restart_gives_a_new_pid(fleet_dir: FleetHarness) -> None:
