@@ -43,3 +43,11 @@ def parse_since(text: str, now: float) -> float:
     if when is None or not value:
         raise UsageError(f"--since {text!r}: not a duration or date", hint=f"use one of {FORMS}")
     return when.timestamp() if when.tzinfo is None else when.astimezone().timestamp()
+
+
+def parse_interval(text: str) -> float:
+    """A relative duration ("5m", "1h", "1d") in seconds; UsageError otherwise."""
+    m = _RELATIVE_RE.match(text)
+    if not m:
+        raise UsageError(f"{text!r}: not a duration", hint='use a number and a unit: "90s", "5m", "2h", "1d"')
+    return float(m.group(1)) * _UNIT_SECONDS[m.group(2)[0].lower()]

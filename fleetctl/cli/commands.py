@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fleetctl.cli import lifecycle, misc, status
+from fleetctl.cli import lifecycle, misc, ops, status
 
-__all__ = ["lifecycle", "misc", "status"]
+__all__ = ["lifecycle", "misc", "ops", "status"]

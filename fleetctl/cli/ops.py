@@ -1,0 +1,237 @@
+"""Operator tools: report, events, logs, doctor, metrics, cron. Each parses, calls core, renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, cli, pass_ctx
+from fleetctl.errors import FleetError, UsageError
+
+if TYPE_CHECKING:
+    from fleetctl.doctor import Check
+    from fleetctl.model import FleetSpec
+
+DEFAULT_EVENTS = 50
+
+
+def _since(value: str | None, default: str | None = None) -> float | None:
+    from fleetctl.timespec import parse_since
+
+    text = value if value is not None else default
+    return None if text is None else parse_since(text, time.time())
+
+
+@cli.command()
+@click.option("--since", "since_text", metavar="T", help='"12h", "30m", "2d" or "2026-01-01T22:00" (default 12h).')
+@click.option("--json", "as_json", is_flag=True, help="The complete report as one JSON object.")
+@pass_ctx
+def report(ctx: Context, since_text: str | None, as_json: bool) -> int:
+    """What changed since T: runs, crashes, stalls, kills, alerts, tasks, supervise load.
+
+    \b
+    Examples:
+      fleetctl report                    the last 12 hours
+      fleetctl report --since 2026-01-01T22:00 --json
+    """
+    from fleetctl import report as report_module
+
+    since = _since(since_text, "12h")
+    assert since is not None
+    fleet = ctx.fleet()
+    result = report_module.load(fleet, since)
+    if as_json:
+        click.echo(json.dumps(result.as_json(), indent=1, sort_keys=False))
+    else:
+        click.echo(report_module.render_text(result))
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--since", "since_text", metavar="T", help=f"Events since T (default: the last {DEFAULT_EVENTS}).")
+@click.option("--agent", metavar="NAME", help="Only this agent's events.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they are recorded (Ctrl-C stops).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_ctx
+def events(ctx: Context, since_text: str | None, agent: str | None, follow: bool, as_json: bool) -> int:
+    """The event log, one line per event, oldest first."""
+    from fleetctl import eventlog
+    from fleetctl.cli.render import event_json, event_line
+
+    since = _since(since_text)
+    fleet = ctx.fleet()
+    store = fleet.store
+    show = event_json if as_json else event_line
+    last_id = 0
+    if store.path.exists():
+        found = store.events(since=since or 0.0, agent=agent)
+        if since is None:
+            found = found[-DEFAULT_EVENTS:]
+        for event in found:
+            click.echo(show(event))
+        last_id = found[-1].id if found else store.last_event_id()
+    if follow:
+        try:
+            for event in eventlog.follow(store, since or 0.0, agent, after_id=last_id):
+                click.echo(show(event))
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("name")
+@click.option("-n", "--lines", default=100, show_default=True, help="How many lines to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing output as it arrives, across rotations and runs.")
+@click.option("--raw", is_flag=True, help="Keep ANSI escapes (colours, cursor moves) as the pane printed them.")
+@pass_ctx
+def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
+    """An agent's pane output, kept in a log file per run (also after the agent died)."""
+    from fleetctl import logview
+    from fleetctl.fleet import strip_ansi
+
+    fleet = ctx.fleet()
+    fleet.resolve([name])
+    directory = fleet.logs_dir / name
+    if not follow and not logview.log_files(directory):
+        raise UsageError(f"{name} has no logs yet in {directory}", hint=f"start it with `fleetctl up {name}`")
+
+    def show(data: bytes) -> None:
+        text = data.decode("utf-8", "replace")
+        if not raw:
+            text = strip_ansi(text)
+        click.echo(text, nl=False, color=raw or None)  # click drops ANSI on pipes unless told
+
+    show(logview.tail(directory, lines))
+    if follow:
+        try:
+            for chunk in logview.follow(directory):
+                show(chunk)
+        except KeyboardInterrupt:
+            pass
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of checks.")
+@pass_ctx
+def doctor(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
+    """Check the config, tmux, the state dir and lock, then boot each agent in a throwaway server.
+
+    Each agent is started exactly as a real spawn (wrapper, pid, port, min_uptime), its output is
+    scanned for doctor_patterns, and it is stopped. The running fleet is never touched.
+    Exit 1 if any check fails.
+    """
+    from fleetctl import doctor as doc
+    from fleetctl.procs import ProcessGateway
+
+    checks: list[doc.Check] = []
+    try:
+        spec = ctx.spec()
+    except FleetError as exc:
+        checks.append(doc.Check("config", False, exc.message + (f" ({exc.hint})" if exc.hint else "")))
+        spec = None
+    if spec is not None:
+        checks.append(doc.Check("config", True, f"{spec.path}: {len(spec.agents)} agents, {len(spec.pools)} pools"))
+    checks.append(doc.check_tmux())
+    if spec is not None:
+        checks.append(doc.check_state_dir(spec.state_dir))
+        checks.append(doc.check_lock(spec.state_dir, ProcessGateway().alive))
+        checks.append(doc.check_database(spec.state_dir))
+    _print_checks(checks, as_json, final=False)
+    agent_checks: list[doc.Check] = []
+    tmux_ok = all(c.ok for c in checks if c.name == "tmux")
+    if spec is not None and tmux_ok:
+        from fleetctl.fleet import Fleet
+
+        agents = Fleet(spec).resolve(names)
+        agent_checks = doc.check_agents(spec, agents)
+    _print_checks(agent_checks, as_json, final=True, before=checks)
+    return EXIT_OK if all(c.ok for c in checks + agent_checks) else EXIT_FAILED
+
+
+def _print_checks(checks: list[Check], as_json: bool, final: bool, before: list[Check] | None = None) -> None:
+    if as_json:
+        if final:
+            click.echo(json.dumps([c.as_json() for c in (before or []) + checks], indent=1))
+        return
+    for c in checks:
+        click.echo(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<16} {c.detail}")
+
+
+@cli.command()
+@click.option("--textfile", metavar="PATH", help="Write atomically to PATH (node_exporter's textfile collector).")
+@pass_ctx
+def metrics(ctx: Context, textfile: str | None) -> int:
+    """The fleet in Prometheus text format: agents by state, respawns, tasks, cycle and observation times."""
+    from fleetctl import metrics as metrics_module
+
+    fleet = ctx.fleet()
+    text = metrics_module.render(metrics_module.collect(fleet))
+    if textfile:
+        metrics_module.write_textfile(Path(textfile).expanduser().absolute(), text)
+    else:
+        click.echo(text, nl=False)
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--every", default="5m", show_default=True, help="How often: 1m..59m, whole hours, or 1d.")
+@pass_ctx
+def cron(ctx: Context, every: str) -> int:
+    """Print the crontab line that runs `reconcile` for this fleet (install with `crontab -e`).
+
+    The line uses absolute paths, carries PATH (for tmux) and TMUX_TMPDIR, and runs under
+    `flock -n`, so a slow pass is never stacked on by the next one.
+    """
+    click.echo(cron_line(ctx.spec(), every))
+    return EXIT_OK
+
+
+def cron_line(spec: FleetSpec, every: str) -> str:
+    """One crontab line; `%` is escaped because cron turns it into a newline."""
+    from fleetctl.timespec import parse_interval
+
+    schedule = _schedule(parse_interval(every))
+    if schedule is None:
+        raise UsageError(f"--every {every!r}: cron cannot run that schedule", hint="use 1m..59m, 1h..23h or 1d")
+    state = spec.state_dir
+    tmux = shutil.which("tmux")
+    path_dirs = [str(Path(tmux).parent)] if tmux else []
+    path_dirs += [d for d in ("/usr/local/bin", "/usr/bin", "/bin") if d not in path_dirs]
+    env = [f"PATH={':'.join(path_dirs)}"]
+    if os.environ.get("TMUX_TMPDIR"):
+        env.append(f"TMUX_TMPDIR={shlex.quote(os.environ['TMUX_TMPDIR'])}")
+    command = [sys.executable, "-m", "fleetctl", "-c", str(spec.path), "reconcile"]
+    flock = shutil.which("flock")
+    if flock:
+        command = [flock, "-n", str(state / "cron.lock"), *command]
+    log = state / "cron.log"
+    line = (
+        f"cd {shlex.quote(str(spec.path.parent))} && mkdir -p {shlex.quote(str(state))} && "
+        f"{' '.join(env)} {shlex.join(command)} >> {shlex.quote(str(log))} 2>&1"
+    )
+    return f"{schedule} " + line.replace("%", "\\%")
+
+
+def _schedule(seconds: float) -> str | None:
+    if seconds < 60 or seconds % 60:
+        return None
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        return "* * * * *" if minutes == 1 else f"*/{minutes} * * * *"
+    if minutes % 60 == 0 and minutes // 60 < 24:
+        hours = minutes // 60
+        return "0 * * * *" if hours == 1 else f"0 */{hours} * * *"
+    if minutes == 24 * 60:
+        return "0 0 * * *"
+    return None

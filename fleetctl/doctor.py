@@ -1,0 +1,254 @@
+"""`fleetctl doctor`: prove each agent's command still starts, before anyone relies on it.
+
+Each agent is booted by a second, throwaway Fleet: its own tmux server (socket
+`fleetctl-doctor-<fleet>-<pid>`), its own temp state dir, no supervisor and no on_alert.
+The spawn path is the real one (wrapper script, pipe-pane log, verification by the
+planner through `Fleet.up`), so a pass means a real spawn would pass. The running fleet's
+server, store, lock and processes are never touched; a port the running fleet (or anyone)
+holds is swapped for a free one for the doctor run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fleetctl.model import AgentSpec, AgentState, FleetSpec, RestartPolicy, Run
+
+if TYPE_CHECKING:
+    from fleetctl.fleet import AgentStatus
+
+MIN_TMUX_VERSION = (3, 2)
+# After verification the agent keeps running this long, so output printed just after
+# start (a late Traceback) is still seen.
+SETTLE_SECONDS = 0.5
+CAPTURE_LINES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One line of doctor's verdict."""
+
+    name: str
+    ok: bool
+    detail: str
+
+    def as_json(self) -> dict[str, object]:
+        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+
+
+# --- environment checks ----------------------------------------------------------------
+
+
+def check_tmux() -> Check:
+    try:
+        out = subprocess.run(["tmux", "-V"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return Check("tmux", False, f"cannot run tmux ({exc}); install tmux >= 3.2")
+    text = (out.stdout or out.stderr).strip()
+    m = re.search(r"(\d+)\.(\d+)", text)
+    if out.returncode != 0 or m is None:
+        return Check("tmux", False, f"`tmux -V` gave {text!r}; expected a version >= 3.2")
+    version = (int(m.group(1)), int(m.group(2)))
+    if version < MIN_TMUX_VERSION:
+        return Check("tmux", False, f"{text} is too old; fleetctl needs tmux >= 3.2")
+    return Check("tmux", True, text)
+
+
+def check_state_dir(state_dir: Path) -> Check:
+    try:
+        st = state_dir.stat()
+    except FileNotFoundError:
+        return Check("state dir", True, f"{state_dir} does not exist yet (created with mode 0700 on first use)")
+    except OSError as exc:
+        return Check("state dir", False, f"{state_dir}: {exc.strerror}")
+    problems = []
+    if st.st_uid != os.getuid():
+        problems.append(f"owned by uid {st.st_uid}, not you (uid {os.getuid()})")
+    mode = st.st_mode & 0o777
+    if mode & 0o077:
+        problems.append(f"mode {mode:04o}, expected 0700 (chmod 700 {state_dir})")
+    if not os.access(state_dir, os.W_OK | os.X_OK):
+        problems.append("not writable by you")
+    if problems:
+        return Check("state dir", False, f"{state_dir}: " + "; ".join(problems))
+    return Check("state dir", True, f"{state_dir} (0700, yours)")
+
+
+def check_lock(state_dir: Path, alive: Callable[[int], bool]) -> Check:
+    """Who holds the fleet lock. flock is released when its holder dies, so it cannot go stale;
+    the pid written in the file is only who took it last."""
+    path = state_dir / "lock"
+    try:
+        st = path.stat()
+        recorded_text = path.read_text().strip()
+    except FileNotFoundError:
+        return Check("lock", True, "never taken")
+    except OSError as exc:
+        return Check("lock", False, f"{path}: {exc.strerror}")
+    recorded = int(recorded_text) if recorded_text.isdigit() else None
+    holders = _flock_holders(st.st_dev, st.st_ino)
+    last = ""
+    if recorded is not None:
+        last = f"last taken by pid {recorded} ({'alive' if alive(recorded) else 'exited'})"
+    if holders:
+        who = ", ".join(str(p) for p in sorted(holders))
+        return Check(
+            "lock", True, f"held now by pid {who} (a reconcile or supervise tick)" + (f"; {last}" if last else "")
+        )
+    return Check("lock", True, "free" + (f"; {last}" if last else ""))
+
+
+def _flock_holders(dev: int, ino: int) -> set[int]:
+    """Pids holding a flock on this inode, from /proc/locks (read only, takes no lock)."""
+    key = f"{os.major(dev):02x}:{os.minor(dev):02x}:{ino}"
+    out = set()
+    try:
+        with open("/proc/locks") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == key:
+                    with contextlib.suppress(ValueError):
+                        out.add(int(parts[4]))
+    except OSError:
+        pass
+    return out
+
+
+def check_database(state_dir: Path) -> Check:
+    path = state_dir / "fleet.db"
+    if not path.exists():
+        return Check("database", True, f"{path} does not exist yet")
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
+        try:
+            result = db.execute("PRAGMA quick_check").fetchone()[0]
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        return Check("database", False, f"{path}: unreadable ({exc}); move it aside (mv {path} {path}.bad)")
+    if result != "ok":
+        return Check("database", False, f"{path}: quick_check says {result}; move it aside (mv {path} {path}.bad)")
+    return Check("database", True, f"{path} ok")
+
+
+# --- agents ---------------------------------------------------------------------------
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        if s.connect_ex(("127.0.0.1", port)) == 0:
+            return True
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def doctor_spec(spec: FleetSpec, agents: Sequence[AgentSpec], state_dir: Path) -> tuple[FleetSpec, dict[str, str]]:
+    """The throwaway fleet: same agents, never respawned, no alerts, no supervisor, free ports."""
+    notes: dict[str, str] = {}
+    changed = []
+    for agent in agents:
+        new = replace(agent, restart=RestartPolicy.NEVER, max_respawns=0, fallback=None)
+        if agent.port is not None and port_in_use(agent.port):
+            port = _free_port()
+            command = re.sub(rf"(?<!\d){agent.port}(?!\d)", str(port), agent.command)
+            health = re.sub(rf"(?<!\d){agent.port}(?!\d)", str(port), agent.health) if agent.health else None
+            new = replace(new, port=port, command=command, health=health)
+            notes[agent.name] = f"port {port} instead of {agent.port}, which is in use"
+        changed.append(new)
+    name = f"doctor-{spec.name}-{os.getpid()}"
+    return replace(spec, name=name, state_dir=state_dir, agents=tuple(changed), pools=(), supervisor=False,
+                   on_alert=None), notes  # fmt: skip
+
+
+def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
+    """Boot every agent on a throwaway server, verify, scan output, stop; one Check per agent."""
+    from fleetctl.fleet import Fleet, strip_ansi
+
+    if not agents:
+        return []
+    tmp = Path(tempfile.mkdtemp(prefix="fleetctl-doctor-"))
+    os.chmod(tmp, 0o700)
+    doc_spec, notes = doctor_spec(spec, agents, tmp / "state")
+    fleet = Fleet(doc_spec, actor="doctor")
+    names = [a.name for a in doc_spec.agents]
+    try:
+        failures = fleet.up(names)
+        failed = {n: line for n in names for line in failures if line.startswith(f"{n}: ")}
+        if len(failed) < len(names):
+            time.sleep(SETTLE_SECONDS)  # an observation window, not a wait for a condition
+        rows = {r.name: r for r in fleet.status(names)}
+        records = fleet.store.records(since=0.0, names=names)
+        panes = {p.window_name: p for p in (fleet.tmux.panes() or [])}
+        checks = []
+        for agent in doc_spec.agents:
+            record = records.get(agent.name)
+            run = record.current if record else None
+            output = fleet.output_tail(agent.name, run.id if run else None, CAPTURE_LINES)
+            pane = panes.get(agent.name)
+            if pane is not None:
+                output += "\n" + strip_ansi(fleet.tmux.capture(pane.pane_id, CAPTURE_LINES))
+            checks.append(_verdict(agent, failed.get(agent.name), rows.get(agent.name), run, output,
+                                   notes.get(agent.name)))  # fmt: skip
+        return checks
+    finally:
+        with contextlib.suppress(Exception):
+            fleet.down(names)
+        with contextlib.suppress(Exception):
+            fleet.tmux.kill_server()
+        with contextlib.suppress(OSError):
+            os.unlink(fleet.tmux.socket_path())
+        fleet.store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _verdict(
+    agent: AgentSpec, failure: str | None, row: AgentStatus | None, run: Run | None, output: str, note: str | None
+) -> Check:
+    name = f"agent {agent.name}"
+    suffix = f" ({note})" if note else ""
+    match = _first_match(agent.doctor_patterns, output)
+    found = f"; output matched {match[0]!r}: {match[1]}" if match else ""
+    if failure is not None:
+        return Check(name, False, failure.split(": ", 1)[1] + found + suffix)
+    if row is not None and row.state is not AgentState.RUNNING:
+        why = run.stop_reason if run is not None and run.stop_reason else row.reason or row.state.value
+        return Check(name, False, f"{row.state.value} right after it was verified: {why}" + found + suffix)
+    if match:
+        return Check(name, False, f"started, but its output matched {match[0]!r}: {match[1]}" + suffix)
+    what = [f"pid {run.pid}"] if run is not None else []
+    if agent.port is not None:
+        what.append(f"port {agent.port}")
+    what.append(f"min_uptime {agent.min_uptime:g}s")
+    return Check(name, True, "verified: " + ", ".join(what) + suffix)
+
+
+def _first_match(patterns: Sequence[str], output: str) -> tuple[str, str] | None:
+    compiled = [(p, re.compile(p)) for p in patterns]
+    for line in output.splitlines():
+        for pattern, regex in compiled:
+            if regex.search(line):
+                return pattern, line.strip()[:200]
+    return None

@@ -1,0 +1,187 @@
+"""`fleetctl metrics`: the fleet in Prometheus text exposition format (version 0.0.4).
+
+`collect()` reads the fleet once (one observation for status, one timed observation,
+store counters, the task board); `render()` is pure; `write_textfile()` replaces the file
+atomically, as node_exporter's textfile collector requires (it may read at any moment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fleetctl.errors import UsageError
+from fleetctl.model import AgentState
+
+if TYPE_CHECKING:
+    from fleetctl.fleet import Fleet
+
+PREFIX = "fleetctl"
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One metric family: its samples are (label pairs, value)."""
+
+    name: str
+    kind: str  # gauge | counter | summary
+    help: str
+    samples: tuple[Sample, ...]
+
+
+# (name suffix such as "_sum" or "", label pairs, value)
+Sample = tuple[str, tuple[tuple[str, str], ...], float]
+
+
+def _one(value: float, suffix: str = "", **labels: str) -> Sample:
+    return suffix, tuple(sorted(labels.items())), float(value)
+
+
+def collect(fleet: Fleet) -> list[Metric]:
+    """Everything `metrics` exposes; reads only (safe while the fleet runs)."""
+    fleet_label = {"fleet": fleet.spec.name}
+    started = time.perf_counter()
+    obs = fleet.observe()
+    observe_seconds = time.perf_counter() - started
+    rows = fleet.status()
+    store = fleet.store
+    have_db = store.path.exists()
+    runs = store.run_totals() if have_db else {}
+    events = store.event_totals() if have_db else {}
+    meta = store.meta() if have_db else {}
+
+    by_state = {s.value: 0 for s in AgentState}
+    for row in rows:
+        by_state[row.state.value] += 1
+    out = [
+        Metric(f"{PREFIX}_up", "gauge", "1 when the fleet's tmux server runs.",
+               (_one(1 if obs.server_running else 0, **fleet_label),)),
+        Metric(f"{PREFIX}_agents", "gauge", "Agents by state.",
+               tuple(_one(n, state=s, **fleet_label) for s, n in by_state.items())),
+        Metric(f"{PREFIX}_agent_state", "gauge", "1 for each agent's current state.",
+               tuple(_one(1, agent=r.name, state=r.state.value, **fleet_label) for r in rows)),
+        Metric(f"{PREFIX}_agent_respawns_in_window", "gauge", "Respawns counted against max_respawns now.",
+               tuple(_one(r.respawns, agent=r.name, **fleet_label) for r in rows)),
+        Metric(f"{PREFIX}_agent_runs_total", "counter", "Runs ever started, per agent.",
+               tuple(_one(n, agent=a, **fleet_label) for a, (n, _) in sorted(runs.items()))),
+        Metric(f"{PREFIX}_agent_respawns_total", "counter", "Respawns ever made, per agent.",
+               tuple(_one(r, agent=a, **fleet_label) for a, (_, r) in sorted(runs.items()))),
+        Metric(f"{PREFIX}_events_total", "counter", "Events recorded, by kind.",
+               tuple(_one(n, kind=k, **fleet_label) for k, n in sorted(events.items()))),
+        Metric(f"{PREFIX}_supervise_cycles_total", "counter", "Supervise loop cycles.",
+               (_one(_int(meta.get("supervise_cycles")), **fleet_label),)),
+        Metric(f"{PREFIX}_supervise_busy_cycles_total", "counter", "Supervise loop cycles that acted.",
+               (_one(_int(meta.get("supervise_busy_cycles")), **fleet_label),)),
+        Metric(f"{PREFIX}_observe_seconds", "gauge", "Time of one observation (tmux list-panes + /proc scan).",
+               (_one(observe_seconds, **fleet_label),)),
+    ]  # fmt: skip
+    if "supervise_last_cycle_seconds" in meta:
+        out.append(Metric(f"{PREFIX}_supervise_cycle_seconds", "gauge", "Duration of the last supervise cycle.",
+                          (_one(_float(meta["supervise_last_cycle_seconds"]), **fleet_label),)))  # fmt: skip
+        out.append(Metric(f"{PREFIX}_supervise_last_cycle_timestamp_seconds", "gauge",
+                          "When the last supervise cycle ended (epoch seconds).",
+                          (_one(_float(meta.get("supervise_last_cycle_at")), **fleet_label),)))  # fmt: skip
+    out += _task_metrics(fleet, fleet_label)
+    return out
+
+
+def _task_metrics(fleet: Fleet, fleet_label: dict[str, str]) -> list[Metric]:
+    try:
+        from fleetctl.tasks import TaskBoard  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return []
+    board = TaskBoard(fleet)
+    counts = board.counts()
+    out = [
+        Metric(f"{PREFIX}_tasks", "gauge", "Tasks by state.",
+               tuple(_one(n, state=s, **fleet_label) for s, n in sorted(counts.items()))),
+    ]  # fmt: skip
+    latency = getattr(board, "dispatch_latency", None)
+    if callable(latency):
+        values = [float(v) for v in latency()]
+        samples = [_one(v, quantile=q, **fleet_label) for q, v in _quantiles(values)]
+        samples += [_one(sum(values), "_sum", **fleet_label), _one(len(values), "_count", **fleet_label)]
+        out.append(Metric(f"{PREFIX}_dispatch_latency_seconds", "summary",
+                          "Seconds from a task being queued to its dispatch.", tuple(samples)))  # fmt: skip
+    return out
+
+
+def _quantiles(values: Sequence[float]) -> list[tuple[str, float]]:
+    if not values:
+        return []
+    ordered = sorted(values)
+    return [(str(q), ordered[min(len(ordered) - 1, int(q * len(ordered)))]) for q in (0.5, 0.9, 0.99)] + [
+        ("1", ordered[-1])
+    ]
+
+
+def _int(value: str | None) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        return 0
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
+
+
+# --- rendering (pure) ----------------------------------------------------------------
+
+
+def render(metrics: Sequence[Metric]) -> str:
+    """Prometheus text format: HELP and TYPE per family, one line per sample."""
+    lines = []
+    for m in metrics:
+        lines.append(f"# HELP {m.name} {_escape_help(m.help)}")
+        lines.append(f"# TYPE {m.name} {m.kind}")
+        for suffix, labels, value in m.samples:
+            text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels)
+            name = m.name + suffix
+            lines.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def _escape_label(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def _number(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return str(int(value)) if value == int(value) and abs(value) < 2**53 else repr(value)
+
+
+def write_textfile(path: Path, text: str) -> None:
+    """Write beside the target and rename over it: a reader never sees half a file."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise UsageError(f"--textfile {path}: directory {directory} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
