@@ -878,6 +878,39 @@ class Fleet:
             self.store.reset(spec.name, self.clock())
             self._event("reset", spec.name, "respawn counter and failed state cleared", {})
 
+    def kill(self, names: Sequence[str]) -> list[str]:
+        """SIGKILL each agent's current run at once: no SIGTERM, no grace (for a hung agent).
+
+        The run is recorded as killed; what follows is the agent's restart policy, as after
+        any other kill. Returns one line per agent that had nothing to kill or survived.
+        """
+        specs = self.resolve(names)
+        out: list[str] = []
+        with self.store.lock():
+            now = self.clock()
+            obs, records, table = self.observe(), self._records(now), self.procs.scan()
+            for spec in specs:
+                record, agent = records.get(spec.name), obs.agents.get(spec.name)
+                run = record.current if record and record.current and record.current.live else None
+                pids: set[int] = set()
+                if agent is not None and agent.alive:
+                    pids |= set(table.tree(agent.pane.pid)) | set(table.group(agent.pane.pid))
+                if run is not None:
+                    pids |= set(self.procs.find_env("FLEET_RUN", {run.id}).get(run.id, ()))
+                pids.discard(os.getpid())
+                if not pids and run is None:
+                    out.append(f"{spec.name}: not running, nothing to kill")
+                    continue
+                left = self.procs.kill_now({p: table.procs[p].start_time for p in pids if p in table.procs})
+                if run is not None:
+                    self.store.end_run(run.id, self.clock(), failure_class=FailureClass.KILLED, stopped_by="kill",
+                                       stop_reason="kill: SIGKILL by request")  # fmt: skip
+                data: dict[str, object] = {"run": run.id if run else None, "by": self.actor, "why": "kill"}
+                self._event("killed", spec.name, "SIGKILL by request", {**data, "left": sorted(left)})
+                if left:
+                    out.append(f"{spec.name}: process(es) {sorted(left)} survived SIGKILL")
+        return out
+
     def reconcile(self, dry_run: bool = False, max_seconds: float | None = None) -> tuple[list[Event], list[str], int]:
         """One repair pass for cron; returns (events, failures, exit code)."""
         if dry_run:
