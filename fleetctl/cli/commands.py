@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fleetctl.cli import lifecycle, misc, ops, status
+from fleetctl.cli import lifecycle, misc, ops, status, tui
 
-__all__ = ["lifecycle", "misc", "ops", "status"]
+__all__ = ["lifecycle", "misc", "ops", "status", "tui"]

@@ -1,0 +1,59 @@
+"""Pure text helpers shared by the TUI widgets (the TUI never imports fleetctl.cli)."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+
+from fleetctl.model import AgentState
+
+STATE_STYLES: dict[AgentState, str] = {
+    AgentState.RUNNING: "green",
+    AgentState.STARTING: "yellow",
+    AgentState.BACKOFF: "yellow",
+    AgentState.PARKED: "yellow",
+    AgentState.STALLED: "bold red",
+    AgentState.FAILED: "bold red",
+    AgentState.STOPPED: "dim",
+    AgentState.COMPLETED: "dim",
+}
+
+
+def duration(seconds: float | None) -> str:
+    """Compact and fixed-width-ish: 9s, 4m05s, 3h02m, 2d04h; '-' when unknown."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def state_text(state: AgentState) -> Text:
+    return Text(state.value, style=STATE_STYLES.get(state, ""))
+
+
+def clock_text(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+def cell(value: object) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def breaker_text(state: AgentState, next_retry_s: float | None, explicit: object = None) -> Text:
+    """The respawn breaker as a person reads it: open (gave up), waiting to retry, or closed."""
+    if isinstance(explicit, str) and explicit:
+        return Text(explicit, style="bold red" if explicit.startswith("open") else "")
+    if state is AgentState.FAILED:
+        return Text("open", style="bold red")
+    if state is AgentState.PARKED:
+        return Text(f"park {duration(next_retry_s)}", style="yellow")
+    if state is AgentState.BACKOFF:
+        return Text("wait" if next_retry_s is None else f"wait {duration(next_retry_s)}", style="yellow")
+    return Text("closed", style="dim")

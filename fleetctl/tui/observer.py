@@ -1,0 +1,232 @@
+"""Everything the TUI reads, gathered off the UI thread into immutable snapshots.
+
+The Observer runs only inside thread workers. It owns one Fleet (reloaded when the fleet
+file changes), turns every failure into text for the screen instead of raising (a broken
+config or a dead tmux server is something to show, not a crash), and keeps a bounded tail
+of events so a coalesced (replaced) snapshot loses no event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetctl.errors import FleetError
+from fleetctl.model import Event
+
+log = logging.getLogger(__name__)
+
+PANE_LINES = 12
+CAPTURE_LINES = 80  # more than a fleet pane is tall, so the tail is never just its blank bottom
+DEAD_PANE = "Pane is dead"
+AGENT_EVENT_LINES = 8
+EVENT_BACKLOG = 300
+EVENT_LOOKBACK_SECONDS = 24 * 3600.0
+OPEN_TASK_STATES = ("queued", "running", "needs-review", "needs-human")
+TASK_ROWS_MAX = 300
+
+FleetLoader = Callable[[], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    state: str
+    pool: str
+    priority: int
+    title: str
+    agent: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSummary:
+    counts: dict[str, int]
+    rows: tuple[TaskRow, ...]
+
+    @property
+    def open(self) -> int:
+        return sum(self.counts.get(s, 0) for s in OPEN_TASK_STATES)
+
+
+@dataclass(frozen=True, slots=True)
+class Detail:
+    """One agent's close-up: its pane (or log) tail and its recent events."""
+
+    name: str
+    time: float
+    lines: tuple[str, ...]
+    source: str
+    events: tuple[Event, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    time: float
+    fleet_name: str = ""
+    rows: tuple[Any, ...] = ()
+    server_running: bool = True
+    events: tuple[Event, ...] = ()
+    tasks: TaskSummary | None = None
+    error: str | None = None
+    detail: Detail | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+def optional_class(module: str, name: str) -> Any | None:
+    """A class from a module that may not exist yet in this build (tasks, bus)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FleetError):
+        return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+class Observer:
+    """Reads the fleet for the TUI; every public method is safe to call from any worker."""
+
+    def __init__(self, loader: FleetLoader, clock: Callable[[], float] = time.time) -> None:
+        self.loader = loader
+        self.clock = clock
+        self._fleet: Any | None = None
+        self._mtime: float | None = None
+        self._lock = threading.Lock()
+        self._events: deque[Event] = deque(maxlen=EVENT_BACKLOG)
+        self._last_event_id = 0
+
+    # --- the fleet, reloaded when its file changes --------------------------------
+
+    def _current(self) -> Any:
+        if self._fleet is not None:
+            mtime = _mtime(self._fleet.spec.path)
+            if mtime == self._mtime:
+                return self._fleet
+            with contextlib.suppress(Exception):
+                self._fleet.store.close()
+            self._fleet = None
+        fleet = self.loader()
+        self._fleet, self._mtime = fleet, _mtime(fleet.spec.path)
+        return fleet
+
+    # --- one observation ---------------------------------------------------------
+
+    def observe(self, selected: str | None = None) -> Snapshot:
+        """status + new events + task counts (+ the selected agent's close-up)."""
+        with self._lock:
+            now = self.clock()
+            try:
+                fleet = self._current()
+            except Exception as exc:
+                log.info("fleet file did not load", extra={"error": str(exc)})
+                return Snapshot(now, error=f"config: {_describe(exc)}", server_running=False)
+            name = fleet.spec.name
+            try:
+                rows = tuple(fleet.status())
+                running = any(r.window for r in rows) or fleet.tmux.panes() is not None
+            except Exception as exc:
+                log.info("observation failed", extra={"error": str(exc)})
+                return Snapshot(now, name, error=f"observe: {_describe(exc)}", server_running=False,
+                                events=tuple(self._events))  # fmt: skip
+            notes: list[str] = []
+            try:
+                self._read_events(fleet, now)
+            except Exception as exc:
+                notes.append(f"events: {_describe(exc)}")
+            tasks = None
+            try:
+                tasks = self._tasks(fleet)
+            except Exception as exc:
+                notes.append(f"tasks: {_describe(exc)}")
+            detail = self._detail(fleet, selected, rows, now) if selected else None
+            return Snapshot(now, name, rows, running, tuple(self._events), tasks, None, detail, tuple(notes))
+
+    def detail(self, selected: str, rows: Sequence[Any]) -> Detail | None:
+        """The close-up alone, for a selection change between observations."""
+        with self._lock:
+            if self._fleet is None:
+                return None
+            return self._detail(self._fleet, selected, tuple(rows), self.clock())
+
+    def _read_events(self, fleet: Any, now: float) -> None:
+        if not fleet.store.path.exists():
+            return
+        if self._last_event_id == 0:
+            new = fleet.store.events(since=now - EVENT_LOOKBACK_SECONDS)[-EVENT_BACKLOG:]
+        else:
+            new = fleet.store.events(after_id=self._last_event_id)
+        self._events.extend(new)
+        if new:
+            self._last_event_id = new[-1].id
+
+    def _tasks(self, fleet: Any) -> TaskSummary | None:
+        board_class = optional_class("fleetctl.tasks", "TaskBoard")
+        if board_class is None:
+            return None
+        board = board_class(fleet)
+        counts = {str(k): int(v) for k, v in board.counts().items()}
+        rows: list[TaskRow] = []
+        for state in OPEN_TASK_STATES:
+            if not counts.get(state):
+                continue
+            for task in board.list(state=state)[:TASK_ROWS_MAX]:
+                rows.append(_task_row(task))
+        return TaskSummary(counts, tuple(rows[:TASK_ROWS_MAX]))
+
+    def _detail(self, fleet: Any, name: str, rows: tuple[Any, ...], now: float) -> Detail:
+        row = next((r for r in rows if r.name == name), None)
+        lines, source, error = [], "", None
+        try:
+            if row is not None and row.window:
+                lines, source = pane_tail(fleet.tmux.capture(row.window, CAPTURE_LINES)), "pane"
+            if not any(line.strip() and not line.startswith(DEAD_PANE) for line in lines):
+                dead = [line for line in lines if line.startswith(DEAD_PANE)]
+                lines = fleet.output_tail(name, lines=PANE_LINES).splitlines() + dead
+                source = "log" if lines else ""
+        except Exception as exc:
+            error = f"output: {_describe(exc)}"
+        events: list[Event] = []
+        try:
+            if fleet.store.path.exists():
+                events = fleet.store.events(since=now - EVENT_LOOKBACK_SECONDS, agent=name)[-AGENT_EVENT_LINES:]
+        except Exception as exc:
+            error = f"events: {_describe(exc)}"
+        return Detail(name, now, tuple(lines), source, tuple(events), error)
+
+
+def pane_tail(text: str, lines: int = PANE_LINES) -> list[str]:
+    """The last non-blank stretch of a captured pane."""
+    out = [line.rstrip() for line in text.splitlines()]
+    while out and not out[-1]:
+        out.pop()
+    return out[-lines:]
+
+
+def _task_row(task: Any) -> TaskRow:
+    state = getattr(task, "state", "")
+    return TaskRow(
+        id=int(getattr(task, "id", 0)),
+        state=str(getattr(state, "value", state)),
+        pool=str(getattr(task, "pool", None) or "-"),
+        priority=int(getattr(task, "priority", 0) or 0),
+        title=str(getattr(task, "title", "")),
+        agent=str(getattr(task, "agent", None) or getattr(task, "claimed_by", None) or "-"),
+    )
+
+
+def _mtime(path: Any) -> float | None:
+    try:
+        return float(path.stat().st_mtime)
+    except (OSError, AttributeError):
+        return None

@@ -1,0 +1,274 @@
+"""The main screen: header, agents table with the close-up, tasks and events views.
+
+It applies snapshots that workers post (attributes down), turns key presses into
+requests to the app's action workers, and asks for confirmation before a kill.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, DataTable, Input, Static
+
+from fleetctl.tui.messages import DetailReady, SnapshotReady
+from fleetctl.tui.observer import Snapshot
+from fleetctl.tui.screens.dialogs import ConfirmScreen, PromptScreen
+from fleetctl.tui.widgets.agent_detail import AgentDetail
+from fleetctl.tui.widgets.agent_table import AgentTable
+from fleetctl.tui.widgets.key_bar import KeyBar
+from fleetctl.tui.widgets.status_bar import StatusBar
+from fleetctl.tui.widgets.views import EventLog, TaskPanel
+
+if TYPE_CHECKING:
+    from fleetctl.tui.app import FleetApp
+
+VIEWS = ("agents", "tasks", "events")
+
+# (key, action, footer label, palette title, palette help)
+ACTIONS: tuple[tuple[str, str, str, str, str], ...] = (
+    ("r", "restart", "restart", "Restart agent", "Stop and start the selected agent (fleetctl restart)"),
+    ("d", "stop", "stop", "Stop agent", "Stop the selected agent and all it started (fleetctl down)"),
+    ("u", "start", "start", "Start agent", "Start the selected agent and verify it (fleetctl up)"),
+    ("k", "kill", "kill", "Kill agent", "SIGKILL the selected agent's run at once (asks first)"),
+    ("z", "reset", "reset", "Reset agent", "Clear the respawn counter and breaker (fleetctl reset)"),
+    ("a", "attach", "attach", "Attach", "Open the agent's tmux window; detach (C-b d) to come back"),
+    ("m", "message", "msg", "Send message", "Put a message in the agent's inbox"),
+    ("w", "wake", "wake", "Wake agent", "Send a message and type it into the agent's pane"),
+    ("t", "add_task", "task", "Add task", "Queue a new task on the board"),
+    ("slash", "filter", "filter", "Filter agents", "Show only agents matching the text"),
+    ("o", "sort", "sort", "Sort agents", "Cycle the sort: name, state, uptime, respawns, output"),
+)
+
+
+class FleetScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *[Binding(key, action, label) for key, action, label, _, _ in ACTIONS],
+        Binding("1", "view('agents')", "agents", show=False),
+        Binding("2", "view('tasks')", "tasks", show=False),
+        Binding("3", "view('events')", "events", show=False),
+        Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("q", "app.quit", "quit"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.snapshot: Snapshot | None = None
+        self.good: Snapshot | None = None
+
+    @property
+    def fleet_app(self) -> FleetApp:
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def detail_agent(self) -> str | None:
+        """The agent whose close-up is shown (None before the screen is composed)."""
+        found = self.query(AgentDetail)
+        return found.first().agent if found else None
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Static("", id="banner")
+        yield Input(placeholder="filter: name, state, reason (Enter keeps it, Esc clears)", id="filter")
+        with ContentSwitcher(initial="agents", id="views"):
+            with Vertical(id="agents"):
+                yield AgentTable(id="agent-table")
+                yield AgentDetail(id="detail")
+            yield TaskPanel(id="tasks")
+            yield EventLog(id="events")
+        keys = [(b.key, b.description) for b in self.BINDINGS if isinstance(b, Binding) and b.show]
+        yield KeyBar([*keys, ("1", "2 3 views"), ("ctrl+p", "palette")], id="keys")
+
+    def on_mount(self) -> None:
+        self.query_one("#banner").display = False
+        self.query_one("#filter").display = False
+        self.query_one(AgentTable).focus()
+
+    # --- data in (attributes down) ------------------------------------------------
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        started = time.perf_counter()
+        self.apply_snapshot(message.snapshot)
+        self.fleet_app.apply_times.append(time.perf_counter() - started)
+
+    def apply_snapshot(self, snap: Snapshot) -> None:
+        self.snapshot = snap
+        if snap.error is None:
+            self.good = snap
+        shown = self.good or snap
+        self._banner(snap)
+        table = self.query_one(AgentTable)
+        if snap.error is None:
+            table.apply(snap.rows)
+        self.query_one(EventLog).add(snap.events)
+        self.query_one(TaskPanel).show(shown.tasks)
+        detail = self.query_one(AgentDetail)
+        selected = table.selected
+        detail.show_row(table.rows_by_name.get(selected) if selected else None)
+        if snap.detail is not None:
+            detail.show_detail(snap.detail)
+        if selected and (snap.detail is None or snap.detail.name != selected):
+            self.fleet_app.request_detail(selected, snap.rows)
+        self.query_one(StatusBar).show(shown, self.fleet_app.clock(), self._view_label())
+
+    def on_detail_ready(self, message: DetailReady) -> None:
+        self.query_one(AgentDetail).show_detail(message.detail)
+
+    def tick(self) -> None:
+        """Re-age the header once a second, so a hung observation shows as STALE."""
+        self.query_one(StatusBar).tick(self.fleet_app.clock())
+
+    def _banner(self, snap: Snapshot) -> None:
+        banner = self.query_one("#banner", Static)
+        lines: list[str] = []
+        if snap.error:
+            lines.append(f"{snap.error} (retrying every {self.fleet_app.refresh_s:g}s)")
+        elif not snap.server_running:
+            lines.append(f"tmux server of {snap.fleet_name} is not running: the fleet is down (u starts an agent)")
+        lines += list(snap.notes)
+        banner.display = bool(lines)
+        banner.update(Text("\n".join(lines)))
+
+    def _view_label(self) -> str:
+        current = self.query_one(ContentSwitcher).current or "agents"
+        return "" if current == "agents" else current
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = self.query_one(AgentTable)
+        if event.data_table is not table:
+            return
+        name = table.selected
+        detail = self.query_one(AgentDetail)
+        if name != detail.agent:
+            detail.show_row(table.rows_by_name.get(name) if name else None)
+            if name:
+                self.fleet_app.request_detail(name, list(table.rows_by_name.values()))
+
+    # --- filter, sort, views ------------------------------------------------------
+
+    def action_filter(self) -> None:
+        self.action_view("agents")
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.query_one(AgentTable).set_filter(event.value)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            event.input.display = bool(event.value)
+            self.query_one(AgentTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        table = self.query_one(AgentTable)
+        table.set_filter("")
+        table.focus()
+
+    def action_sort(self) -> None:
+        self.query_one(AgentTable).cycle_sort()
+        self._refresh_header()
+
+    def action_view(self, name: str) -> None:
+        if name == "tasks" and not self.fleet_app.has_tasks:
+            self.notify("the task board is not available in this build (fleetctl.tasks is missing)",
+                        title="tasks", severity="warning")  # fmt: skip
+            return
+        self.query_one(ContentSwitcher).current = name
+        target = {"agents": "#agent-table", "tasks": "#task-table", "events": "#events"}[name]
+        self.query_one(target).focus()
+        self._refresh_header()
+
+    def _refresh_header(self) -> None:
+        bar = self.query_one(StatusBar)
+        if bar.snapshot is not None:
+            bar.show(bar.snapshot, self.fleet_app.clock(), self._view_label())
+
+    # --- actions (each runs in a worker; results arrive as notifications) ---------
+
+    def _selected(self) -> Any | None:
+        table = self.query_one(AgentTable)
+        name = table.selected
+        if name is None:
+            self.notify("no agent selected", severity="warning")
+            return None
+        return table.rows_by_name.get(name)
+
+    def action_restart(self) -> None:
+        if row := self._selected():
+            self.fleet_app.start_action("restart", row.name)
+
+    def action_stop(self) -> None:
+        if row := self._selected():
+            self.fleet_app.start_action("stop", row.name)
+
+    def action_start(self) -> None:
+        if row := self._selected():
+            self.fleet_app.start_action("start", row.name)
+
+    def action_reset(self) -> None:
+        if row := self._selected():
+            self.fleet_app.start_action("reset", row.name)
+
+    def action_kill(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+        pid = f"pid {row.pid}" if row.pid else "no live pid"
+        question = f"Kill {row.name} ({pid}) and everything it started with SIGKILL now?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.fleet_app.start_action("kill", row.name)
+            else:
+                self.notify(f"{row.name} was not killed", title="kill", severity="information")
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    def action_attach(self) -> None:
+        if row := self._selected():
+            self.fleet_app.attach(row.name)
+
+    def action_message(self) -> None:
+        self._prompt_message(wake=False)
+
+    def action_wake(self) -> None:
+        self._prompt_message(wake=True)
+
+    def _prompt_message(self, wake: bool) -> None:
+        verb = "wake" if wake else "message"
+        if not self.fleet_app.has_bus:
+            self.notify("messages are not available in this build (fleetctl.bus is missing)", title=verb,
+                        severity="warning")  # fmt: skip
+            return
+        row = self._selected()
+        if row is None:
+            return
+        title = f"Wake {row.name} with (typed into its pane):" if wake else f"Message to {row.name}:"
+
+        def send(text: str | None) -> None:
+            if text:
+                self.fleet_app.start_action(verb, row.name, text=text)
+
+        self.app.push_screen(PromptScreen(title, "text"), send)
+
+    def action_add_task(self) -> None:
+        if not self.fleet_app.has_tasks:
+            self.notify("the task board is not available in this build (fleetctl.tasks is missing)",
+                        title="task", severity="warning")  # fmt: skip
+            return
+
+        def add(title: str | None) -> None:
+            if title:
+                self.fleet_app.start_action("add-task", "", title=title)
+
+        self.app.push_screen(PromptScreen("New task (title):", "what should an agent do?"), add)

@@ -1,0 +1,3 @@
+"""Widgets render what they are given and post messages up; they never do I/O."""
+
+from __future__ import annotations
