@@ -22,10 +22,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fleetctl import plan as planner
-from fleetctl import wake
+from fleetctl import pools, wake
 from fleetctl.errors import OperationFailed, UsageError
 from fleetctl.model import (
     SUPERVISOR_WINDOW,
+    TASK_WINDOW_SEPARATOR,
     AgentObservation,
     AgentRecord,
     AgentSpec,
@@ -235,8 +236,8 @@ class Fleet:
         ended = []
         for name, record in records.items():
             run = record.current
-            if run is None or not run.live:
-                continue
+            if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
+                continue  # pool task runs end through pools.PoolRunner
             agent = obs.agents.get(name)
             if agent is not None and agent.alive and agent.pane.pane_id == run.pane_id:
                 continue
@@ -407,6 +408,8 @@ class Fleet:
         if supervisor and self.spec.supervisor and only is None:
             self._ensure_supervisor(obs, records)
         self._maintain_logs(obs, records)
+        if only is None:
+            pools.on_tick(self, obs, result)  # dispatch tasks, deliver pending wakes
         return result
 
     def _apply(self, plan: planner.Plan, obs: Observation, records: dict[str, AgentRecord], now: float,
@@ -642,7 +645,8 @@ class Fleet:
         self.tmux.ensure_session(str(self.spec.path.parent), str(self.wake_fifo))
 
     def _ensure_supervisor(self, obs: Observation, records: dict[str, AgentRecord]) -> None:
-        wanted = any(r.desired == "running" for r in records.values() if self.spec.agent(r.name))
+        wanted = bool(self.spec.pools) or any(r.desired == "running" for r in records.values()
+                                              if self.spec.agent(r.name))  # fmt: skip
         if not wanted:
             return
         current = [p for p in obs.others if p.window_name == SUPERVISOR_WINDOW]

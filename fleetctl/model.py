@@ -265,3 +265,117 @@ class Event:
     reason: str = ""
     data: dict[str, object] = field(default_factory=dict)
     id: int = 0
+
+
+# --- backlog and messages ----------------------------------------------------------
+
+DEFAULT_MAX_ATTEMPTS = 3
+DEFAULT_LEASE_SECONDS = 3600.0
+
+
+class TaskState(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    NEEDS_REVIEW = "needs-review"
+    NEEDS_HUMAN = "needs-human"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self not in (TaskState.QUEUED, TaskState.RUNNING)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One unit of backlog work. `attempt` counts claims; `agent` holds the current lease."""
+
+    id: int
+    title: str
+    body: str = ""
+    priority: int = 2
+    labels: tuple[str, ...] = ()
+    pool: str | None = None
+    key: str | None = None
+    state: TaskState = TaskState.QUEUED
+    attempt: int = 0
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    budget_from: int = 0
+    agent: str | None = None
+    run_id: str | None = None
+    lease_until: float | None = None
+    created: float = 0.0
+    updated: float = 0.0
+    started: float | None = None
+    finished: float | None = None
+    outcome: str | None = None
+    result: str | None = None
+    reason: str | None = None
+
+    @property
+    def attempts_left(self) -> int:
+        """Attempts still allowed before needs-human (a retry restarts the budget)."""
+        return max(0, self.max_attempts - (self.attempt - self.budget_from))
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id, "title": self.title, "body": self.body, "priority": self.priority,
+            "labels": list(self.labels), "pool": self.pool, "key": self.key, "state": self.state.value,
+            "attempt": self.attempt, "max_attempts": self.max_attempts, "agent": self.agent, "run": self.run_id,
+            "lease_until": self.lease_until, "created": self.created, "updated": self.updated,
+            "started": self.started, "finished": self.finished, "result": self.result, "reason": self.reason,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAttempt:
+    """One claim of a task: who ran it, how it ended."""
+
+    task_id: int
+    attempt: int
+    agent: str
+    started: float
+    run_id: str | None = None
+    ended: float | None = None
+    outcome: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message in one recipient's inbox; a wake is also typed into the recipient's pane."""
+
+    id: int
+    time: float
+    sender: str
+    recipient: str
+    text: str
+    key: str | None = None
+    wake: bool = False
+    delivered: float | None = None
+    read: float | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id, "time": self.time, "from": self.sender, "to": self.recipient, "text": self.text,
+            "key": self.key, "wake": self.wake, "delivered": self.delivered, "read": self.read,
+        }  # fmt: skip
+
+
+class BreakerState(enum.Enum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
+
+
+@dataclass(frozen=True, slots=True)
+class Breaker:
+    """A pool's circuit breaker: `streak` consecutive failures with the same `signature`."""
+
+    pool: str
+    state: BreakerState = BreakerState.CLOSED
+    signature: str | None = None
+    streak: int = 0
+    opened_at: float | None = None
+    reason: str = ""

@@ -19,8 +19,9 @@ from typing import Any
 from fleetctl.errors import StoreError
 from fleetctl.model import AgentRecord, Event, FailureClass, Run
 from fleetctl.store_ops import OpsQueries
+from fleetctl.store_tasks import TASK_SCHEMA, TaskQueries
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "fleet.db"
 LOCK_NAME = "lock"
 
@@ -91,7 +92,7 @@ def _run(row: sqlite3.Row | tuple[Any, ...]) -> Run:
     )  # fmt: skip
 
 
-class StateStore(OpsQueries):
+class StateStore(OpsQueries, TaskQueries):
     """One SQLite file in the fleet's state dir, plus the lock file beside it."""
 
     def __init__(self, state_dir: Path) -> None:
@@ -126,7 +127,7 @@ class StateStore(OpsQueries):
             db.execute("PRAGMA synchronous = NORMAL")
             if version < SCHEMA_VERSION:
                 with _tx(db):
-                    for statement in _SCHEMA.split(";"):
+                    for statement in (_SCHEMA + ";" + TASK_SCHEMA).split(";"):
                         if statement.strip():
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from fleetctl.cli import lifecycle, misc, ops, status, tui
+from fleetctl.cli import lifecycle, misc, ops, status, tasks, tui
 
-__all__ = ["lifecycle", "misc", "ops", "status", "tui"]
+__all__ = ["lifecycle", "misc", "ops", "status", "tasks", "tui"]

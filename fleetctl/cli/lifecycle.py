@@ -91,9 +91,16 @@ def supervise(ctx: Context) -> int:
 @click.argument("names", nargs=-1, required=True)
 @pass_ctx
 def reset(ctx: Context, names: tuple[str, ...]) -> int:
-    """Clear the respawn counter and failed state (does not start anything)."""
+    """Clear the respawn counter and failed state (does not start anything); a pool name closes its breaker."""
     fleet = ctx.fleet()
-    fleet.reset(names)
+    pools = [n for n in names if fleet.spec.pool(n) is not None]
+    if pools:
+        from fleetctl.tasks import TaskBoard
+
+        TaskBoard(fleet).reset_breakers(pools)
+    agents = [n for n in names if n not in pools]
+    if agents:
+        fleet.reset(agents)
     return EXIT_OK
 
 

@@ -1,0 +1,340 @@
+"""Pure dispatch decisions: (pools, task windows, queue, breakers, now) -> actions.
+
+No I/O and no clock: pools.py observes and acts, this module decides. Every policy of
+the backlog (slots, labels, wall and idle timeouts, attempts, gates, the breaker) is
+unit-tested here with plain numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from fleetctl.model import Breaker, BreakerState, PaneInfo, PoolSpec, Run, Task, TaskState
+
+# A window agent that reported done/failed but keeps running is closed after this long.
+REPORT_GRACE_SECONDS = 10.0
+# A claimed task whose window run was never recorded (the dispatcher died mid-spawn).
+SPAWN_GRACE_SECONDS = 5.0
+VERIFY_POLL_SECONDS = 0.05
+SIGNATURE_MAX_CHARS = 200
+_ERROR_RE = re.compile(r"error|exception|fatal|fail|denied|refused|not found|traceback|timed? ?out", re.I)
+_NUMBER_RE = re.compile(r"0x[0-9a-f]+|\d+", re.I)
+
+
+# --- inputs and actions ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WindowTask:
+    """A task handed to a pool window, and what we see of that window now."""
+
+    task: Task
+    run: Run | None
+    pane: PaneInfo | None = None  # None: no window (gone, or not opened yet)
+    gating: bool = False  # the agent exited and the gate runs in the window
+
+    @property
+    def pool(self) -> str:
+        holder = self.run.agent if self.run is not None else (self.task.agent or "")
+        return self.task.pool or holder.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    pool: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRun:
+    task_id: int
+    run_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class KillRun:
+    """End a task's window run: why (wall, idle, start, cancelled, reported) and the detail."""
+
+    task_id: int
+    run_id: str
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class FinishRun:
+    """The run's window ended (or was never recorded): read how, then settle the task."""
+
+    task_id: int
+    run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RenewLease:
+    task_id: int
+    until: float
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireLeases:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class HalfOpen:
+    pool: str
+
+
+DispatchAction = Claim | VerifyRun | KillRun | FinishRun | RenewLease | ExpireLeases | HalfOpen
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchPlan:
+    actions: tuple[DispatchAction, ...] = ()
+    wake_at: float | None = None
+
+
+@dataclass(slots=True)
+class _Builder:
+    now: float
+    budget: int
+    actions: list[DispatchAction] = field(default_factory=list)
+    wake_at: float | None = None
+
+    def wake(self, when: float) -> None:
+        self.wake_at = when if self.wake_at is None else min(self.wake_at, when)
+
+    def costly(self, action: DispatchAction, cost: int = 1) -> bool:
+        """Kills and claims are budgeted per tick, like the agent planner's spawns and kills."""
+        if self.budget < cost:
+            self.wake(self.now + VERIFY_POLL_SECONDS)
+            return False
+        self.budget -= cost
+        self.actions.append(action)
+        return True
+
+
+# --- the plan ----------------------------------------------------------------------
+
+
+def plan(
+    pools: tuple[PoolSpec, ...],
+    windows: list[WindowTask],
+    queued: dict[str | None, int],
+    breakers: dict[str, Breaker],
+    lease_expiry: float | None,
+    now: float,
+    budget: int = 50,
+) -> DispatchPlan:
+    """What to do with every task window and how many tasks each pool should claim."""
+    b = _Builder(now, budget)
+    by_name = {p.name: p for p in pools}
+    busy: dict[str, int] = {}
+    if lease_expiry is not None:
+        if lease_expiry < now:
+            b.actions.append(ExpireLeases())
+        else:
+            b.wake(lease_expiry)
+    for window in windows:
+        if _plan_window(b, by_name.get(window.pool), window):
+            busy[window.pool] = busy.get(window.pool, 0) + 1
+    unassigned = queued.get(None, 0)
+    for pool in pools:
+        breaker = breakers.get(pool.name, Breaker(pool.name))
+        cap = pool.slots
+        if breaker.state is BreakerState.OPEN:
+            due = (breaker.opened_at or now) + pool.breaker_cooldown
+            if now < due:
+                b.wake(due)
+                continue
+            b.actions.append(HalfOpen(pool.name))
+            cap = 1
+        elif breaker.state is BreakerState.HALF_OPEN:
+            cap = 1
+        free = cap - busy.get(pool.name, 0)
+        wanted = min(free, queued.get(pool.name, 0) + unassigned)
+        if wanted > 0:
+            granted = min(wanted, b.budget)
+            if granted and b.costly(Claim(pool.name, granted), granted):
+                unassigned = max(0, unassigned - max(0, granted - queued.get(pool.name, 0)))
+            if granted < wanted:
+                b.wake(now + VERIFY_POLL_SECONDS)
+    return DispatchPlan(tuple(b.actions), b.wake_at)
+
+
+def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool:
+    """Decide for one task window; True when it still holds a slot after this tick."""
+    task, run, pane, now = window.task, window.run, window.pane, b.now
+    if run is None:
+        # Claimed, but the window run is not recorded: mid-spawn, or the spawner died.
+        start_timeout = pool.start_timeout if pool else 10.0
+        due = (task.started or now) + start_timeout + SPAWN_GRACE_SECONDS
+        if now >= due:
+            b.actions.append(FinishRun(task.id, None))
+            return False
+        b.wake(due)
+        return True
+    if not run.live or pane is None or pane.dead:
+        b.actions.append(FinishRun(task.id, run.id))
+        return False
+    if task.state is TaskState.CANCELLED:
+        return not b.costly(KillRun(task.id, run.id, "cancelled", "task cancelled"))
+    if task.state.terminal:
+        due = (task.finished or now) + REPORT_GRACE_SECONDS
+        if now >= due:
+            detail = f"reported {task.state.value} {_secs(now - (task.finished or now))} ago and still running"
+            return not b.costly(KillRun(task.id, run.id, "reported", detail))
+        b.wake(due)
+        return True
+    if pool is None:
+        return True  # its pool left the fleet file: let it finish, take no new work
+    age = now - run.started
+    if run.verified is None:
+        if age >= pool.min_uptime:
+            b.actions.append(VerifyRun(task.id, run.id))
+        elif age > pool.start_timeout:
+            return not b.costly(KillRun(task.id, run.id, "start", f"not verified after {_secs(pool.start_timeout)}"))
+        else:
+            b.wake(run.started + pool.min_uptime)
+    if not window.gating:
+        if pool.wall_timeout is not None:
+            if age >= pool.wall_timeout:
+                detail = f"ran {_secs(age)}, over wall_timeout {_secs(pool.wall_timeout)}"
+                return not b.costly(KillRun(task.id, run.id, "wall", detail))
+            b.wake(run.started + pool.wall_timeout)
+        if pool.idle_timeout is not None:
+            last = max(pane.activity, run.started)
+            if now - last >= pool.idle_timeout:
+                detail = f"no output for {_secs(now - last)}, over idle_timeout {_secs(pool.idle_timeout)}"
+                return not b.costly(KillRun(task.id, run.id, "idle", detail))
+            b.wake(last + pool.idle_timeout)
+    if task.state is TaskState.RUNNING and task.lease_until is not None:
+        renew_at = task.lease_until - pool.lease / 2
+        if now >= renew_at:
+            b.actions.append(RenewLease(task.id, now + pool.lease))
+        else:
+            b.wake(renew_at)
+    return True
+
+
+# --- how an attempt ended ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunEnd:
+    """What is known about a finished window run. `killed` says why fleetctl ended it, if it did."""
+
+    exit_code: int | None = None
+    exit_signal: int | None = None
+    output: str = ""
+    gate_code: int | None = None
+    gate_output: str = ""
+    killed: str | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The task's next state after an attempt, and what the attempt means for the breaker.
+
+    `failure` is the breaker signature of a failed attempt; None with `neutral` False is a
+    success; `neutral` attempts (cancelled, stopped by `down`) leave the breaker alone.
+    `state` None: the task already has its final state (reported, cancelled).
+    """
+
+    state: TaskState | None
+    kind: str
+    reason: str
+    failure: str | None = None
+    neutral: bool = False
+
+
+GATE_TIMEOUT_CODE = 124  # what `timeout` exits with
+
+
+def verdict(task: Task, end: RunEnd, gate: bool) -> Verdict:
+    if task.state is TaskState.CANCELLED:
+        return Verdict(None, "task-cancelled", "cancelled", neutral=True)
+    if task.state is TaskState.FAILED:
+        return Verdict(None, "task-failed", task.reason or "failed", failure=f"fail: {normalize(task.reason or '')}")
+    if task.state.terminal:
+        return Verdict(None, f"task-{task.state.value}", task.reason or task.state.value)
+    if task.state is TaskState.QUEUED:
+        return Verdict(None, "task-requeued", "already re-queued", neutral=True)
+    if end.killed in ("down", "remove"):
+        return Verdict(TaskState.QUEUED, "task-requeued", end.detail or f"stopped by {end.killed}", neutral=True)
+    if end.killed is not None:
+        signature = f"{end.killed}_timeout" if end.killed in ("wall", "idle") else f"{end.killed}: {end.detail}"
+        return _attempt_failed(task, f"{end.killed}: {end.detail}" if end.detail else end.killed, signature)
+    reported = task.outcome == "done"
+    clean = end.exit_code == 0 and end.exit_signal is None
+    if gate and end.gate_code is not None:
+        if end.gate_code == 0:
+            return Verdict(TaskState.DONE, "task-done", "gate passed")
+        tail = " | ".join(end.gate_output.splitlines()[-5:])
+        what = "gate timed out" if end.gate_code == GATE_TIMEOUT_CODE else f"gate failed (exit {end.gate_code})"
+        return Verdict(TaskState.NEEDS_REVIEW, "task-needs-review", f"{what}: {tail}" if tail else what)
+    if clean or reported:
+        if gate:
+            return Verdict(TaskState.NEEDS_REVIEW, "task-needs-review", "the gate did not report a result")
+        return Verdict(TaskState.DONE, "task-done", "reported done" if reported else "exited with code 0")
+    how = f"killed by signal {end.exit_signal}" if end.exit_signal is not None else (
+        f"exited with code {end.exit_code}" if end.exit_code is not None else "ended without an exit code")  # fmt: skip
+    line = error_line(end.output)
+    reason = f"{how}: {line}" if line else how
+    return _attempt_failed(task, reason, f"{how}: {normalize(line)}")
+
+
+def _attempt_failed(task: Task, reason: str, signature: str) -> Verdict:
+    sig = signature[:SIGNATURE_MAX_CHARS]
+    if task.attempts_left > 0:
+        return Verdict(TaskState.QUEUED, "task-requeued", f"attempt {task.attempt} failed: {reason}", failure=sig)
+    used = task.attempt - task.budget_from
+    return Verdict(TaskState.NEEDS_HUMAN, "task-needs-human", f"{used} of {task.max_attempts} attempts failed; "
+                   f"last: {reason}", failure=sig)  # fmt: skip
+
+
+def error_line(output: str) -> str:
+    """The last line that looks like an error, else the last non-empty line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if _ERROR_RE.search(line):
+            return line[:SIGNATURE_MAX_CHARS]
+    return lines[-1][:SIGNATURE_MAX_CHARS] if lines else ""
+
+
+def normalize(line: str) -> str:
+    """Numbers (ids, times, pids) vary between runs of the same failure: compare without them."""
+    return _NUMBER_RE.sub("N", line.strip())[:SIGNATURE_MAX_CHARS]
+
+
+# --- the breaker ---------------------------------------------------------------------
+
+
+def breaker_after(breaker: Breaker, pool: PoolSpec, result: Verdict, now: float) -> tuple[Breaker, str | None]:
+    """The breaker after one attempt, and the transition to record (opened, reopened, closed) if any."""
+    if result.neutral:
+        return breaker, None
+    if result.failure is None:
+        if breaker.state is BreakerState.HALF_OPEN:
+            return Breaker(pool.name), "closed"
+        if breaker.streak == 0 and breaker.signature is None:
+            return breaker, None
+        return replace(breaker, streak=0, signature=None), None
+    streak = breaker.streak + 1 if breaker.signature == result.failure else 1
+    after = replace(breaker, streak=streak, signature=result.failure)
+    reason = f"{streak} consecutive failures: {result.failure}"
+    if breaker.state is BreakerState.HALF_OPEN:
+        return replace(after, state=BreakerState.OPEN, opened_at=now, reason=f"trial task failed: {result.failure}"), (
+            "reopened"
+        )
+    if breaker.state is BreakerState.CLOSED and streak >= pool.breaker_threshold:
+        return replace(after, state=BreakerState.OPEN, opened_at=now, reason=reason), "opened"
+    return after, None
+
+
+def _secs(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.0f}m"
+    return f"{seconds:.0f}s" if seconds >= 10 or seconds == int(seconds) else f"{seconds:.1f}s"

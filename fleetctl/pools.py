@@ -1,0 +1,360 @@
+"""Pool dispatch, acted out: dispatch.py decides, PoolRunner claims, spawns, kills and settles.
+
+Each task gets its own window `<pool>.<task id>`, started through the same wrapper as an
+agent (exit code written to the state dir, pane piped to a log, FLEET_RUN in every
+process). A pool's gate runs inside that window after the agent exits, so a slow gate
+never blocks the supervise loop and is killed with the window. Per tick this costs one
+`new-window` batch and one `kill-window` batch at most, on top of the tick's observation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shlex
+import uuid
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fleetctl import dispatch
+from fleetctl import spec as spec_module
+from fleetctl.errors import FleetError
+from fleetctl.model import (
+    TASK_WINDOW_SEPARATOR,
+    AgentSpec,
+    Breaker,
+    BreakerState,
+    Event,
+    FailureClass,
+    Observation,
+    PoolSpec,
+    Run,
+    Task,
+    TaskState,
+)
+from fleetctl.tmux import TmuxError
+from fleetctl.worktree import WorkspaceError, ensure_worktree
+
+if TYPE_CHECKING:
+    from fleetctl.fleet import Fleet, TickResult
+
+TASKS_DIR = "tasks"
+WORKTREES_DIR = "worktrees"
+GATE_TIMEOUT_SECONDS = 600.0
+GATE_KILL_AFTER_SECONDS = 5
+OUTPUT_LINES = 40
+
+
+class PoolRunner:
+    """Runs one dispatch pass for a Fleet; the caller holds the fleet lock."""
+
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+        self.store = fleet.store
+
+    # --- paths --------------------------------------------------------------------------
+
+    def task_file(self, task_id: int) -> Path:
+        return self.fleet.spec.state_dir / TASKS_DIR / f"{task_id}.json"
+
+    def worktree_path(self, pool: str, task_id: int) -> Path:
+        return self.fleet.spec.state_dir / WORKTREES_DIR / pool / str(task_id)
+
+    def _run_file(self, run_id: str, suffix: str) -> Path:
+        return self.fleet.runs_dir / f"{run_id}.{suffix}"
+
+    # --- the pass -----------------------------------------------------------------------
+
+    def tick(self, obs: Observation) -> float | None:
+        """Watch every task window, settle the ended ones, fill free slots; returns the next deadline."""
+        fleet, now = self.fleet, self.fleet.clock()
+        panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
+        windows = []
+        for task, run in self.store.window_tasks():
+            pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
+            window = dispatch.WindowTask(task, run, pane)
+            pool = fleet.spec.pool(window.pool)
+            if run is not None and pane is not None and not pane.dead and pool is not None and pool.gate:
+                window = replace(window, gating=self._run_file(run.id, "agent").exists())
+            windows.append(window)
+        pools = fleet.spec.pools
+        queued = self.store.queued_by_pool() if pools else {}
+        breakers = self.store.breakers() if pools else {}
+        plan = dispatch.plan(pools, windows, queued, breakers, self.store.next_lease_expiry(), now,
+                             fleet.spec.max_actions_per_tick)  # fmt: skip
+        close = self._apply(plan, windows, breakers, now)
+        held = {w.pane.pane_id for w in windows if w.pane is not None}
+        close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held]
+        if close:
+            fleet.tmux.kill_windows(sorted(set(close)))
+        return plan.wake_at
+
+    def _apply(self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker],
+               now: float) -> list[str]:  # fmt: skip
+        by_task = {w.task.id: w for w in windows}
+        kills: list[dispatch.KillRun] = []
+        claims: list[dispatch.Claim] = []
+        close: list[str] = []
+        for action in plan.actions:
+            if isinstance(action, dispatch.ExpireLeases):
+                self.store.expire_leases(now)
+            elif isinstance(action, dispatch.HalfOpen):
+                breaker = replace(breakers.get(action.pool, Breaker(action.pool)), state=BreakerState.HALF_OPEN)
+                self._save_breaker(breaker, "breaker-half-open", "cooldown over: dispatching one trial task", now)
+            elif isinstance(action, dispatch.VerifyRun):
+                self.store.verify_run(action.run_id, now)
+            elif isinstance(action, dispatch.RenewLease):
+                self.store.renew_lease(action.task_id, action.until)
+            elif isinstance(action, dispatch.KillRun):
+                kills.append(action)
+            elif isinstance(action, dispatch.FinishRun):
+                window = by_task[action.task_id]
+                self._finish(window, now)
+                if window.pane is not None:
+                    close.append(window.pane.window_id)
+            else:
+                claims.append(action)
+        if kills:
+            close += self._kill(kills, by_task, now)
+        if claims:
+            self._dispatch(claims)
+        return close
+
+    # --- ending runs ----------------------------------------------------------------------
+
+    def _kill(self, kills: list[dispatch.KillRun], by_task: dict[int, dispatch.WindowTask], now: float) -> list[str]:
+        fleet = self.fleet
+        batch = []
+        for kill in kills:
+            window = by_task[kill.task_id]
+            pool = fleet.spec.pool(window.pool)
+            roots = [window.pane.pid] if window.pane is not None else []
+            batch.append(([kill.run_id], roots, pool.stop_timeout if pool else 10.0))
+        left = fleet._terminate(batch)
+        if left:
+            fleet._event("warning", None, f"task processes survived SIGKILL: {sorted(left)}", {"left": sorted(left)})
+        windows = []
+        for kill in kills:
+            window = by_task[kill.task_id]
+            assert window.run is not None
+            agent = window.run.agent
+            output = fleet.output_tail(agent, kill.run_id, OUTPUT_LINES)
+            cls = FailureClass.STALLED if kill.reason == "idle" else FailureClass.KILLED
+            fleet.store.end_run(kill.run_id, fleet.clock(), failure_class=cls, stopped_by=fleet.actor,
+                                stop_reason=f"{kill.reason}: {kill.detail}")  # fmt: skip
+            fleet._event("task-killed", agent, f"{kill.reason}: {kill.detail}",
+                         {"task": window.task.id, "attempt": window.task.attempt, "run": kill.run_id,
+                          "why": kill.reason, "output": output.splitlines()[-5:]}, now)  # fmt: skip
+            self._settle(window, dispatch.RunEnd(killed=kill.reason, detail=kill.detail, output=output), now)
+            self._cleanup(kill.run_id)
+            if window.pane is not None:
+                windows.append(window.pane.window_id)
+        return windows
+
+    def _finish(self, window: dispatch.WindowTask, now: float) -> None:
+        """A window ended on its own (or vanished): record the run's end, then settle its task."""
+        fleet, run = self.fleet, window.run
+        if run is None:
+            end = dispatch.RunEnd(killed="spawn", detail="the task's window run was never recorded")
+        elif not run.live:
+            stopped = run.stopped_by in ("down", "remove")
+            output = fleet.output_tail(run.agent, run.id, OUTPUT_LINES)
+            end = dispatch.RunEnd(run.exit_code, run.exit_signal, output, killed=run.stopped_by if stopped else None,
+                                  detail=run.stop_reason or "")  # fmt: skip
+        else:
+            code, sig = fleet._exit_status(run, window.pane)
+            output = fleet.output_tail(run.agent, run.id, OUTPUT_LINES)
+            gate_code = _read_int(self._run_file(run.id, "gate"))
+            gate_output = _tail(self._gate_log(run), 20)
+            clean = code == 0 and sig is None
+            if code is None and sig is None:
+                end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")
+            else:
+                end = dispatch.RunEnd(code, sig, output, gate_code, gate_output)
+            reason = "exited with code 0" if clean else (end.detail or f"exit {code}, signal {sig}")
+            fleet.store.end_run(run.id, now, exit_code=code, exit_signal=sig, stop_reason=reason,
+                                failure_class=FailureClass.EXITED if clean else FailureClass.CRASHED)  # fmt: skip
+            self._cleanup(run.id)
+        self._settle(window, end, now)
+
+    def _settle(self, window: dispatch.WindowTask, end: dispatch.RunEnd, now: float) -> None:
+        """Give the task its next state (once), then feed the outcome to the pool's breaker."""
+        fleet = self.fleet
+        pool = fleet.spec.pool(window.pool)
+        task = window.task
+        agent = window.run.agent if window.run is not None else (task.agent or f"{window.pool}.{task.id}")
+        for _ in range(2):
+            verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
+            if verdict.state is None:
+                break
+            data: dict[str, object] = {"task": task.id, "attempt": task.attempt, "run": task.run_id,
+                                       "exit_code": end.exit_code, "exit_signal": end.exit_signal,
+                                       "output": end.output.splitlines()[-5:]}  # fmt: skip
+            if end.gate_code is not None:
+                data["gate_code"] = end.gate_code
+            if self.store.settle_task(task.id, task.attempt, verdict.state, now, reason=verdict.reason,
+                                      event=(verdict.kind, agent, verdict.reason, data)):  # fmt: skip
+                fleet.on_event(Event(now, verdict.kind, agent, verdict.reason, data))
+                if verdict.state is TaskState.NEEDS_HUMAN:
+                    fleet.alert("needs-human", agent, f"task {task.id}: {verdict.reason}")
+                break
+            latest = self.store.task(task.id)  # someone reported or cancelled meanwhile
+            if latest is None or latest.attempt != task.attempt:
+                return
+            task = latest
+        self._breaker_after(pool, verdict, now)
+
+    def _breaker_after(self, pool: PoolSpec | None, verdict: dispatch.Verdict, now: float) -> None:
+        if pool is None:
+            return
+        breaker = self.store.breakers().get(pool.name, Breaker(pool.name))
+        after, change = dispatch.breaker_after(breaker, pool, verdict, now)
+        if after == breaker:
+            return
+        kind = f"breaker-{change}" if change else None
+        self._save_breaker(after, kind, after.reason if change != "closed" else "trial task succeeded", now)
+        if change == "opened":
+            self.fleet.alert("breaker-open", pool.name, f"dispatch paused: {after.reason}")
+
+    def _save_breaker(self, breaker: Breaker, kind: str | None, reason: str, now: float) -> None:
+        event = (kind, breaker.pool, reason, {"pool": breaker.pool, "state": breaker.state.value}) if kind else None
+        self.store.save_breaker(breaker, event, now)
+        if event is not None:
+            self.fleet.on_event(Event(now, *event))
+
+    def _cleanup(self, run_id: str) -> None:
+        for suffix in ("exit", "agent", "gate", "done"):
+            with contextlib.suppress(OSError):
+                self._run_file(run_id, suffix).unlink()
+
+    def _gate_log(self, run: Run) -> Path:
+        return self.fleet.log_path(run.agent, run.id).with_suffix(".gate.log")
+
+    # --- starting runs ------------------------------------------------------------------
+
+    def _dispatch(self, claims: list[dispatch.Claim]) -> None:
+        """Claim, prepare each workspace and task file, then open every window in one tmux call."""
+        fleet = self.fleet
+        prepared: list[tuple[Task, Run, PoolSpec, str]] = []
+        requests = []
+        for claim in claims:
+            pool = fleet.spec.pool(claim.pool)
+            assert pool is not None
+            for _ in range(claim.count):
+                task = self.store.claim_task(now=fleet.clock(), lease=pool.lease, max_attempts=pool.max_attempts,
+                                             pool=pool.name, labels=pool.labels)  # fmt: skip
+                if task is None:
+                    break
+                run = Run(id=uuid.uuid4().hex[:12], agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
+                          started=fleet.clock(), task_id=task.id)  # fmt: skip
+                fleet.on_event(Event(run.started, "task-claimed", run.agent, f"attempt {task.attempt}: {task.title}",
+                                     {"task": task.id, "attempt": task.attempt}))  # fmt: skip
+                self.store.attach_run(task.id, task.attempt, run.id)
+                task = replace(task, run_id=run.id, agent=run.agent)
+                try:
+                    workspace = self._workspace(pool, task)
+                except WorkspaceError as exc:
+                    fleet._event("task-workspace-failed", run.agent, exc.message, {"task": task.id,
+                                 "attempt": task.attempt, "error": exc.message})  # fmt: skip
+                    self._settle(dispatch.WindowTask(task, None), dispatch.RunEnd(killed="workspace",
+                                 detail=exc.message), fleet.clock())  # fmt: skip
+                    continue
+                requests.append(self._request(pool, task, run, workspace))
+                prepared.append((task, run, pool, str(workspace)))
+        if not requests:
+            return
+        error = "no window id came back"
+        try:
+            fleet.ensure_session()
+            opened = {w.name: w for w in fleet.tmux.open_windows(requests)}
+        except TmuxError as exc:
+            opened, error = {}, exc.message
+        for task, run, _pool, workspace in prepared:
+            window = opened.get(run.agent)
+            if window is None:
+                self._settle(dispatch.WindowTask(task, None),
+                             dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {error}"),
+                             fleet.clock())  # fmt: skip
+                continue
+            run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
+            self.store.add_run(run, fleet.procs.identity(window.pid))
+            data = {"task": task.id, "attempt": task.attempt, "run": run.id, "pid": window.pid,
+                    "window": window.window_id, "workspace": workspace}  # fmt: skip
+            fleet._event("task-started", run.agent, task.title, data)
+
+    def _workspace(self, pool: PoolSpec, task: Task) -> Path:
+        if pool.workspace == "worktree":
+            path = self.worktree_path(pool.name, task.id)
+            ensure_worktree(pool.repo, path, f"fleet/{task.id}")
+            return path
+        return pool.cwd
+
+    def _request(self, pool: PoolSpec, task: Task, run: Run, workspace: Path):  # type: ignore[no-untyped-def]
+        """The task file and the window: the pool's command with {task_file} {workspace} {task_id}."""
+        path = self.task_file(task.id)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        payload = {"id": task.id, "title": task.title, "body": task.body, "labels": list(task.labels),
+                   "attempt": task.attempt}  # fmt: skip
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=1) + "\n")
+        tmp.replace(path)
+        values = {"task_file": path, "workspace": workspace, "task_id": task.id}
+        command = spec_module.substitute(pool.command, values)
+        if pool.gate:
+            command = self._with_gate(command, spec_module.substitute(pool.gate, values), pool, run)
+        env = (*pool.env, ("FLEETCTL_CONFIG", str(self.fleet.spec.path)), ("FLEET_TASK_FILE", str(path)),
+               ("FLEET_WORKSPACE", str(workspace)), ("FLEET_POOL", pool.name))  # fmt: skip
+        agent = AgentSpec(name=run.agent, command=command, cwd=workspace, env=env, pool=pool.name, task_id=task.id,
+                          start_timeout=pool.start_timeout, min_uptime=pool.min_uptime,
+                          stop_timeout=pool.stop_timeout)  # fmt: skip
+        return self.fleet._window_request(agent, run, command)
+
+    def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
+        """Agent, then (if it exited 0 or reported done) the gate with a timeout; the agent's code is the run's."""
+        q = shlex.quote
+        agent_file, gate_file, done_file = (str(self._run_file(run.id, s)) for s in ("agent", "gate", "done"))
+        log = self._gate_log(run)
+        timeout = int(pool.wall_timeout or GATE_TIMEOUT_SECONDS) + 1
+        return "\n".join([
+            f"/bin/sh -c {q(command)}",
+            "code=$?",
+            f"echo $code > {q(agent_file)}",
+            f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
+            f"  echo {q('fleetctl: gate: ' + gate)}",
+            f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
+            f"  echo $? > {q(gate_file)}",
+            f"  tail -n 20 {q(str(log))}",
+            "fi",
+            "exit $code",
+        ])  # fmt: skip
+
+
+def on_tick(fleet: Fleet, obs: Observation, result: TickResult) -> None:
+    """The one hook of Fleet.tick: dispatch, then deliver wakes to agents that are up."""
+    from fleetctl.bus import Bus
+
+    try:
+        wake_at = PoolRunner(fleet).tick(obs)
+        Bus(fleet).deliver_pending(obs)
+    except FleetError as exc:
+        fleet._event("dispatch-error", None, exc.message, {})
+        return
+    if wake_at is not None:
+        current = result.plan.wake_at
+        result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
+
+
+def _read_int(path: Path) -> int | None:
+    try:
+        return int(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _tail(path: Path, lines: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join([line.rstrip() for line in text.splitlines() if line.strip()][-lines:])
