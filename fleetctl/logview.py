@@ -1,17 +1,17 @@
 """Reading an agent's pane logs: the last lines across rotations and runs, and following them.
 
 Logs live at `<state_dir>/logs/<agent>/<run_id>.log`; rotation renames a full file to
-`<run_id>.log.<epoch_ms>` and a new run starts a new file. Following therefore tracks
-"the newest file of the agent" and switches when the file it reads is renamed, deleted
-or superseded, after draining what was written to the old one.
+`<run_id>.log.<epoch_ms>` and a new run starts a new file. A follower holds the segment it
+reads open (a rename does not disturb it) and, once that segment has a successor (a later
+rotated segment, the run's new live file, or a newer run), drains it and moves on in order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,79 +24,138 @@ READ_CHUNK_BYTES = 65536
 SWITCH_GRACE_SECONDS = 0.2
 
 
-def log_files(directory: Path) -> list[Path]:
-    """Every log segment of one agent, oldest first (rotated segments before their live file)."""
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """One log file: run `run`, rotated at `rotated_ms` (None: the run's live file)."""
+
+    path: Path
+    run: str
+    rotated_ms: int | None
+    inode: int
+    mtime: float
+
+    @property
+    def order(self) -> float:
+        return float("inf") if self.rotated_ms is None else float(self.rotated_ms)
+
+
+def segments(directory: Path) -> list[Segment]:
+    """Every log segment of one agent in the order it was written: runs by their last write,
+    and within a run the rotated segments by rotation time, then the live file."""
+    found: list[Segment] = []
     try:
-        files = [p for p in directory.iterdir() if p.is_file() and ".log" in p.name]
+        entries = list(directory.iterdir())
     except OSError:
         return []
-    return sorted(files, key=_order)
+    for path in entries:
+        run, sep, suffix = path.name.partition(".log")
+        if not sep or (suffix and not (suffix.startswith(".") and suffix[1:].isdigit())):
+            continue
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        found.append(Segment(path, run, int(suffix[1:]) if suffix else None, st.st_ino, st.st_mtime))
+    last_write: dict[str, float] = {}
+    for seg in found:
+        last_write[seg.run] = max(last_write.get(seg.run, 0.0), seg.mtime)
+    return sorted(found, key=lambda s: (last_write[s.run], s.run, s.order))
 
 
-def _order(path: Path) -> tuple[float, int]:
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = 0.0
-    return mtime, 0 if not path.name.endswith(".log") else 1
+def log_files(directory: Path) -> list[Path]:
+    """Every log file of one agent, oldest first."""
+    return [s.path for s in segments(directory)]
 
 
 def newest_log(directory: Path) -> Path | None:
-    live = [p for p in log_files(directory) if p.name.endswith(".log")]
+    live = [s.path for s in segments(directory) if s.rotated_ms is None]
     return live[-1] if live else None
 
 
-def tail(directory: Path, lines: int) -> bytes:
-    """The last `lines` lines the agent printed, reading back through older segments as needed."""
+def _next_segment(directory: Path, run: str, after_ms: int, inode: int) -> Segment | None:
+    """What to read after the segment with this inode: the run's next rotated segment, its
+    live file, or a newer run's first segment; None while the current one is still the newest."""
+    segs = segments(directory)
+    same = [s for s in segs if s.run == run and s.inode != inode and (s.rotated_ms is None or s.rotated_ms > after_ms)]
+    if same:
+        return same[0]
+    if segs and segs[-1].run != run:
+        newest = segs[-1].run
+        return next(s for s in segs if s.run == newest)
+    return None
+
+
+def _read_back(f: BinaryIO, end: int, lines: int) -> bytes:
+    """The bytes before `end` holding at least `lines` complete lines (or the whole file)."""
+    start = end
+    data = b""
+    while start > 0 and data.count(b"\n") <= lines:
+        step = min(READ_CHUNK_BYTES, start)
+        start -= step
+        f.seek(start)
+        data = f.read(step) + data
+    return data
+
+
+def tail(directory: Path, lines: int, newest: tuple[BinaryIO, int] | None = None) -> bytes:
+    """The last `lines` lines the agent printed, reading back through older segments as needed.
+
+    With `newest` (an open handle on the newest log and an offset), the tail ends exactly
+    there, so a follower can continue from that offset without losing or repeating a byte
+    even if the file is rotated meanwhile.
+    """
     if lines <= 0:
         return b""
     chunks: list[bytes] = []
     count = 0
-    for path in reversed(log_files(directory)):
+    files = log_files(directory)
+    if newest is not None:
+        handle, end = newest
+        st = os.fstat(handle.fileno())
+        files = [s.path for s in segments(directory) if s.inode != st.st_ino and s.mtime <= st.st_mtime]
+        data = _read_back(handle, end, lines)
+        chunks.append(data)
+        count += data.count(b"\n")
+    for path in reversed(files):
+        if count > lines:
+            break
         try:
-            data = path.read_bytes()
+            with path.open("rb") as f:
+                data = _read_back(f, f.seek(0, os.SEEK_END), lines - count)
         except OSError:
             continue
         chunks.insert(0, data)
         count += data.count(b"\n")
-        if count > lines:
-            break
     text = b"".join(chunks)
     body = text[:-1] if text.endswith(b"\n") else text
-    parts = body.split(b"\n")
-    keep = b"\n".join(parts[-lines:])
-    return keep + (b"\n" if text.endswith(b"\n") else b"") if keep or text else b""
+    keep = b"\n".join(body.split(b"\n")[-lines:])
+    return keep + b"\n" if text.endswith(b"\n") else keep
 
 
 def follow(
     directory: Path,
-    start_at_end: bool = True,
+    lines: int = 0,
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[bytes]:
-    """Yield bytes as they are appended to the agent's newest log, across rotations and runs.
+    """Yield the last `lines` lines, then bytes as they are appended to the agent's log,
+    segment after segment across rotations and new runs, without losing or repeating any
+    (unless the follower falls behind by more than log_keep segments).
 
     Sleeps between empty reads with a back-off (50 ms up to 500 ms), never a busy loop.
     Complete lines are yielded at once; a partial line after PARTIAL_FLUSH_SECONDS quiet.
     """
-    current: Path | None = None
-    handle: BinaryIO | None = None
+    reader = _Reader(directory)
+    first = reader.start(lines)
+    if first:
+        yield first
     pending = b""
     delay = FOLLOW_MIN_SLEEP_SECONDS
     quiet_since = time.monotonic()
-    first = True
     switch_at = 0.0
     try:
         while not should_stop():
-            if handle is None:
-                current = newest_log(directory)
-                if current is not None:
-                    with contextlib.suppress(OSError):
-                        handle = current.open("rb")
-                        if first and start_at_end:
-                            handle.seek(0, os.SEEK_END)
-                first = False
-            data = handle.read(READ_CHUNK_BYTES) if handle is not None else b""
+            data = reader.read()
             if data:
                 pending += data
                 cut = pending.rfind(b"\n") + 1
@@ -109,31 +168,83 @@ def follow(
             if pending and time.monotonic() - quiet_since >= PARTIAL_FLUSH_SECONDS:
                 yield pending
                 pending = b""
-            if handle is not None and current is not None and _superseded(handle, current, directory):
+            following = reader.next_segment()
+            if following is not None:
                 # Bytes may still land in the old file until its pipe is re-pointed: keep
                 # draining it for a moment, then switch.
                 switch_at = switch_at or time.monotonic() + SWITCH_GRACE_SECONDS
                 if time.monotonic() >= switch_at:
-                    handle.close()
-                    handle, switch_at = None, 0.0
+                    switch_at = 0.0
                     if pending:
                         yield pending
                         pending = b""
+                    reader.switch(following)
                     continue
             sleep(delay)
             delay = min(delay * 2, FOLLOW_MAX_SLEEP_SECONDS)
     finally:
-        if handle is not None:
-            handle.close()
+        reader.close()
 
 
-def _superseded(handle: BinaryIO, path: Path, directory: Path) -> bool:
-    """The file we read was renamed/deleted/replaced, or a newer run's log appeared."""
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return True
-    if st.st_ino != os.fstat(handle.fileno()).st_ino:
-        return True
-    newest = newest_log(directory)
-    return newest is not None and newest != path
+class _Reader:
+    """The open segment being followed, and where it sits in the segment order."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.handle: BinaryIO | None = None
+        self.run = ""
+        self.after_ms = 0
+        self.inode = -1
+
+    def start(self, lines: int) -> bytes:
+        """Open the newest live file at its end; return the tail that ends exactly there."""
+        segs = segments(self.directory)
+        if not segs:
+            return b""
+        live = [s for s in segs if s.rotated_ms is None]
+        seg = live[-1] if live else segs[-1]
+        self.run = seg.run
+        self.after_ms = max((s.rotated_ms or 0 for s in segs if s.run == seg.run), default=0)
+        self.switch(seg)
+        if self.handle is None:
+            return tail(self.directory, lines)
+        end = os.fstat(self.handle.fileno()).st_size
+        text = tail(self.directory, lines, (self.handle, end))
+        self.handle.seek(end)
+        return text
+
+    def read(self) -> bytes:
+        if self.handle is None:
+            segs = segments(self.directory)
+            if not segs:
+                return b""
+            newest = segs[-1].run
+            self.switch(next(s for s in segs if s.run == newest))  # appeared after we started: from its start
+            if self.handle is None:
+                return b""
+        return self.handle.read(READ_CHUNK_BYTES)
+
+    def next_segment(self) -> Segment | None:
+        if self.handle is None:
+            return None
+        return _next_segment(self.directory, self.run, self.after_ms, self.inode)
+
+    def switch(self, seg: Segment) -> None:
+        """Read `seg` from its start; segments of this run rotated later than it come next."""
+        self.close()
+        try:
+            handle = seg.path.open("rb")
+        except OSError:
+            return
+        if seg.run != self.run:
+            self.after_ms = 0
+        self.handle = handle
+        self.run = seg.run
+        self.inode = os.fstat(handle.fileno()).st_ino
+        if seg.rotated_ms is not None:
+            self.after_ms = seg.rotated_ms
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
