@@ -67,7 +67,8 @@ def message(fleet: Any, name: str, text: str, wake: bool = False) -> str:
         raise OperationFailed("messages are not available in this build (fleetctl.bus is missing)")
     result = bus_class(fleet).send(name, text, sender="tui", wake=wake)
     what = "woke" if wake else "sent a message to"
-    return f"{what} {name}" + (f" (message {result})" if isinstance(result, int) else "")
+    ids = ", ".join(f"#{i}" for i in result) if isinstance(result, list) else ""
+    return f"{what} {name}" + (f" (message {ids})" if ids else "")
 
 
 def add_task(fleet: Any, name: str, title: str) -> str:

@@ -21,7 +21,7 @@ from textual.screen import Screen
 from fleetctl.errors import FleetError
 from fleetctl.tui import actions
 from fleetctl.tui.messages import DetailReady, SnapshotReady
-from fleetctl.tui.observer import FleetLoader, Observer, optional_class
+from fleetctl.tui.observer import BoardFactory, FleetLoader, Observer, optional_class
 from fleetctl.tui.screens.fleet import ACTIONS, FleetScreen
 
 DEFAULT_REFRESH_SECONDS = 1.0
@@ -45,15 +45,17 @@ class FleetApp(App[None]):
         *,
         clock: Callable[[], float] = time.time,
         attach_runner: AttachRunner = run_attached,
+        task_board: BoardFactory | None = None,
     ) -> None:
         super().__init__()
         self.loader = fleet_loader
         self.refresh_s = refresh
         self.clock = clock
         self.attach_runner = attach_runner
-        self.observer = Observer(fleet_loader, clock)
+        board = task_board if task_board is not None else optional_class("fleetctl.tasks", "TaskBoard")
+        self.observer = Observer(fleet_loader, clock, board)
         self.apply_times: deque[float] = deque(maxlen=10_000)
-        self.has_tasks = optional_class("fleetctl.tasks", "TaskBoard") is not None
+        self.has_tasks = board is not None
         self.has_bus = optional_class("fleetctl.bus", "Bus") is not None
         self.busy: dict[str, str] = {}
         self.observations = 0
@@ -186,6 +188,10 @@ def make_app(
     *,
     clock: Callable[[], float] = time.time,
     attach_runner: AttachRunner = run_attached,
+    task_board: BoardFactory | None = None,
 ) -> FleetApp:
-    """The TUI for a fleet; fleet_loader is called in workers (again after each config change)."""
-    return FleetApp(fleet_loader, refresh, clock=clock, attach_runner=attach_runner)
+    """The TUI for a fleet; fleet_loader is called in workers (again after each config change).
+
+    task_board defaults to fleetctl.tasks.TaskBoard (tests pass a fake one).
+    """
+    return FleetApp(fleet_loader, refresh, clock=clock, attach_runner=attach_runner, task_board=task_board)

@@ -33,6 +33,7 @@ OPEN_TASK_STATES = ("queued", "running", "needs-review", "needs-human")
 TASK_ROWS_MAX = 300
 
 FleetLoader = Callable[[], Any]
+BoardFactory = Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class TaskRow:
 class TaskSummary:
     counts: dict[str, int]
     rows: tuple[TaskRow, ...]
+    breakers: dict[str, str] = field(default_factory=dict)
 
     @property
     def open(self) -> int:
@@ -97,9 +99,11 @@ def _describe(exc: BaseException) -> str:
 class Observer:
     """Reads the fleet for the TUI; every public method is safe to call from any worker."""
 
-    def __init__(self, loader: FleetLoader, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, loader: FleetLoader, clock: Callable[[], float] = time.time,
+                 task_board: BoardFactory | None = None) -> None:  # fmt: skip
         self.loader = loader
         self.clock = clock
+        self.task_board = task_board
         self._fleet: Any | None = None
         self._mtime: float | None = None
         self._lock = threading.Lock()
@@ -171,10 +175,9 @@ class Observer:
             self._last_event_id = new[-1].id
 
     def _tasks(self, fleet: Any) -> TaskSummary | None:
-        board_class = optional_class("fleetctl.tasks", "TaskBoard")
-        if board_class is None:
+        if self.task_board is None:
             return None
-        board = board_class(fleet)
+        board = self.task_board(fleet)
         counts = {str(k): int(v) for k, v in board.counts().items()}
         rows: list[TaskRow] = []
         for state in OPEN_TASK_STATES:
@@ -182,7 +185,8 @@ class Observer:
                 continue
             for task in board.list(state=state)[:TASK_ROWS_MAX]:
                 rows.append(_task_row(task))
-        return TaskSummary(counts, tuple(rows[:TASK_ROWS_MAX]))
+        breakers = {name: _breaker_text(b) for name, b in board.breakers().items()}
+        return TaskSummary(counts, tuple(rows[:TASK_ROWS_MAX]), breakers)
 
     def _detail(self, fleet: Any, name: str, rows: tuple[Any, ...], now: float) -> Detail:
         row = next((r for r in rows if r.name == name), None)
@@ -211,6 +215,13 @@ def pane_tail(text: str, lines: int = PANE_LINES) -> list[str]:
     while out and not out[-1]:
         out.pop()
     return out[-lines:]
+
+
+def _breaker_text(breaker: Any) -> str:
+    state = getattr(breaker, "state", "")
+    text = str(getattr(state, "value", state))
+    reason = getattr(breaker, "reason", "")
+    return f"{text} ({reason})" if reason and text != "closed" else text
 
 
 def _task_row(task: Any) -> TaskRow:

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, DataTable, Input, Static
+from textual.widgets import ContentSwitcher, Input, Static
 
 from fleetctl.tui.messages import DetailReady, SnapshotReady
 from fleetctl.tui.observer import Snapshot
@@ -131,18 +131,19 @@ class FleetScreen(Screen[None]):
         elif not snap.server_running:
             lines.append(f"tmux server of {snap.fleet_name} is not running: the fleet is down (u starts an agent)")
         lines += list(snap.notes)
-        banner.display = bool(lines)
-        banner.update(Text("\n".join(lines)))
+        text = "\n".join(lines)
+        if text != getattr(banner, "_fleet_shown", None):
+            banner._fleet_shown = text  # type: ignore[attr-defined]
+            banner.display = bool(lines)
+            banner.update(Text(text))
 
     def _view_label(self) -> str:
         current = self.query_one(ContentSwitcher).current or "agents"
         return "" if current == "agents" else current
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_agent_table_highlighted(self, event: AgentTable.Highlighted) -> None:
         table = self.query_one(AgentTable)
-        if event.data_table is not table:
-            return
-        name = table.selected
+        name = event.name
         detail = self.query_one(AgentDetail)
         if name != detail.agent:
             detail.show_row(table.rows_by_name.get(name) if name else None)
@@ -175,8 +176,8 @@ class FleetScreen(Screen[None]):
         table.focus()
 
     def action_sort(self) -> None:
-        self.query_one(AgentTable).cycle_sort()
-        self._refresh_header()
+        key = self.query_one(AgentTable).cycle_sort()
+        self.notify(f"agents sorted by {key}", title="sort", timeout=2)
 
     def action_view(self, name: str) -> None:
         if name == "tasks" and not self.fleet_app.has_tasks:

@@ -63,6 +63,13 @@ def kind_style(kind: str) -> str:
     return ""
 
 
+def set_text(widget: Static, content: Text | str) -> None:
+    """Update a fixed-size static only when its content changed (no layout pass)."""
+    if getattr(widget, "_fleet_shown", None) != content:
+        widget._fleet_shown = content  # type: ignore[attr-defined]
+        widget.update(content, layout=False)
+
+
 class AgentDetail(Vertical):
     """Three statics, set from above; nothing here reads the fleet."""
 
@@ -81,16 +88,16 @@ class AgentDetail(Vertical):
         if row is None:
             self.agent = None
             self.detail = None
-            why.update("no agent selected")
-            self.query_one("#pane", Static).update("")
-            self.query_one("#agent-events", Static).update("")
+            set_text(why, "no agent selected")
+            set_text(self.query_one("#pane", Static), "")
+            set_text(self.query_one("#agent-events", Static), "")
             return
         if row.name != self.agent:
             self.agent = row.name
             self.detail = None
-            self.query_one("#pane", Static).update(Text("…", style="dim"))
-            self.query_one("#agent-events", Static).update("")
-        why.update(why_text(row))
+            set_text(self.query_one("#pane", Static), Text("…", style="dim"))
+            set_text(self.query_one("#agent-events", Static), "")
+        set_text(why, why_text(row))
 
     def show_detail(self, detail: Detail) -> None:
         if detail.name != self.agent:
@@ -116,14 +123,14 @@ class AgentDetail(Vertical):
             body = Text("── no output yet ──", style="dim", no_wrap=True)
         if detail.error:
             body.append(f"\n{detail.error}", style="red")
-        pane.update(body)
+        set_text(pane, body)
         events = Text("── events ──", style="dim", no_wrap=True, overflow="ellipsis")
         for event in detail.events:
             events.append("\n")
             events.append_text(event_text(event))
         if not detail.events:
             events.append("\nnone recorded", style="dim")
-        self.query_one("#agent-events", Static).update(events)
+        set_text(self.query_one("#agent-events", Static), events)
 
 
 def trim_blank(lines: tuple[str, ...] | list[str]) -> list[str]:

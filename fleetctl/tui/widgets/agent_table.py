@@ -1,12 +1,19 @@
-"""The agents table: updated cell by cell, so a refresh of 200 agents stays cheap."""
+"""The agents table: one cached line per agent, so a refresh of 200 agents stays cheap."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
-from textual.widgets import DataTable
+from textual.binding import Binding, BindingType
+from textual.events import Click
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 from fleetctl.model import AgentState
 from fleetctl.tui.format import breaker_text, cell, duration, state_text
@@ -66,51 +73,64 @@ def matches(row: Any, needle: str) -> bool:
     return all(part in hay for part in needle.lower().split())
 
 
-class AgentTable(DataTable[object]):
-    """Rows keyed by agent name; `apply()` adds, removes and updates rows in place."""
+class AgentTable(ScrollView, can_focus=True):
+    """A lean table: one cached Strip per agent row, rebuilt only when that row's cells change.
+
+    Textual's DataTable re-renders every visible cell after any update (about 25 ms for a
+    screenful here); this keeps a refresh of 200 agents to the rows that actually changed.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor(-1)", "up", show=False),
+        Binding("down", "cursor(1)", "down", show=False),
+        Binding("pageup", "page(-1)", "page up", show=False),
+        Binding("pagedown", "page(1)", "page down", show=False),
+        Binding("home", "cursor(-100000)", "first", show=False),
+        Binding("end", "cursor(100000)", "last", show=False),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"agent-table--header", "agent-table--cursor"}
+    DEFAULT_CSS = """
+    AgentTable > .agent-table--header { text-style: bold; background: $panel; }
+    AgentTable > .agent-table--cursor { background: $accent 40%; }
+    AgentTable:focus > .agent-table--cursor { background: $accent; color: $text; text-style: bold; }
+    """
+
+    class Highlighted(Message):
+        """The cursor moved to another agent (or to none)."""
+
+        def __init__(self, name: str | None) -> None:
+            super().__init__()
+            self.name = name
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        super().__init__(**kwargs)
         self.filter_text = ""
         self.sort_key = "name"
         self.rows_by_name: dict[str, Any] = {}
+        self.order: list[str] = []
+        self.cursor = 0
         self._cells: dict[str, tuple[object, ...]] = {}
-        self._order: list[str] = []
+        self._strips: dict[tuple[str, bool], tuple[tuple[object, ...], Strip]] = {}
+        self._width = sum(w + 1 for _, _, w in COLUMNS) + 1
+        self._announced: str | None = None
 
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, width=width, key=key)
+    @property
+    def row_count(self) -> int:
+        return len(self.order)
 
     @property
     def selected(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:
-            return None
-        return str(key.value) if key.value is not None else None
+        return self.order[self.cursor] if 0 <= self.cursor < len(self.order) else None
+
+    # --- data in ----------------------------------------------------------------------
 
     def apply(self, rows: Sequence[Any]) -> None:
         """Show these rows under the current filter and sort, keeping the cursor on its agent."""
         keep = self.selected
         self.rows_by_name = {r.name: r for r in rows}
         visible = [r for r in rows if matches(r, self.filter_text)]
-        wanted = {r.name for r in visible}
-        for gone in [name for name in self._cells if name not in wanted]:
-            self.remove_row(gone)
-            del self._cells[gone]
-        for row in visible:
-            cells = row_cells(row)
-            old = self._cells.get(row.name)
-            if old is None:
-                self.add_row(*cells, key=row.name)
-            elif old != cells:
-                for key, new, prev in zip(COLUMN_KEYS, cells, old, strict=True):
-                    if new != prev:
-                        self.update_cell(row.name, key, new)
-            self._cells[row.name] = cells
-        self._resort(keep)
+        self._cells = {r.name: row_cells(r) for r in visible}
+        self._reorder(keep)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
@@ -119,22 +139,85 @@ class AgentTable(DataTable[object]):
     def cycle_sort(self) -> str:
         keys = list(SORTS)
         self.sort_key = keys[(keys.index(self.sort_key) + 1) % len(keys)]
-        self._order = []
-        self._resort(self.selected)
+        self._reorder(self.selected)
         return self.sort_key
 
-    def _resort(self, keep: str | None) -> None:
+    def _reorder(self, keep: str | None) -> None:
         key = SORTS[self.sort_key]
-        order = sorted(self._cells, key=lambda name: key(self.rows_by_name[name]))
-        for column_key, label, _ in COLUMNS:
-            column = self.columns.get(column_key)  # type: ignore[call-overload]
-            if column is not None:
-                wanted = f"{label}▼" if column_key == self.sort_key else label
-                if column.label.plain != wanted:
-                    column.label = Text(wanted)
-        if order != self._order:
-            self._order = order
-            rank = {name: i for i, name in enumerate(order)}
-            self.sort("name", key=lambda name: rank[str(name)])
-        if keep is not None and keep in self._cells and self.selected != keep:
-            self.move_cursor(row=self.get_row_index(keep), animate=False)
+        self.order = sorted(self._cells, key=lambda name: key(self.rows_by_name[name]))
+        live = set(self.order)
+        for cached in [k for k in self._strips if k[0] not in live]:
+            del self._strips[cached]
+        if keep in self._cells:
+            self.cursor = self.order.index(keep)  # type: ignore[arg-type]
+        self.cursor = max(0, min(self.cursor, len(self.order) - 1))
+        self.virtual_size = Size(self._width, len(self.order) + 1)
+        self._scroll_to_cursor()
+        self.refresh()
+        self._announce()
+
+    # --- cursor -------------------------------------------------------------------------
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_to(self.cursor + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * max(1, self.size.height - 2))
+
+    def move_to(self, index: int) -> None:
+        if not self.order:
+            return
+        self.cursor = max(0, min(index, len(self.order) - 1))
+        self._scroll_to_cursor()
+        self.refresh()
+        self._announce()
+
+    def on_click(self, event: Click) -> None:
+        if event.y >= 1:
+            self.move_to(int(self.scroll_offset.y) + event.y - 1)
+
+    def _scroll_to_cursor(self) -> None:
+        rows_visible = max(1, self.size.height - 1)
+        top = int(self.scroll_offset.y)
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False)
+        elif self.cursor >= top + rows_visible:
+            self.scroll_to(y=self.cursor - rows_visible + 1, animate=False)
+
+    def _announce(self) -> None:
+        if self.selected != self._announced:
+            self._announced = self.selected
+            self.post_message(self.Highlighted(self.selected))
+
+    # --- rendering ----------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y == 0:
+            labels = [Text(f"{label}▼" if key == self.sort_key else label) for key, label, _ in COLUMNS]
+            strip = self._strip(labels, self.get_component_rich_style("agent-table--header"))
+            return strip.crop_extend(scroll_x, scroll_x + width, None)
+        index = scroll_y + y - 1
+        if index >= len(self.order):
+            return Strip.blank(width)
+        name = self.order[index]
+        cells = self._cells[name]
+        is_cursor = index == self.cursor
+        cached = self._strips.get((name, is_cursor))
+        if cached is None or cached[0] != cells:
+            style = self.get_component_rich_style("agent-table--cursor") if is_cursor else Style()
+            cached = (cells, self._strip(cells, style))
+            self._strips[(name, is_cursor)] = cached
+        return cached[1].crop_extend(scroll_x, scroll_x + width, None)
+
+    def _strip(self, cells: Sequence[object], base: Style) -> Strip:
+        segments: list[Segment] = []
+        for value, (_, _, width) in zip(cells, COLUMNS, strict=True):
+            text = value.copy() if isinstance(value, Text) else Text(str(value))
+            text.truncate(width, overflow="ellipsis", pad=True)
+            segments.append(Segment(" ", base))
+            for part in text.render(self.app.console):
+                segments.append(Segment(part.text, base + part.style if part.style else base))
+        segments.append(Segment(" ", base))
+        return Strip(segments).simplify()

@@ -18,6 +18,7 @@ class StatusBar(Static):
         self.snapshot: Snapshot | None = None
         self.view_name = "agents"
         self.stale_after_s = 5.0
+        self._shown = Text()
 
     def show(self, snapshot: Snapshot, now: float, view_name: str) -> None:
         self.snapshot = snapshot
@@ -47,4 +48,6 @@ class StatusBar(Static):
             text.append(f" STALE {duration(age)}", style="bold reverse red")
         if self.view_name:
             text.append(f"  [{self.view_name}]", style="bold")
-        self.update(text)
+        if text != self._shown:
+            self._shown = text
+            self.update(text, layout=False)

@@ -64,6 +64,9 @@ class TaskPanel(Vertical):
         others = {k: v for k, v in summary.counts.items() if k not in OPEN_TASK_STATES}
         if others:
             text.append("  ".join(f"{k} {v}" for k, v in sorted(others.items())), style="dim")
+        for pool, state in sorted(summary.breakers.items()):
+            text.append(f"  breaker {pool}: ", style="dim")
+            text.append(state, style="bold red" if state.startswith("open") else "")
         counts.update(text)
         if summary.rows == self._rows:
             return
