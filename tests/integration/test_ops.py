@@ -20,7 +20,11 @@ from tests.conftest import EXAMPLES, FleetHarness, free_port, pids_with_env, por
 
 pytestmark = pytest.mark.tmux
 
-COUNTER_PY = "import itertools, sys, time\nfor i in itertools.count():\n    print('line', i, '.' * 100, flush=True)\n    time.sleep(float(sys.argv[1]))\n"
+COUNTER_PY = """import itertools, sys, time
+for i in itertools.count():
+    print('line', i, '.' * 100, flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
 
 
 def counter(h: FleetHarness, pause: float) -> str:
