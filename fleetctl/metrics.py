@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from fleetctl.fleet import Fleet
 
 PREFIX = "fleetctl"
+LATENCY_WINDOW_SECONDS = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def collect(fleet: Fleet) -> list[Metric]:
     have_db = store.path.exists()
     runs = store.run_totals() if have_db else {}
     events = store.event_totals() if have_db else {}
-    meta = store.meta() if have_db else {}
+    meta = store.meta_values() if have_db else {}
 
     by_state = {s.value: 0 for s in AgentState}
     for row in rows:
@@ -97,19 +98,19 @@ def _task_metrics(fleet: Fleet, fleet_label: dict[str, str]) -> list[Metric]:
         from fleetctl.tasks import TaskBoard  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
-    board = TaskBoard(fleet)
-    counts = board.counts()
+    if not fleet.store.path.exists():
+        return []
+    counts = TaskBoard(fleet).counts()
     out = [
         Metric(f"{PREFIX}_tasks", "gauge", "Tasks by state.",
                tuple(_one(n, state=s, **fleet_label) for s, n in sorted(counts.items()))),
     ]  # fmt: skip
-    latency = getattr(board, "dispatch_latency", None)
-    if callable(latency):
-        values = [float(v) for v in latency()]
-        samples = [_one(v, quantile=q, **fleet_label) for q, v in _quantiles(values)]
-        samples += [_one(sum(values), "_sum", **fleet_label), _one(len(values), "_count", **fleet_label)]
-        out.append(Metric(f"{PREFIX}_dispatch_latency_seconds", "summary",
-                          "Seconds from a task being queued to its dispatch.", tuple(samples)))  # fmt: skip
+    values = fleet.store.dispatch_latencies(time.time() - LATENCY_WINDOW_SECONDS)
+    samples = [_one(v, quantile=q, **fleet_label) for q, v in _quantiles(values)]
+    samples += [_one(sum(values), "_sum", **fleet_label), _one(len(values), "_count", **fleet_label)]
+    out.append(Metric(f"{PREFIX}_dispatch_latency_seconds", "summary",
+                      "Seconds from a task being added to its first claim (tasks claimed in the last hour).",
+                      tuple(samples)))  # fmt: skip
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from fleetctl.model import Event, Run
+from fleetctl.model import TASK_WINDOW_SEPARATOR, Event, Run, TaskAttempt
 
 if TYPE_CHECKING:
     from fleetctl.fleet import Fleet
@@ -173,6 +173,7 @@ def build(
     cycles: Cycles | None = None,
     tasks: Mapping[str, int] | None = None,
     task_states: Mapping[str, int] | None = None,
+    attempts: Sequence[TaskAttempt] = (),
 ) -> Report:
     """Aggregate the events in [since, until] (and the runs that overlap it) into a Report.
 
@@ -181,6 +182,7 @@ def build(
     A clean exit is not a crash; a start killed for not verifying in time is only a start failure. Every kill is a
     `killed` event, whatever caused it; stalls and timeouts are also counted on their own.
     An alert stays open until its agent is verified running again, adopted or reset.
+    A pool's task windows ("pool.17") are summed into one row named after the pool.
     """
     events = [e for e in events if since <= e.time <= until]
     per: dict[str, Counter[str]] = {}
@@ -191,7 +193,8 @@ def build(
     for name in agent_names:
         per.setdefault(name, Counter())
     for e in events:
-        counts = per.setdefault(e.agent, Counter()) if e.agent else Counter()
+        row = e.agent.split(TASK_WINDOW_SEPARATOR, 1)[0] if e.agent else None  # a pool's task windows: one row
+        counts = per.setdefault(row, Counter()) if row else Counter()
         inc = _incident(e)
         if e.kind == "spawned":
             counts["runs_started"] += 1
@@ -223,16 +226,16 @@ def build(
         elif e.kind == "killed":
             counts["kills"] += 1
             kills.append(inc)
-            if e.agent:
-                kills_by.setdefault(e.agent, Counter())[inc.by or "unknown"] += 1
+            if row:
+                kills_by.setdefault(row, Counter())[inc.by or "unknown"] += 1
         elif e.kind == "backoff":
             counts["backoffs"] += 1
         elif e.kind == "parked":
             counts["parked"] += 1
         elif e.kind == "gave-up":
             counts["gave_up"] += 1
-            if e.agent:
-                gave_up[e.agent] = e.reason
+            if row:
+                gave_up[row] = e.reason
         elif e.kind == "alert":
             counts["alerts"] += 1
             alerts.append(inc)
@@ -263,7 +266,7 @@ def build(
         alerts=tuple(alerts),
         events_by_kind=dict(Counter(e.kind for e in events)),
         cycles=cycles or Cycles(),
-        duplicates=tuple(find_duplicates(runs)),
+        duplicates=tuple(find_duplicates(runs) + find_duplicate_claims(attempts)),
         tasks=dict(tasks) if tasks is not None else None,
         task_states=dict(task_states) if task_states is not None else None,
     )
@@ -322,6 +325,28 @@ def find_duplicates(runs: Sequence[Run]) -> list[str]:
     return out
 
 
+def find_duplicate_claims(attempts: Sequence[TaskAttempt]) -> list[str]:
+    """Claims of one task that were held at the same time: the task was dispatched twice."""
+    out = []
+    by_task: dict[int, list[TaskAttempt]] = {}
+    for a in attempts:
+        by_task.setdefault(a.task_id, []).append(a)
+    for task_id, group in sorted(by_task.items()):
+        group.sort(key=lambda a: (a.started, a.attempt))
+        holder: TaskAttempt | None = None
+        for a in group:
+            if holder is not None and a.started < _claim_end(holder):
+                out.append(f"task {task_id}: attempt {a.attempt} ({a.agent}) claimed while attempt "
+                           f"{holder.attempt} ({holder.agent}) still held it")  # fmt: skip
+            if holder is None or _claim_end(a) > _claim_end(holder):
+                holder = a
+    return out
+
+
+def _claim_end(a: TaskAttempt) -> float:
+    return float("inf") if a.ended is None else a.ended
+
+
 def _end(run: Run) -> float:
     return float("inf") if run.ended is None else run.ended
 
@@ -339,6 +364,7 @@ def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
     failed_now = {name: reason for name, (_desired, reason) in rows.items() if reason}
     total, busy, seconds = store.cycles_since(since) if store.path.exists() else (0, 0, 0.0)
     tasks, states = _task_counts(fleet, events)
+    attempts = store.task_attempts_between(since, until) if store.path.exists() else []
     return build(
         fleet.spec.name,
         since,
@@ -350,6 +376,7 @@ def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
         cycles=Cycles(total, busy, seconds),
         tasks=tasks,
         task_states=states,
+        attempts=attempts,
     )
 
 
@@ -359,7 +386,7 @@ def _task_counts(fleet: Fleet, events: Sequence[Event]) -> tuple[dict[str, int] 
         from fleetctl.tasks import TaskBoard  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None, None
-    states = dict(TaskBoard(fleet).counts())
+    states = dict(TaskBoard(fleet).counts()) if fleet.store.path.exists() else {}
     changes = dict.fromkeys(TASK_STATES, 0)
     for e in events:
         if e.kind.startswith("task-"):

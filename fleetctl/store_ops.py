@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fleetctl.model import Run
+from fleetctl.model import Run, TaskAttempt
 
 # Supervise cycles are counted per minute, so `report --since` can say how many ran in
 # any window; buckets older than this are pruned as new ones are written.
@@ -107,9 +107,7 @@ class OpsQueries:
     def cycles_since(self, since: float) -> tuple[int, int, float]:
         """(cycles, cycles that acted, seconds spent) in the minute buckets from `since` on."""
         try:
-            if not self.db.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'supervise_cycles'"
-            ).fetchone():
+            if not self._has_table("supervise_cycles"):
                 return 0, 0, 0.0
             row = self.db.execute(
                 "SELECT COALESCE(SUM(cycles), 0), COALESCE(SUM(busy), 0), COALESCE(SUM(seconds), 0) "
@@ -119,6 +117,44 @@ class OpsQueries:
         except sqlite3.DatabaseError as exc:
             raise self._corrupt(exc) from None
         return int(row[0]), int(row[1]), float(row[2])
+
+    def _has_table(self, name: str) -> bool:
+        row = self.db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return row is not None
+
+    def task_attempts_between(self, since: float, until: float) -> list[TaskAttempt]:
+        """Task claims alive at any time in [since, until] (for duplicate detection)."""
+        try:
+            if not self._has_table("task_attempts"):
+                return []
+            rows = self.db.execute(
+                "SELECT task_id, attempt, agent, started, run_id, ended, outcome, reason FROM task_attempts "
+                "WHERE started <= ? AND (ended IS NULL OR ended >= ?) ORDER BY task_id, attempt",
+                (until, since),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return [TaskAttempt(*r) for r in rows]
+
+    def dispatch_latencies(self, since: float) -> list[float]:
+        """Seconds from a task's creation to its first claim, for first claims since `since`."""
+        try:
+            if not self._has_table("task_attempts"):
+                return []
+            rows = self.db.execute(
+                "SELECT a.started - t.created FROM task_attempts a JOIN tasks t ON t.id = a.task_id "
+                "WHERE a.attempt = 1 AND a.started >= ?",
+                (since,),
+            ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
+        return [max(0.0, float(r[0])) for r in rows]
+
+    def meta_values(self) -> dict[str, str]:
+        try:
+            return dict(self.db.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(exc) from None
 
     def meta_value(self, key: str) -> str | None:
         try:

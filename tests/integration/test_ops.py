@@ -55,7 +55,7 @@ def expected_counts(events: list[Event]) -> dict[str, dict[str, int]]:
     for e in events:
         if not e.agent:
             continue
-        c = out.setdefault(e.agent, Counter())
+        c = out.setdefault(e.agent.split(".")[0], Counter())
         crashed = e.data.get("exit_signal") is not None or e.data.get("exit_code") not in (None, 0)
         c["runs_started"] += e.kind in ("spawned", "respawned")
         c["respawns"] += e.kind == "respawned"
@@ -94,9 +94,17 @@ def test_scripted_night_report_matches_events(fleet_dir: FleetHarness) -> None:
     min_uptime = "0.2s"
     wall_timeout = "4s"
     max_respawns = 20
+
+    [pools.work]
+    command = "exit $(( {{task_id}} == 3 ))"
+    slots = 2
+    max_attempts = 1
+    gate = "test {{task_id}} -ne 2"
     """)  # fmt: skip
     start = time.time() - 1
     fleet_dir.run("up")
+    for i in range(1, 6):
+        assert fleet_dir.run("task", "add", f"night task {i}").code == 0
     supervise_for(fleet_dir, 7.0)
 
     result = fleet_dir.run("report", "--since", "5m", "--json")
@@ -115,12 +123,17 @@ def test_scripted_night_report_matches_events(fleet_dir: FleetHarness) -> None:
     flaky, hung, healthy = agents["flaky"], agents["hung"], agents["healthy"]
     assert flaky["crashes"] == 3 and flaky["respawns"] == 2 and flaky["gave_up"] == 1
     assert data["failed_agents"].keys() == {"flaky"}
-    assert [a["agent"] for a in data["open_alerts"]] == ["flaky"]
+    assert sorted(a["agent"] for a in data["open_alerts"]) == ["flaky", "work.3"]  # work.3: needs-human
     assert hung["stalls"] >= 2 and hung["kills"] >= hung["stalls"] and hung["crashes"] == 0
     assert hung["kills_by"].get("supervisor", 0) >= hung["stalls"]
     assert healthy["crashes"] == 0 and healthy["timeouts"] >= 1 and healthy["stalls"] == 0
     assert {k["by"] for k in data["kills"]} == {"supervisor"}
     assert data["duplicates"]["count"] == 0
+    task_events = Counter(e.kind.removeprefix("task-") for e in events if e.kind.startswith("task-"))
+    assert data["tasks"] == {k: task_events.get(k, 0) for k in {*data["tasks"], *task_events}}
+    assert {k: data["tasks"][k] for k in ("added", "done", "failed", "needs-review", "needs-human")} == {
+        "added": 5, "done": 3, "failed": 0, "needs-review": 1, "needs-human": 1}  # fmt: skip
+    assert data["task_states"]["done"] == 3 and data["task_states"]["queued"] == 0
     cycles = data["supervise"]
     assert cycles["cycles"] > 0 and 0 < cycles["busy_cycles"] <= cycles["cycles"]
     assert int(store.meta()["supervise_cycles"]) == cycles["cycles"]  # every cycle of this fleet was in the window
@@ -128,6 +141,7 @@ def test_scripted_night_report_matches_events(fleet_dir: FleetHarness) -> None:
     text = fleet_dir.run("report", "--since", "5m")
     assert text.code == 0
     assert "duplicates: 0" in text.out and "flaky: gave up after 2 respawns" in text.out
+    assert "tasks: added 5, done 3, failed 0, needs-review 1, needs-human 1" in text.out
     assert f"supervise: {cycles['cycles']} cycles, {cycles['busy_cycles']} did work" in text.out
     assert fleet_dir.run("down").code == 0
 
@@ -320,9 +334,14 @@ def test_metrics_parse_and_textfile(fleet_dir: FleetHarness, tmp_path: Path) -> 
     restart = "never"
     """)
     fleet_dir.run("up")
+    assert fleet_dir.run("task", "add", "waiting").code == 0
     r = fleet_dir.run("metrics")
     assert r.code == 0, r
     families = {f.name: f for f in text_string_to_metric_families(r.out)}
+    tasks = {s.labels["state"]: s.value for s in families["fleetctl_tasks"].samples}
+    assert tasks["queued"] == 1 and tasks["done"] == 0
+    latency = {s.name: s.value for s in families["fleetctl_dispatch_latency_seconds"].samples}
+    assert latency["fleetctl_dispatch_latency_seconds_count"] == 0
     states = {s.labels["state"]: s.value for s in families["fleetctl_agents"].samples}
     assert states["running"] == 1 and states["failed"] == 1
     runs = {s.labels["agent"]: s.value for s in families["fleetctl_agent_runs"].samples}
