@@ -408,6 +408,10 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.actions.append(Spawn(name, "restart", replaces=run.id, fallback=use_fallback(spec, record)))
         b.view(name, AgentState.STARTING, "restarting", respawns=used)
         return
+    if run.stopped_by == "down":  # stopped by a person, and now wanted again (`up`)
+        b.actions.append(Spawn(name, "started again", replaces=run.id, fallback=use_fallback(spec, record)))
+        b.view(name, AgentState.STARTING, "starting", respawns=used)
+        return
     if not is_failure(run) and spec.restart is not RestartPolicy.ALWAYS:
         b.view(name, AgentState.COMPLETED, run.stop_reason or "exited with code 0", respawns=used)
         return
