@@ -121,7 +121,8 @@ class FleetScreen(Screen[None]):
 
     def tick(self) -> None:
         """Re-age the header once a second, so a hung observation shows as STALE."""
-        self.query_one(StatusBar).tick(self.fleet_app.clock())
+        for bar in self.query(StatusBar):  # none while the screen is being torn down
+            bar.tick(self.fleet_app.clock())
 
     def _banner(self, snap: Snapshot) -> None:
         banner = self.query_one("#banner", Static)
