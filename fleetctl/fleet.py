@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import shlex
@@ -43,9 +44,11 @@ from fleetctl.store import StateStore
 from fleetctl.tmux import TmuxGateway, WindowRequest
 
 EventSink = Callable[[Event], None]
+log = logging.getLogger(__name__)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
 OUTPUT_TAIL_LINES = 5
 MAX_IDLE_WAIT_SECONDS = 60.0
+SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
 HEALTH_TIMEOUT_SECONDS = 10.0
 ALERT_TIMEOUT_SECONDS = 10.0
 
@@ -951,15 +954,23 @@ class Fleet:
         config_mtime = _mtime(self.spec.path)
         try:
             while not should_stop():
-                with self.store.lock():
-                    cycle_start = time.monotonic()
-                    result = self.tick(supervisor=False)
-                    self.store.bump("supervise_cycles")
-                    if result.acted:
-                        self.store.bump("supervise_busy_cycles")
-                    self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
                 now = self.clock()
-                until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
+                until = now + SUPERVISE_ERROR_PAUSE_SECONDS
+                try:
+                    with self.store.lock():
+                        cycle_start = time.monotonic()
+                        result = self.tick(supervisor=False)
+                        self.store.bump("supervise_cycles")
+                        if result.acted:
+                            self.store.bump("supervise_busy_cycles")
+                        self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
+                    now = self.clock()
+                    until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
+                except Exception as exc:  # noqa: BLE001 - one bad tick must not end supervision
+                    log.exception("supervise tick failed")
+                    with contextlib.suppress(Exception):
+                        self._event("supervise-error", None, f"{type(exc).__name__}: {exc}", {})
+                waiter.refresh()
                 waiter.wait(min(max(until - now, 0.0), MAX_IDLE_WAIT_SECONDS))
                 mtime = _mtime(self.spec.path)
                 if mtime != config_mtime:

@@ -52,6 +52,18 @@ class Waiter:
         self.path = path
         self.fd = os.open(path, os.O_RDWR | os.O_NONBLOCK)
 
+    def refresh(self) -> None:
+        """Reopen if the FIFO was replaced (the state dir was deleted and recreated)."""
+        try:
+            current = self.path.lstat().st_ino
+        except FileNotFoundError:
+            ensure(self.path)
+            current = self.path.lstat().st_ino
+        if current != os.fstat(self.fd).st_ino:
+            os.close(self.fd)
+            ensure(self.path)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK)
+
     def wait(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
         if ready:

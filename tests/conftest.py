@@ -29,15 +29,22 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 
-def wait_for(condition: Callable[[], object], timeout: float = 10.0, interval: float = 0.05, what: str = "") -> object:
-    """Poll until condition() is truthy; fail the test with `what` at the deadline."""
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "",
+    explain: Callable[[], str] | None = None,
+) -> object:
+    """Poll until condition() is truthy; fail the test with `what` (and `explain()`) at the deadline."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}")
+            detail = f"\n{explain()}" if explain else ""
+            pytest.fail(f"timed out after {timeout}s waiting for {what or condition}{detail}")
         time.sleep(interval)
 
 
@@ -152,6 +159,15 @@ class FleetHarness:
 
     def state_dir(self) -> Path:
         return self.dir / ".fleet"
+
+    def explain(self) -> str:
+        """What the fleet looked like, for a failing wait: windows, the supervisor's screen, recent events."""
+        from fleetctl.cli.render import event_line
+
+        events = "\n".join(event_line(e) for e in self.fleet().store.events()[-15:])
+        panes = self.tmux("list-panes", "-a", "-F", "#{window_name} #{pane_pid} dead=#{pane_dead}")
+        supervisor = self.tmux("capture-pane", "-p", "-S", "-30", "-t", "=_supervisor")
+        return f"panes:\n{panes}\nsupervisor:\n{supervisor}\nevents:\n{events}"
 
 
 @pytest.fixture(autouse=True)

@@ -77,8 +77,11 @@ def reconcile(ctx: Context, dry_run: bool, as_json: bool) -> int:
 @pass_ctx
 def supervise(ctx: Context) -> int:
     """Run the supervise loop in the foreground (`up` starts it in its own window)."""
+    import logging
+
     from fleetctl.cli.render import event_line
 
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(message)s")
     fleet = ctx.fleet(actor="supervisor", on_event=lambda e: print(event_line(e), flush=True))
     print(f"supervising fleet {fleet.spec.name} ({len(fleet.spec.agents)} agents)", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
