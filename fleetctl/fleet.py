@@ -41,7 +41,7 @@ from fleetctl.model import (
 )
 from fleetctl.procs import ProcessGateway, ProcTable
 from fleetctl.store import StateStore
-from fleetctl.tmux import TmuxGateway, WindowRequest
+from fleetctl.tmux import HOME_WINDOW, TmuxGateway, WindowRequest
 
 EventSink = Callable[[Event], None]
 log = logging.getLogger(__name__)
@@ -513,7 +513,7 @@ class Fleet:
             spec = self.spec.agent(kill.agent)
             roots = [agent.pane.pid] if agent is not None else []
             batch.append(([kill.run_id], roots, spec.stop_timeout if spec else 10.0))
-        left = self._terminate(batch)
+        left = self._terminate(batch, _earliest(records, [k.agent for k in kills]))
         failures = []
         windows = []
         for kill in kills:
@@ -537,15 +537,16 @@ class Fleet:
         self.tmux.kill_windows(windows)
         return failures
 
-    def _terminate(self, batch: list[tuple[list[str], list[int], float]]) -> set[int]:
+    def _terminate(self, batch: list[tuple[list[str], list[int], float]], since: float | None = None) -> set[int]:
         """End every process of these runs: their trees, groups and FLEET_RUN carriers.
 
         All runs are stopped concurrently: TERM to everything at once, then each run's
-        survivors get KILL when its own stop_timeout runs out.
+        survivors get KILL when its own stop_timeout runs out. `since` (the earliest run
+        start) lets the FLEET_RUN search skip processes older than the runs.
         """
         run_ids = {r for runs, _, _ in batch for r in runs}
         table = self.procs.scan()
-        carriers = self.procs.find_env("FLEET_RUN", run_ids) if run_ids else {}
+        carriers = self.procs.find_env("FLEET_RUN", run_ids, table, since) if run_ids else {}
         groups: list[tuple[dict[int, float], float]] = []
         for runs, roots, grace in batch:
             pids: set[int] = set()
@@ -557,6 +558,8 @@ class Fleet:
             pids.discard(os.getpid())
             groups.append(({p: table.procs[p].start_time for p in pids if p in table.procs}, grace))
         left = self.procs.terminate_groups(groups)
+        if not any(targets for targets, _ in groups):
+            return left
         # Anything forked while we were killing still carries FLEET_RUN: sweep again.
         for _ in range(3):
             again = self.procs.find_env("FLEET_RUN", run_ids) if run_ids else {}
@@ -582,11 +585,11 @@ class Fleet:
                 old_windows.append(agent.pane.window_id)
             del record
         if sweep:
-            left = self._terminate(sweep)
+            left = self._terminate(sweep, _earliest(records, [s.agent for s in spawns if s.replaces]))
             if left:
                 self._event("warning", None, f"leftover processes survived SIGKILL: {sorted(left)}", {})
-        self.ensure_session()
-        self.tmux.kill_windows(old_windows)
+        if not (obs.server_running and any(p.window_name == HOME_WINDOW for p in obs.others)):
+            self.ensure_session()
         requests: list[WindowRequest] = []
         runs: list[Run] = []
         now = self.clock()
@@ -598,7 +601,7 @@ class Fleet:
                       fingerprint=spec.fingerprint())  # fmt: skip
             requests.append(self._window_request(spec, run, spec.fallback if s.fallback else spec.command))
             runs.append(run)
-        opened = {w.name: w for w in self.tmux.open_windows(requests)}
+        opened = {w.name: w for w in self.tmux.open_windows(requests, close_first=old_windows)}
         failures = []
         for s, run in zip([s for s in spawns if self.spec.agent(s.agent)], runs, strict=True):
             window = opened.get(s.agent)
@@ -637,6 +640,10 @@ class Fleet:
         lines.append(f'{shlex.quote(tmux_bin)} pipe-pane -t "$TMUX_PANE" {shlex.quote(pipe)}')
         lines.append(f"/bin/sh -c {shlex.quote(command)}")
         lines.append(f"echo $? > {shlex.quote(str(exit_file))}")
+        # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
+        # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
+        fifo = shlex.quote(str(self.wake_fifo))
+        lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
         script = self.runs_dir / f"{run.id}.sh"
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -849,7 +856,8 @@ class Fleet:
                     runs[name] = run.id
                 if agent is not None:
                     windows.append(agent.pane.window_id)
-            left = self._terminate(batch) if batch else set()
+            since = _earliest(records, list(runs))
+            left = self._terminate(batch, since) if batch else set()
             for name, run_id in runs.items():
                 if self.store.end_run(run_id, self.clock(), failure_class=FailureClass.KILLED, stopped_by="down",
                                       stop_reason="stop: fleetctl down"):  # fmt: skip
@@ -860,7 +868,7 @@ class Fleet:
             remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
             if not remaining:
                 self.tmux.kill_server()
-            leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()))
+            leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()), self.procs.scan(), since)
             left |= {p for pids in leftovers.values() for p in pids}
         return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
 
@@ -1033,6 +1041,12 @@ def _describe(action: planner.Action) -> str:
     if isinstance(action, planner.Remove):
         return f"remove {action.agent} (no longer in the fleet file)"
     return f"mark {action.agent} stalled: {action.detail}"
+
+
+def _earliest(records: dict[str, AgentRecord], agents: Sequence[str]) -> float | None:
+    """The earliest start among these agents' latest runs (None: search every process)."""
+    starts = [r.current.started for a in agents if (r := records.get(a)) is not None and r.current is not None]
+    return min(starts) if starts and len(starts) == len(agents) else None
 
 
 def _mtime(path: Path) -> float:

@@ -128,27 +128,34 @@ class ProcessGateway:
                 continue
         return total
 
-    def find_env(self, key: str, values: set[str]) -> dict[str, list[int]]:
+    def find_env(
+        self, key: str, values: set[str], table: ProcTable | None = None, since: float | None = None
+    ) -> dict[str, list[int]]:
         """Processes whose environment has key=one of values, e.g. every FLEET_RUN of a run.
 
-        This finds what left the process group and the tree (setsid, double fork).
+        This finds what left the process group and the tree (setsid, double fork). With
+        `since`, only processes started after it are read: older ones cannot carry the run.
         """
         wanted = {f"{key}={v}".encode(): v for v in values}
         found: dict[str, list[int]] = {}
         if not wanted:
             return found
         me = os.getpid()
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == me:
+        if table is not None and since is not None:
+            pids = [p.pid for p in table.procs.values() if p.start_time >= since - 2.0]
+        else:
+            pids = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
+        for pid in pids:
+            if pid == me:
                 continue
             try:
-                with open(f"/proc/{entry.name}/environ", "rb") as f:
+                with open(f"/proc/{pid}/environ", "rb") as f:
                     env = f.read()
             except OSError:
                 continue
             for item in env.split(b"\0"):
                 if item in wanted:
-                    found.setdefault(wanted[item], []).append(int(entry.name))
+                    found.setdefault(wanted[item], []).append(pid)
                     break
         return found
 

@@ -149,13 +149,20 @@ class TmuxGateway:
         if result.returncode != 0 and "duplicate session" not in result.stderr:
             raise TmuxError("new-session", result.stderr)
 
-    def open_windows(self, requests: Sequence[WindowRequest]) -> list[OpenedWindow]:
-        """Open every window in one tmux invocation; ids come back from `-P -F`."""
+    def open_windows(self, requests: Sequence[WindowRequest], close_first: Sequence[str] = ()) -> list[OpenedWindow]:
+        """Open every window in one tmux invocation; ids come back from `-P -F`.
+
+        `close_first` windows (dead panes of replaced runs) are closed in the same call; if
+        one is already gone tmux stops the sequence, so it is retried in two steps.
+        """
         if not requests:
+            self.kill_windows(close_first)
             return []
         args: list[str] = []
-        for req in requests:
-            if args:
+        for wid in close_first:
+            args += ["kill-window", "-t", wid, ";"]
+        for i, req in enumerate(requests):
+            if i:
                 args.append(";")
             args += ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", f"={self.session}:",
                      "-n", req.name, "-c", req.cwd]  # fmt: skip
@@ -163,6 +170,9 @@ class TmuxGateway:
                 args += ["-e", f"{key}={value}"]
             args += ["--", *req.argv]
         result = self._run(args)
+        if result.returncode != 0 and close_first and not result.stdout:
+            self.kill_windows(close_first)
+            return self.open_windows(requests)
         opened = []
         for req, line in zip(requests, result.stdout.splitlines(), strict=False):
             window_id, pane_id, pid = line.split("\t")
