@@ -974,7 +974,7 @@ class Fleet:
                         self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
                     now = self.clock()
                     until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
-                except Exception as exc:  # noqa: BLE001 - one bad tick must not end supervision
+                except Exception as exc:  # one bad tick must not end supervision
                     log.exception("supervise tick failed")
                     with contextlib.suppress(Exception):
                         self._event("supervise-error", None, f"{type(exc).__name__}: {exc}", {})
