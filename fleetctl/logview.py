@@ -137,6 +137,7 @@ def follow(
     lines: int = 0,
     should_stop: Callable[[], bool] = lambda: False,
     sleep: Callable[[float], None] = time.sleep,
+    switch_grace: float = SWITCH_GRACE_SECONDS,
 ) -> Iterator[bytes]:
     """Yield the last `lines` lines, then bytes as they are appended to the agent's log,
     segment after segment across rotations and new runs, without losing or repeating any
@@ -172,7 +173,7 @@ def follow(
             if following is not None:
                 # Bytes may still land in the old file until its pipe is re-pointed: keep
                 # draining it for a moment, then switch.
-                switch_at = switch_at or time.monotonic() + SWITCH_GRACE_SECONDS
+                switch_at = switch_at or time.monotonic() + switch_grace
                 if time.monotonic() >= switch_at:
                     switch_at = 0.0
                     if pending:
@@ -229,20 +230,30 @@ class _Reader:
             return None
         return _next_segment(self.directory, self.run, self.after_ms, self.inode)
 
-    def switch(self, seg: Segment) -> None:
-        """Read `seg` from its start; segments of this run rotated later than it come next."""
-        self.close()
+    def switch(self, seg: Segment) -> bool:
+        """Read `seg` from its start; False (still on the old one) if it changed meanwhile.
+
+        After a live file, the next segment is one rotated later than any that exists now:
+        every earlier one has been read (one of them was the file just finished).
+        """
         try:
             handle = seg.path.open("rb")
         except OSError:
-            return
+            return False
+        inode = os.fstat(handle.fileno()).st_ino
+        if inode != seg.inode:  # rotated between listing and opening: list again
+            handle.close()
+            return False
+        self.close()
         if seg.run != self.run:
             self.after_ms = 0
-        self.handle = handle
-        self.run = seg.run
-        self.inode = os.fstat(handle.fileno()).st_ino
+        self.handle, self.run, self.inode = handle, seg.run, inode
         if seg.rotated_ms is not None:
             self.after_ms = seg.rotated_ms
+        else:
+            rotated = [s.rotated_ms for s in segments(self.directory) if s.run == seg.run and s.rotated_ms]
+            self.after_ms = max([self.after_ms, *rotated])
+        return True
 
     def close(self) -> None:
         if self.handle is not None:
