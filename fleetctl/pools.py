@@ -83,15 +83,18 @@ class PoolRunner:
         breakers = self.store.breakers() if pools else {}
         plan = dispatch.plan(pools, windows, queued, breakers, self.store.next_lease_expiry(), now,
                              fleet.spec.max_actions_per_tick)  # fmt: skip
-        close = self._apply(plan, windows, breakers, now)
+        close, opened = self._apply(plan, windows, breakers, now)
         held = {w.pane.pane_id for w in windows if w.pane is not None}
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held]
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
+        if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
+            soon = fleet.clock() + dispatch.VERIFY_POLL_SECONDS
+            return soon if plan.wake_at is None else min(plan.wake_at, soon)
         return plan.wake_at
 
     def _apply(self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker],
-               now: float) -> list[str]:  # fmt: skip
+               now: float) -> tuple[list[str], int]:  # fmt: skip
         by_task = {w.task.id: w for w in windows}
         kills: list[dispatch.KillRun] = []
         claims: list[dispatch.Claim] = []
@@ -117,9 +120,7 @@ class PoolRunner:
                 claims.append(action)
         if kills:
             close += self._kill(kills, by_task, now)
-        if claims:
-            self._dispatch(claims)
-        return close
+        return close, self._dispatch(claims) if claims else 0
 
     # --- ending runs ----------------------------------------------------------------------
 
@@ -233,15 +234,19 @@ class PoolRunner:
 
     # --- starting runs ------------------------------------------------------------------
 
-    def _dispatch(self, claims: list[dispatch.Claim]) -> None:
-        """Claim, prepare each workspace and task file, then open every window in one tmux call."""
+    def _dispatch(self, claims: list[dispatch.Claim]) -> int:
+        """Claim, prepare each workspace and task file, then open every window in one tmux call; returns how many."""
         fleet = self.fleet
         prepared: list[tuple[Task, Run, PoolSpec, str]] = []
         requests = []
+        breakers = self.store.breakers()  # an attempt settled earlier in this pass may have opened one
         for claim in claims:
             pool = fleet.spec.pool(claim.pool)
             assert pool is not None
-            for _ in range(claim.count):
+            state = breakers.get(pool.name, Breaker(pool.name)).state
+            if state is BreakerState.OPEN:
+                continue
+            for _ in range(1 if state is BreakerState.HALF_OPEN else claim.count):
                 task = self.store.claim_task(now=fleet.clock(), lease=pool.lease, max_attempts=pool.max_attempts,
                                              pool=pool.name, labels=pool.labels)  # fmt: skip
                 if task is None:
@@ -263,13 +268,14 @@ class PoolRunner:
                 requests.append(self._request(pool, task, run, workspace))
                 prepared.append((task, run, pool, str(workspace)))
         if not requests:
-            return
+            return 0
         error = "no window id came back"
         try:
             fleet.ensure_session()
             opened = {w.name: w for w in fleet.tmux.open_windows(requests)}
         except TmuxError as exc:
             opened, error = {}, exc.message
+        started = 0
         for task, run, _pool, workspace in prepared:
             window = opened.get(run.agent)
             if window is None:
@@ -282,6 +288,8 @@ class PoolRunner:
             data = {"task": task.id, "attempt": task.attempt, "run": run.id, "pid": window.pid,
                     "window": window.window_id, "workspace": workspace}  # fmt: skip
             fleet._event("task-started", run.agent, task.title, data)
+            started += 1
+        return started
 
     def _workspace(self, pool: PoolSpec, task: Task) -> Path:
         if pool.workspace == "worktree":

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (state, priority, id);
+CREATE INDEX IF NOT EXISTS tasks_lease ON tasks (state, lease_until);
 CREATE UNIQUE INDEX IF NOT EXISTS tasks_open_key ON tasks (key)
     WHERE key IS NOT NULL AND state IN ('queued', 'running', 'needs-review', 'needs-human');
 CREATE TABLE IF NOT EXISTS task_labels (
