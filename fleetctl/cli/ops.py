@@ -110,13 +110,14 @@ def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
             text = strip_ansi(text)
         click.echo(text, nl=False, color=raw or None)  # click drops ANSI on pipes unless told
 
-    show(logview.tail(directory, lines))
-    if follow:
-        try:
-            for chunk in logview.follow(directory):
-                show(chunk)
-        except KeyboardInterrupt:
-            pass
+    if not follow:
+        show(logview.tail(directory, lines))
+        return EXIT_OK
+    try:
+        for chunk in logview.follow(directory, lines):
+            show(chunk)
+    except KeyboardInterrupt:
+        pass
     return EXIT_OK
 
 
