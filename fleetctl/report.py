@@ -358,7 +358,7 @@ def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
     """Read what `build` needs from the fleet's store; changes nothing."""
     until = fleet.clock() if until is None else until
     store = fleet.store
-    events = store.events(since=since) if store.path.exists() else []
+    events = _all_events(fleet, since) if store.path.exists() else []
     runs = store.runs_between(since, until) if store.path.exists() else []
     rows = store.agent_rows() if store.path.exists() else {}
     failed_now = {name: reason for name, (_desired, reason) in rows.items() if reason}
@@ -378,6 +378,18 @@ def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
         task_states=states,
         attempts=attempts,
     )
+
+
+def _all_events(fleet: Fleet, since: float, page: int = 50_000) -> list[Event]:
+    """Every event since `since`, fetched in pages (store.events caps one query)."""
+    out: list[Event] = []
+    after = 0
+    while True:
+        batch = fleet.store.events(since=since, after_id=after, limit=page)
+        out += batch
+        if len(batch) < page:
+            return out
+        after = batch[-1].id
 
 
 def _task_counts(fleet: Fleet, events: Sequence[Event]) -> tuple[dict[str, int] | None, dict[str, int] | None]:
