@@ -626,6 +626,7 @@ class Fleet:
         self.runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log = self.log_path(spec.name, run.id)
         log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._prune_logs(spec, keep=spec.log_keep - 1)  # with this run's log: at most log_keep per agent
         exit_file = self.runs_dir / f"{run.id}.exit"
         tmux_bin = shutil.which("tmux") or "tmux"
         public = [("FLEET_NAME", self.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
@@ -696,10 +697,10 @@ class Fleet:
             self.tmux.repipe(agent.pane.pane_id, f"exec cat >> {shlex.quote(str(path))}")
             self._prune_logs(spec)
 
-    def _prune_logs(self, spec: AgentSpec) -> None:
+    def _prune_logs(self, spec: AgentSpec, keep: int | None = None) -> None:
         directory = self.logs_dir / spec.name
-        files = sorted((p for p in directory.iterdir() if ".log" in p.name), key=lambda p: p.stat().st_mtime)
-        for old in files[: max(0, len(files) - spec.log_keep)]:
+        files = sorted((p for p in directory.iterdir() if ".log" in p.name), key=_mtime)
+        for old in files[: max(0, len(files) - (spec.log_keep if keep is None else keep))]:
             with contextlib.suppress(OSError):
                 old.unlink()
 

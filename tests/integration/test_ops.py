@@ -396,3 +396,22 @@ def test_report_bad_since_is_usage_error(fleet_dir: FleetHarness) -> None:
     assert r.code == 2 and "not a duration or date" in r.err
     empty = fleet_dir.run("report", "--json")
     assert empty.code == 0 and json.loads(empty.out)["duplicates"]["count"] == 0
+
+
+def test_log_keep_holds_across_many_runs(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write("""
+    [agents.crashy]
+    command = "echo run; sleep 0.1; exit 1"
+    min_uptime = "0.05s"
+    backoff = "0s"
+    max_respawns = 6
+    log_keep = 2
+    """)
+    fleet_dir.run("up")
+    wait_for(lambda: fleet_dir.run("reconcile").code == 1 and fleet_dir.status()["crashy"]["state"] == "failed",
+             timeout=30, what="the crash loop to end")  # fmt: skip
+    runs = [e for e in fleet_dir.fleet().store.events(agent="crashy") if e.kind in ("spawned", "respawned")]
+    assert len(runs) == 7
+    logs = list((fleet_dir.state_dir() / "logs" / "crashy").iterdir())
+    assert len(logs) <= 2, sorted(p.name for p in logs)
+    assert fleet_dir.run("logs", "crashy", "-n", "5").out.splitlines() == ["run", "run"]
