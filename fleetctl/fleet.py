@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fleetctl import plan as planner
-from fleetctl import pools, wake
+from fleetctl import wake
 from fleetctl.errors import OperationFailed, UsageError
 from fleetctl.model import (
     SUPERVISOR_WINDOW,
@@ -412,6 +412,8 @@ class Fleet:
             self._ensure_supervisor(obs, records)
         self._maintain_logs(obs, records)
         if only is None:
+            from fleetctl import pools  # only passes that act need dispatch: keep `status` light
+
             pools.on_tick(self, obs, result)  # dispatch tasks, deliver pending wakes
         return result
 

@@ -36,8 +36,31 @@ class Context:
 
 pass_ctx = click.make_pass_decorator(Context)
 
+# Which module defines each command: only the invoked command's module is imported, so
+# `status` never pays for the TUI, the task board or the operator tools.
+COMMAND_MODULES = {
+    "up": "lifecycle", "down": "lifecycle", "restart": "lifecycle", "reconcile": "lifecycle",
+    "supervise": "lifecycle", "reset": "lifecycle", "heartbeat": "lifecycle",
+    "status": "status", "attach": "misc", "init": "misc",
+    "report": "ops", "events": "ops", "logs": "ops", "doctor": "ops", "metrics": "ops", "cron": "ops",
+    "task": "tasks", "send": "tasks", "inbox": "tasks", "tui": "tui",
+}  # fmt: skip
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMAND_MODULES)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = COMMAND_MODULES.get(cmd_name)
+        if module is not None and cmd_name not in self.commands:
+            import importlib
+
+            importlib.import_module(f"fleetctl.cli.{module}")
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-c", "--config", metavar="PATH", help="Fleet file (default: $FLEETCTL_CONFIG, else ./fleet.toml upward)."
 )
@@ -61,8 +84,6 @@ def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this directly)."""
-    from fleetctl.cli import commands  # noqa: F401  (registers the commands)
-
     try:
         result = cli.main(args=argv, prog_name="fleetctl", standalone_mode=False)
     except click.exceptions.Exit as exc:
