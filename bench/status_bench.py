@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fleet import fleetctl, print_table, summary, throwaway_fleet  # noqa: E402
+from _fleet import fleetctl, print_table, summary, throwaway_fleet
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _fleet import TCP_AGENT, cpu_seconds, fleetctl, print_table, summary, throwaway_fleet, wait  # noqa: E402
+from _fleet import TCP_AGENT, cpu_seconds, fleetctl, print_table, summary, throwaway_fleet, wait
 
 BASE_PORT = 31000
 
@@ -71,7 +71,7 @@ def main() -> None:
         with throwaway_fleet(name, body, supervisor=True) as config:
             fleetctl(config, "up")
             db = config.parent / ".fleet" / "fleet.db"
-            sup = wait_pid(lambda: supervisor_pid(name))
+            sup = wait_pid(lambda name=name: supervisor_pid(name))
             time.sleep(1.0)  # let the loop settle into its idle wait
             before = cpu_seconds(sup)
             time.sleep(args.idle)
@@ -85,7 +85,7 @@ def main() -> None:
                 os.kill(victim, signal.SIGKILL)
                 wait(lambda port=port, victim=victim: accepts(port) and listener(port) not in (0, victim), 10)
                 to_port.append((time.perf_counter() - start) * 1000)
-                wait(lambda agent=agent, seen=seen: verified_count(db, agent) > seen, 10)
+                wait(lambda agent=agent, seen=seen, db=db: verified_count(db, agent) > seen, 10)
                 to_verified.append((time.perf_counter() - start) * 1000)
                 time.sleep(0.3)
             rows.append([n, *(f"{v:.0f}" for v in summary(to_port)), *(f"{v:.0f}" for v in summary(to_verified)),

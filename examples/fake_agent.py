@@ -17,7 +17,7 @@ STEPS = ["reading the task", "planning", "editing files", "running tests", "writ
 
 
 class Status(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         body = json.dumps({"agent": os.environ.get("FLEET_AGENT"), "ok": True}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

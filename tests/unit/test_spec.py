@@ -74,7 +74,8 @@ def test_fingerprint_changes_with_command_not_with_timeouts(tmp_path: Path) -> N
 
 BAD = [
     ("unknown agent key", '[agents.a]\ncommand = "x"\ncolour = "red"\n', "agents.a.colour", "unknown key"),
-    ("unknown fleet key", '[agents.a]\ncommand = "x"\n', "fleet.bogus", "unknown key", '[fleet]\nname = "d"\nbogus = 1\n'),
+    ("unknown fleet key", '[agents.a]\ncommand = "x"\n', "fleet.bogus", "unknown key",
+     '[fleet]\nname = "d"\nbogus = 1\n'),
     ("unknown section", '[agent.a]\ncommand = "x"\n', "agent", "unknown section"),
     ("missing command", "[agents.a]\nport = 8000\n", "agents.a.command", "required"),
     ("empty command", '[agents.a]\ncommand = "  "\n', "agents.a.command", "non-empty"),
