@@ -232,7 +232,8 @@ def _verdict(
     match = _first_match(agent.doctor_patterns, output)
     found = f"; output matched {match[0]!r}: {match[1]}" if match else ""
     if failure is not None:
-        return Check(name, False, failure.split(": ", 1)[1] + found + suffix)
+        detail = re.sub(r" \(run `fleetctl reset [^`]*` once fixed\)", "", failure.split(": ", 1)[1])  # not ours
+        return Check(name, False, detail + found + suffix)
     if row is not None and row.state is not AgentState.RUNNING:
         why = run.stop_reason if run is not None and run.stop_reason else row.reason or row.state.value
         return Check(name, False, f"{row.state.value} right after it was verified: {why}" + found + suffix)
