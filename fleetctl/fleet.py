@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 import time
@@ -603,7 +602,8 @@ class Fleet:
                       fingerprint=spec.fingerprint())  # fmt: skip
             requests.append(self._window_request(spec, run, spec.fallback if s.fallback else spec.command))
             runs.append(run)
-        opened = {w.name: w for w in self.tmux.open_windows(requests, close_first=old_windows)}
+        taken = [p.window_index for p in (*(a.pane for a in obs.agents.values()), *obs.others)]
+        opened = {w.name: w for w in self.tmux.open_windows(requests, close_first=old_windows, taken=taken)}
         failures = []
         for s, run in zip([s for s in spawns if self.spec.agent(s.agent)], runs, strict=True):
             window = opened.get(s.agent)
@@ -630,7 +630,6 @@ class Fleet:
         log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._prune_logs(spec, keep=spec.log_keep - 1)  # with this run's log: at most log_keep per agent
         exit_file = self.runs_dir / f"{run.id}.exit"
-        tmux_bin = shutil.which("tmux") or "tmux"
         public = [("FLEET_NAME", self.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
         private = [("FLEET_CONFIG", str(self.spec.path)), ("FLEET_STATE_DIR", str(self.spec.state_dir))]
         if spec.port is not None:
@@ -639,8 +638,6 @@ class Fleet:
             private.append(("FLEET_TASK", str(run.task_id)))
         lines = ['rm -f -- "$0"']
         lines += [f"export {k}={shlex.quote(v)}" for k, v in private + list(spec.env)]
-        pipe = f"exec cat >> {shlex.quote(str(log))}"
-        lines.append(f'{shlex.quote(tmux_bin)} pipe-pane -t "$TMUX_PANE" {shlex.quote(pipe)}')
         lines.append(f"/bin/sh -c {shlex.quote(command)}")
         lines.append(f"echo $? > {shlex.quote(str(exit_file))}")
         # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
@@ -651,7 +648,8 @@ class Fleet:
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(lines) + "\n")
-        return WindowRequest(name=spec.name, argv=("/bin/sh", str(script)), cwd=str(spec.cwd), env=tuple(public))
+        return WindowRequest(name=spec.name, argv=("/bin/sh", str(script)), cwd=str(spec.cwd), env=tuple(public),
+                             pipe=f"exec cat >> {shlex.quote(str(log))}")  # fmt: skip
 
     def ensure_session(self) -> None:
         wake.ensure(self.wake_fifo)
@@ -665,12 +663,12 @@ class Fleet:
         current = [p for p in obs.others if p.window_name == SUPERVISOR_WINDOW]
         if any(not p.dead for p in current):
             return
-        self.tmux.kill_windows([p.window_id for p in current])
         self.ensure_session()
         argv = (sys.executable, "-m", "fleetctl", "-c", str(self.spec.path), "supervise")
         env = (("FLEET_NAME", self.spec.name), ("FLEETCTL_SUPERVISOR", "1"))
         req = WindowRequest(SUPERVISOR_WINDOW, argv, str(self.spec.path.parent), env)
-        opened = self.tmux.open_windows([req])
+        taken = [p.window_index for p in (*(a.pane for a in obs.agents.values()), *obs.others)]
+        opened = self.tmux.open_windows([req], close_first=[p.window_id for p in current], taken=taken)
         if opened:
             self._event("supervisor-started", None, f"supervise loop in window {opened[0].window_id}",
                         {"pid": opened[0].pid})  # fmt: skip

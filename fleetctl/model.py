@@ -164,6 +164,7 @@ class PaneInfo:
     dead: bool
     dead_status: int | None
     activity: float
+    window_index: int = -1
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ _PANE_FORMAT = "\t".join(
         "#{pane_dead}",
         "#{pane_dead_status}",
         "#{window_activity}",
+        "#{window_index}",
     ]
 )
 _SPAWN_FORMAT = "#{window_id}\t#{pane_id}\t#{pane_pid}"
@@ -53,6 +54,7 @@ class WindowRequest:
     argv: tuple[str, ...]
     cwd: str
     env: tuple[tuple[str, str], ...] = ()
+    pipe: str | None = None  # pipe-pane command, attached in the same tmux call (no output is missed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +104,9 @@ class TmuxGateway:
         panes = []
         for line in result.stdout.splitlines():
             parts = line.split("\t")
-            if len(parts) != 8 or parts[0] != self.session:
+            if len(parts) != 9 or parts[0] != self.session:
                 continue
-            _, window_id, window_name, pane_id, pid, dead, dead_status, activity = parts
+            _, window_id, window_name, pane_id, pid, dead, dead_status, activity, index = parts
             panes.append(
                 PaneInfo(
                     window_id=window_id,
@@ -114,6 +116,7 @@ class TmuxGateway:
                     dead=dead == "1",
                     dead_status=int(dead_status) if dead_status.lstrip("-").isdigit() else None,
                     activity=float(activity or 0),
+                    window_index=int(index) if index.isdigit() else -1,
                 )
             )
         return panes
@@ -149,26 +152,36 @@ class TmuxGateway:
         if result.returncode != 0 and "duplicate session" not in result.stderr:
             raise TmuxError("new-session", result.stderr)
 
-    def open_windows(self, requests: Sequence[WindowRequest], close_first: Sequence[str] = ()) -> list[OpenedWindow]:
+    def open_windows(
+        self, requests: Sequence[WindowRequest], close_first: Sequence[str] = (), taken: Iterable[int] | None = None
+    ) -> list[OpenedWindow]:
         """Open every window in one tmux invocation; ids come back from `-P -F`.
 
-        `close_first` windows (dead panes of replaced runs) are closed in the same call; if
-        one is already gone tmux stops the sequence, so it is retried in two steps.
+        Each window gets an explicit free index so its pipe-pane can target it in the same
+        call: tmux reads no pane output until the whole sequence has run, so logs miss
+        nothing and no per-window tmux client is needed. `taken` is the indexes in use
+        (from the caller's observation; asked of tmux when not given). `close_first`
+        windows (dead panes of replaced runs) are closed in the same call; if one is
+        already gone tmux stops the sequence, so it is retried in two steps.
         """
         if not requests:
             self.kill_windows(close_first)
             return []
+        used = set(self._window_indexes() if taken is None else taken) | {0}
+        free = (i for i in range(1, 1 << 30) if i not in used)
         args: list[str] = []
         for wid in close_first:
             args += ["kill-window", "-t", wid, ";"]
         for i, req in enumerate(requests):
+            target = f"={self.session}:{next(free)}"
             if i:
                 args.append(";")
-            args += ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", f"={self.session}:",
-                     "-n", req.name, "-c", req.cwd]  # fmt: skip
+            args += ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", target, "-n", req.name, "-c", req.cwd]
             for key, value in req.env:
                 args += ["-e", f"{key}={value}"]
             args += ["--", *req.argv]
+            if req.pipe:
+                args += [";", "pipe-pane", "-t", target, req.pipe]
         result = self._run(args)
         if result.returncode != 0 and close_first and not result.stdout:
             self.kill_windows(close_first)
@@ -182,6 +195,10 @@ class TmuxGateway:
             if not opened:
                 raise TmuxError("new-window", result.stderr)
         return opened
+
+    def _window_indexes(self) -> list[int]:
+        result = self._run(["list-windows", "-t", f"={self.session}", "-F", "#{window_index}"])
+        return [int(x) for x in result.stdout.split() if x.isdigit()] if result.returncode == 0 else []
 
     def kill_windows(self, window_ids: Iterable[str]) -> None:
         """Close windows (already-gone ones are fine); one invocation per window batch."""
