@@ -691,7 +691,8 @@ class Fleet:
             if 0 <= size < spec.log_max_size:
                 continue
             if size >= 0:
-                path.rename(path.with_name(f"{path.name}.{int(self.clock() * 1000)}"))
+                with contextlib.suppress(FileNotFoundError):  # deleted since the stat: just re-create it
+                    path.rename(path.with_name(f"{path.name}.{int(self.clock() * 1000)}"))
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.touch(mode=0o600)
             self.tmux.repipe(agent.pane.pane_id, f"exec cat >> {shlex.quote(str(path))}")
@@ -841,22 +842,26 @@ class Fleet:
                 if batch:
                     self._terminate(batch)
                     batch = []
+            # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
+            task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
+            targets |= set(task_panes)
             runs: dict[str, str] = {}
             windows = []
             for name in sorted(targets):
                 record, agent = records.get(name), obs.agents.get(name)
+                pane = agent.pane if agent is not None else task_panes.get(name)
                 run = record.current if record and record.current and record.current.live else None
-                roots = [agent.pane.pid] if agent is not None and agent.alive else []
+                roots = [pane.pid] if pane is not None and not pane.dead else []
                 if run is None and not roots:
-                    if agent is not None:
-                        windows.append(agent.pane.window_id)
+                    if pane is not None:
+                        windows.append(pane.window_id)
                     continue
                 spec = self.spec.agent(name)
                 batch.append(([run.id] if run else [], roots, spec.stop_timeout if spec else 10.0))
                 if run:
                     runs[name] = run.id
-                if agent is not None:
-                    windows.append(agent.pane.window_id)
+                if pane is not None:
+                    windows.append(pane.window_id)
             since = _earliest(records, list(runs))
             left = self._terminate(batch, since) if batch else set()
             for name, run_id in runs.items():

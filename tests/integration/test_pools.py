@@ -153,3 +153,15 @@ def test_cancel_closes_a_running_tasks_window(fleet_dir: FleetHarness) -> None:
     wait_for(lambda: f"coder.{tid}" not in fleet_dir.tmux("list-windows", "-F", "#{window_name}"), what="close")
     wait_for(lambda: not pids_with_env("FLEET_RUN", str(run)), what="the agent's processes to end")
     assert tasks(fleet_dir)[tid]["state"] == TaskState.CANCELLED.value
+
+
+def test_down_stops_task_windows_and_the_server(fleet_dir: FleetHarness) -> None:
+    start(fleet_dir, "slots = 1")
+    tid = int(fleet_dir.run("task", "add", "long [hang]").out)
+    wait_for(lambda: f"coder.{tid}" in fleet_dir.tmux("list-windows", "-F", "#{window_name}"), what="the window")
+    run = str(tasks(fleet_dir)[tid]["run"])
+    assert pids_with_env("FLEET_RUN", run)
+    result = fleet_dir.run("down")
+    assert result.code == 0, result
+    assert pids_with_env("FLEET_RUN", run) == []
+    assert fleet_dir.tmux("list-sessions") == ""  # nothing keeps the server alive
