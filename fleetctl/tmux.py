@@ -135,11 +135,12 @@ class TmuxGateway:
         result = self._run(["has-session", "-t", f"={self.session}"])
         if result.returncode == 0:
             return
-        keep_alive = "trap '' HUP INT; while :; do sleep 3600; done"
+        # The home window keeps the session while no agent runs; SIGHUP from kill-server ends it.
         args = [
             "new-session", "-d", "-s", self.session, "-n", HOME_WINDOW,
             "-x", str(SESSION_WIDTH), "-y", str(SESSION_HEIGHT), "-c", cwd,
-            "--", "/bin/sh", "-c", keep_alive,
+            "-e", f"FLEET_NAME={self.session}",
+            "--", "sleep", "2147483647",
             ";", "set-option", "-g", "-w", "remain-on-exit", "on",
             ";", "set-option", "-g", "history-limit", "5000",
             ";", "set-option", "-g", "exit-empty", "on",

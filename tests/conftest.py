@@ -157,6 +157,22 @@ class FleetHarness:
         return subprocess.run(["tmux", "-L", f"fleetctl-{self.name}", *args], capture_output=True, text=True,
                               check=False).stdout  # fmt: skip
 
+    def processes(self) -> list[int]:
+        """Every live process started in this fleet's tmux server (tmux marks each with TMUX=<socket>,...)."""
+        marker = f"/fleetctl-{self.name},".encode()
+        found = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or not alive(int(entry)):
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if any(item.startswith(b"TMUX=") and marker in item for item in env):
+                found.append(int(entry))
+        return found
+
     def state_dir(self) -> Path:
         return self.dir / ".fleet"
 
@@ -193,7 +209,7 @@ def fleet_dir(tmp_path: Path) -> Iterator[FleetHarness]:
     yield harness
     subprocess.run(["tmux", "-L", f"fleetctl-{name}", "kill-server"], capture_output=True, check=False)
     for _ in range(3):
-        pids = pids_with_env("FLEET_NAME", name)
+        pids = pids_with_env("FLEET_NAME", name) + harness.processes()
         if not pids:
             break
         for pid in pids:
