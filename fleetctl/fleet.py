@@ -241,7 +241,8 @@ class Fleet:
             if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
                 continue  # pool task runs end through pools.PoolRunner
             agent = obs.agents.get(name)
-            if agent is not None and agent.alive and agent.pane.pane_id == run.pane_id:
+            finished = (self.runs_dir / f"{run.id}.exit").exists()  # written the moment the command ended
+            if agent is not None and agent.alive and agent.pane.pane_id == run.pane_id and not finished:
                 continue
             if agent is not None and agent.alive and run.pane_id is None:
                 continue

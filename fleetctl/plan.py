@@ -288,6 +288,10 @@ def _plan_agent(
         b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
         return
 
+    if alive and agent is not None and run is not None and not run.live and run.pane_id == agent.pane.pane_id:
+        # The run's end is recorded (its wrapper wrote the exit code) but the wrapper has not
+        # quite exited: treat it as dead; a respawn sweeps what is left of it.
+        alive = False
     if alive and agent is not None and (run is None or not run.live or run.pane_id != agent.pane.pane_id):
         b.actions.append(Adopt(spec.name, agent.pane.window_id, agent.pane.pane_id, agent.pane.pid))
         b.view(spec.name, AgentState.RUNNING, "adopted", respawns=used)

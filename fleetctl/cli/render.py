@@ -24,19 +24,6 @@ def _cell(value: object) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
-def duration(seconds: float | None) -> str | None:
-    if seconds is None:
-        return None
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
-
-
 def event_line(event: Event) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.time))
     who = event.agent or "fleet"

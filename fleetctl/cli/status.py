@@ -18,7 +18,8 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
 
     Exit 0 when every agent that should run runs, 3 when degraded, 1 when failed.
     """
-    from fleetctl.cli.render import duration, table
+    from fleetctl.cli.render import table
+    from fleetctl.humanize import duration
     from fleetctl.plan import exit_code
 
     fleet = ctx.fleet()
@@ -38,7 +39,7 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
                         duration(r.uptime_s),
                         f"{r.respawns}/{r.max_respawns}",
                         r.last_exit,
-                        duration(r.last_output_s) and f"{duration(r.last_output_s)} ago",
+                        None if r.last_output_s is None else f"{duration(r.last_output_s)} ago",
                         r.reason + (f" (retry in {duration(r.next_retry_s)})" if r.next_retry_s is not None else ""),
                     ]
                     for r in rows

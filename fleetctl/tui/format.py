@@ -6,6 +6,7 @@ import time
 
 from rich.text import Text
 
+from fleetctl.humanize import duration
 from fleetctl.model import AgentState
 
 STATE_STYLES: dict[AgentState, str] = {
@@ -18,20 +19,6 @@ STATE_STYLES: dict[AgentState, str] = {
     AgentState.STOPPED: "dim",
     AgentState.COMPLETED: "dim",
 }
-
-
-def duration(seconds: float | None) -> str:
-    """Compact and fixed-width-ish: 9s, 4m05s, 3h02m, 2d04h; '-' when unknown."""
-    if seconds is None:
-        return "-"
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m{s % 60:02d}s"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
 
 
 def state_text(state: AgentState) -> Text:

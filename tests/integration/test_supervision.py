@@ -29,7 +29,7 @@ def events(h: FleetHarness, kind: str | None = None, agent: str | None = None) -
 
 def listener_pid(port: int) -> int:
     out = subprocess.run(["ss", "-Htlnp", f"sport = :{port}"], capture_output=True, text=True, check=False).stdout
-    return int(out.split("pid=")[1].split(",")[0])
+    return int(out.split("pid=")[1].split(",")[0]) if "pid=" in out else 0
 
 
 @pytest.mark.timeout(90)
@@ -240,3 +240,23 @@ def test_supervisor_window_is_restarted_and_stopped_by_down(fleet_dir: FleetHarn
     new = supervisor_pid()
     assert fleet_dir.run("down").code == 0
     assert not alive(new)  # type: ignore[arg-type]
+
+
+@pytest.mark.timeout(90)
+def test_supervise_notices_every_crash_at_once(fleet_dir: FleetHarness) -> None:
+    """Repeated crashes: each one is seen and repaired in well under the loop's idle wait."""
+    port = free_port()
+    fleet_dir.write(f"""
+    [agents.web]
+    command = "{HTTP}"
+    port = {port}
+    backoff = "0s"
+    min_uptime = "0.1s"
+    max_respawns = 50
+    """, supervisor=True)  # fmt: skip
+    assert fleet_dir.run("up").code == 0
+    for _ in range(8):
+        victim = listener_pid(port)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda victim=victim: port_open(port) and listener_pid(port) not in (0, victim), timeout=5,  # type: ignore[misc]
+                 what="the port to answer again", explain=fleet_dir.explain)  # fmt: skip

@@ -80,7 +80,7 @@ def test_tui_in_a_real_terminal(terminal: Terminal, fleet_dir: FleetHarness) -> 
     terminal.keys("Up")
     terminal.wait_for("alpha says hello")
     terminal.keys("k")
-    terminal.wait_for("SIGKILL now?")
+    terminal.wait_for("Kill alpha (pid")  # the confirmation comes first
     terminal.keys("n")
     terminal.wait_for("was not killed")
     terminal.keys("q")

@@ -306,3 +306,9 @@ def test_exit_codes() -> None:
     assert P.exit_code({"a": v("a", AgentState.RUNNING), "b": v("b", AgentState.STOPPED)}) == 0
     assert P.exit_code({"a": v("a", AgentState.RUNNING), "b": v("b", AgentState.PARKED)}) == 3
     assert P.exit_code({"a": v("a", AgentState.BACKOFF), "b": v("b", AgentState.FAILED)}) == 1
+
+
+def test_a_finished_run_whose_wrapper_lingers_is_respawned_not_adopted() -> None:
+    ended = crashed(NOW - 10, NOW - 0.01, respawn=False, rid="r1", pane_id="%1")
+    p = decide(agent(backoff=0.0), record(ended), seen())  # the pane still shows the wrapper alive
+    assert p.actions == (P.Spawn("a", "exited 1", respawn=True, replaces="r1"),)
