@@ -21,6 +21,7 @@ import atexit
 import datetime as dt
 import importlib.util
 import json
+import math
 import os
 import platform
 import secrets
@@ -40,6 +41,7 @@ from types import FrameType
 
 from peers import (
     BENCH_DIR,
+    STOP_LIMIT_S,
     STOP_TIMEOUT_S,
     BenchError,
     FleetSpec,
@@ -48,6 +50,7 @@ from peers import (
     Supervisord,
     Watched,
     cmdline,
+    cpu_seconds,
     descendants,
     ensure_peers,
     first_line,
@@ -123,7 +126,7 @@ def parse_args(argv: list[str] | None) -> Config:
         sizes=tuple(int(size) for size in (args.sizes or default_sizes).split(",")),
         rounds=args.rounds or (3 if args.quick else 5),
         idle_seconds=args.idle_seconds or (10.0 if args.quick else 60.0),
-        settle_seconds=1.0 if args.quick else 2.0,
+        settle_seconds=0.5 if args.quick else 2.0,
         port_base=args.port_base,
         dispatch_tasks=500 if args.quick else 2000,
         output=Path(args.output).resolve(),
@@ -246,7 +249,7 @@ class Fleetctl(Manager):
         return {str(row["name"]): int(row["pid"]) for row in rows if row.get("pid")}
 
     def stop_all(self) -> None:
-        run_command(self._cmd("down"), self.env, timeout=300)
+        run_command(self._cmd("down"), self.env, timeout=STOP_LIMIT_S)
 
     def teardown(self) -> None:
         for argv in (self._cmd("down"), self._tmux("kill-server")):
@@ -277,14 +280,14 @@ class Janitor:
         try:
             yield manager
         finally:
+            manager.close()  # if this is interrupted, cleanup() closes it again
             self.live.remove(manager)
-            manager.close()
 
     def cleanup(self) -> None:
         if self.done:
             return
         self.done = True
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for manager in list(self.live):
                 _quietly(manager.close)
@@ -294,7 +297,8 @@ class Janitor:
                 wait_dead(pid, 2.0)
             shutil.rmtree(self.root, ignore_errors=True)
         finally:
-            signal.signal(signal.SIGINT, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def _quietly(action: Callable[[], None]) -> None:
@@ -334,9 +338,9 @@ def cpu_by_pid(watched: Watched) -> dict[int, float]:
     pids = [watched.pid, *(descendants(watched.pid) if watched.tree else [])]
     cpu = {}
     for pid in pids:
-        stat = proc_stat(pid)
-        if stat is not None:
-            cpu[pid] = stat[2]
+        seconds = cpu_seconds(pid)
+        if seconds is not None:
+            cpu[pid] = seconds
     if watched.pid not in cpu or not is_alive(watched.pid):
         raise BenchError(f"{watched.label} (pid {watched.pid}) is gone")
     return cpu
@@ -393,9 +397,9 @@ def reported_pid_note(manager: Fleetctl) -> str:
 def _ancestors(pid: int) -> list[int]:
     found = []
     stat = proc_stat(pid)
-    while stat is not None and stat[1] > 1:
-        found.append(stat[1])
-        stat = proc_stat(stat[1])
+    while stat is not None and stat.ppid > 1:
+        found.append(stat.ppid)
+        stat = proc_stat(stat.ppid)
     return found
 
 
@@ -543,8 +547,12 @@ class Session:
         self.counter += 1
         run_dir = self.janitor.root / f"{self.counter:03d}-{group.name}-{manager}-n{n}"
         return FleetSpec(
-            n=n, port_base=self.config.port_base, run_dir=run_dir, delay=group.delay,
-            ignore_term=group.stubborn, grandchild=group.stubborn,
+            n=n,
+            port_base=self.config.port_base,
+            run_dir=run_dir,
+            delay=group.delay,
+            ignore_term=group.stubborn,
+            grandchild=group.stubborn,
         )
 
     def make(self, kind: str, spec: FleetSpec) -> Manager:
@@ -576,14 +584,19 @@ class Session:
         where = f"N={n} round {round_index + 1}/{self.config.rounds}"
         for group in GROUPS:
             for kind in order:
+                started = time.perf_counter()
                 values = self.run_one(group, n, kind, where)
                 self.results.add(n, kind, _complete(group, values))
-                log(f"{where} {group.name:7} {kind:11} {_brief(values)}")
+                took = time.perf_counter() - started
+                log(f"{where} {group.name:7} {kind:11} {_brief(values)}  ({took:.0f} s)")
 
 
 def _complete(group: Group, values: Values) -> Values:
-    keys = {"steady": ("bringup", "status", "idle", "idle_tmux", "recovery"),
-            "delayed": ("bringup_delay",), "stop": ("stop", "leftover")}[group.name]
+    keys = {
+        "steady": ("bringup", "status", "idle", "idle_tmux", "recovery"),
+        "delayed": ("bringup_delay",),
+        "stop": ("stop", "leftover"),
+    }[group.name]
     return {key: values.get(key) for key in keys}
 
 
@@ -632,7 +645,7 @@ def fmt(value: float, unit: str) -> str:
     if unit == "s":
         return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
     if unit == "cpu":
-        return f"{value:.3f} s"
+        return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.2f} s"
     return f"{value:g}"
 
 
@@ -649,16 +662,22 @@ def cell(values: list[float | None] | None, unit: str, rounds: int) -> str:
 
 
 def pair_ratio(peer: list[float | None] | None, fleet: list[float | None] | None) -> str:
-    pairs = [
-        p / f for p, f in zip(peer or [], fleet or [], strict=False)
-        if p is not None and f is not None and f > 0
-    ]
-    return f"{statistics.median(pairs):.2f}×" if pairs else "—"
+    """Median over rounds of peer ÷ fleetctl (rounds where either is missing are skipped)."""
+    pairs = [_ratio(p, f) for p, f in zip(peer or [], fleet or [], strict=False) if p is not None and f is not None]
+    if not pairs:
+        return "—"
+    middle = statistics.median(pairs)
+    return "∞×" if middle == math.inf else f"{middle:.2f}×"
+
+
+def _ratio(peer: float, fleet: float) -> float:
+    if fleet > 0:
+        return peer / fleet
+    return 1.0 if peer == 0 else math.inf  # 0 CPU ticks on both sides: equal
 
 
 def table(config: Config, results: Results, fleet_available: bool) -> str:
-    header = ["measure", "N", "fleetctl", "supervisord", "pm2",
-              "supervisord ÷ fleetctl", "pm2 ÷ fleetctl"]
+    header = ["measure", "N", "fleetctl", "supervisord", "pm2", "supervisord ÷ fleetctl", "pm2 ÷ fleetctl"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for n in config.sizes:
         for metric in METRICS:
@@ -676,27 +695,37 @@ def table(config: Config, results: Results, fleet_available: bool) -> str:
 def dispatch_text(config: Config, results: Results) -> str:
     if isinstance(results.dispatch, str):
         return f"dispatch (fleetctl only): {results.dispatch}"
-    head = f"dispatch (fleetctl only; {DISPATCH_CLAIMERS} concurrent claimers, " \
-           f"{config.dispatch_tasks} tasks, {config.rounds} runs):"
-    rows = [f"- {key}: {cell(list(values), 'count', config.rounds)}"
-            for key, values in results.dispatch.items()]
+    head = (
+        f"dispatch (fleetctl only; {DISPATCH_CLAIMERS} concurrent claimers, "
+        f"{config.dispatch_tasks} tasks, {config.rounds} runs):"
+    )
+    rows = [f"- {key}: {cell(list(values), 'count', config.rounds)}" for key, values in results.dispatch.items()]
     return "\n".join([head, *rows])
 
 
 def machine(cli: list[str] | None) -> dict[str, str]:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), "unknown")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
     return {
-        "cores": str(os.cpu_count()),
-        "cpu": cpu,
+        "cores": f"{os.cpu_count()} ({cpu})",
         "kernel": platform.release(),
-        "python": platform.python_version(),
-        "tmux": first_line(["tmux", "-V"]),
-        "fleetctl": first_line([*cli, "--version"]) if cli else "not available",
-        "supervisor": supervisor_version(),
-        "pm2": f"{pm2_version()} (node {first_line(['node', '--version'])})",
+        "Python": platform.python_version(),
+        "tmux": _version(first_line(["tmux", "-V"])),
+        "fleetctl": _version(first_line([*cli, "--version"])) if cli else "not available",
+        "supervisor": _version(supervisor_version()),
+        "PM2": f"{pm2_version()} (node {first_line(['node', '--version'])})",
     }
+
+
+def _version(line: str) -> str:
+    """`tmux 3.3a` -> `3.3a`; `fleetctl, version 0.1.0` -> `0.1.0`."""
+    return line.split()[-1] if line.split() else line
 
 
 METHOD = f"""\
@@ -713,14 +742,18 @@ How it is measured (bench/compare.py; peers in bench/.peers/, never project depe
   `supervisorctl status`, `pm2 jlist`, with N agents running.
 - recovery: SIGKILL to the process listening on the middle agent's port; time until that
   port accepts again.
-- idle: CPU (utime+stime, incl. reaped children, from /proc) of the supervising processes
-  over the idle window, scaled to 60 s: `fleetctl supervise` (with its children) plus the
-  fleet's tmux server (also shown on its own); supervisord; the PM2 God daemon.
+- idle: CPU time of the supervising processes over the idle window, scaled to 60 s:
+  `fleetctl supervise` (with its children) plus the fleet's tmux server (also shown on its
+  own); supervisord; the PM2 God daemon. Own time from every thread's /proc schedstat (ns),
+  plus reaped children's utime+stime (10 ms ticks). A ratio against 0 is shown as ∞.
 - stop-all: agents run with `--ignore-term --grandchild` (ignore SIGTERM/SIGINT/SIGHUP and
   keep a grandchild in its own session that ignores them too). Stop timeout
   {STOP_TIMEOUT_S:g} s everywhere. Commands: `fleetctl down`; `supervisorctl shutdown` timed
   until supervisord exits; `pm2 kill`. Left behind: live processes carrying the run's
   marker (command line or environment) right after the command returned.
+- The bench process is a child subreaper that reaps orphans at once, as a normal init does
+  (pid 1 on this machine reaps only every second or two; a dead orphan left as a zombie
+  meanwhile slows every manager that polls kill(pid, 0)).
 - supervisord config: one `[program]` with numprocs=N (one group, stopped in parallel),
   autorestart=true, startsecs=0, stopsignal=TERM, stopwaitsecs={STOP_TIMEOUT_S:g},
   stopasgroup=true, killasgroup=true, nodaemon=true, unix socket in the run dir.
@@ -736,11 +769,8 @@ def markdown(config: Config, results: Results, info: dict[str, str], skipped: st
     mode = _mode_text(config)
     parts = [
         "# fleetctl vs supervisord vs PM2",
-        (
-            f"Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC} by `{config.command}` "
-            f"({mode})."
-        ),
-        "Machine: " + ", ".join(f"{key} {value}" for key, value in info.items()) + ".",
+        (f"Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC} by `{config.command}` ({mode})."),
+        "Machine: " + "; ".join(f"{key} {value}" for key, value in info.items()) + ".",
     ]
     if skipped:
         parts.append(f"**fleetctl half skipped:** {skipped}.")
@@ -795,6 +825,10 @@ def main(argv: list[str] | None = None) -> int:
             run_dispatch(config, results)
         else:
             results.dispatch = "n/a (fleetctl not available)"
+    except KeyboardInterrupt:
+        janitor.cleanup()
+        log("interrupted: every process and tmux server this run started has been stopped")
+        return 130
     finally:
         janitor.cleanup()
     info = machine(cli)

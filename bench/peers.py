@@ -35,6 +35,7 @@ PM2 = PEERS_DIR / "node_modules" / ".bin" / "pm2"
 PYTHON = sys.executable
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT_S = 2.0
+STOP_LIMIT_S = 900.0  # how long any stop-all command may take before it counts as hung
 
 
 class BenchError(RuntimeError):
@@ -90,21 +91,46 @@ def _read(path: str) -> bytes | None:
         return None
 
 
-def proc_stat(pid: int) -> tuple[str, int, float] | None:
-    """(state, ppid, cpu seconds incl. reaped children) of a pid, or None if it is gone."""
+@dataclass(frozen=True)
+class ProcStat:
+    state: str
+    ppid: int
+    own_cpu: float  # utime + stime, seconds (10 ms ticks)
+    children_cpu: float  # cutime + cstime: children it has reaped
+
+
+def proc_stat(pid: int) -> ProcStat | None:
+    """What /proc/PID/stat says, or None if the pid is gone."""
     raw = _read(f"/proc/{pid}/stat")
     if raw is None:
         return None
     fields = raw[raw.rindex(b")") + 2 :].split()
-    # fields[0] is field 3 (state); utime..cstime are fields 14..17
-    ticks = sum(int(value) for value in fields[11:15])
-    return fields[0].decode(), int(fields[1]), ticks / CLK_TCK
+    # fields[0] is field 3 (state); utime, stime, cutime, cstime are fields 14..17
+    own, children = (int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14]))
+    return ProcStat(fields[0].decode(), int(fields[1]), own / CLK_TCK, children / CLK_TCK)
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time of a process and the children it reaped; None if it is gone.
+
+    Its own time comes from the threads' schedstat (nanoseconds) where the kernel has it,
+    so that a 10 s window of a nearly idle daemon does not round to 0 ticks.
+    """
+    stat = proc_stat(pid)
+    if stat is None:
+        return None
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+        nanos = sum(int((_read(f"/proc/{pid}/task/{tid}/schedstat") or b"0").split()[0]) for tid in tasks)
+    except (OSError, ValueError, IndexError):
+        return stat.own_cpu + stat.children_cpu
+    return nanos / 1e9 + stat.children_cpu
 
 
 def is_alive(pid: int) -> bool:
     """True if the pid exists and is not a zombie (pid 1 here does not reap orphans)."""
     stat = proc_stat(pid)
-    return stat is not None and stat[0] not in ("Z", "X")
+    return stat is not None and stat.state not in ("Z", "X")
 
 
 def all_pids() -> list[int]:
@@ -136,7 +162,7 @@ def descendants(root: int) -> list[int]:
     for pid in all_pids():
         stat = proc_stat(pid)
         if stat is not None:
-            children.setdefault(stat[1], []).append(pid)
+            children.setdefault(stat.ppid, []).append(pid)
     found, todo = [], [root]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -294,7 +320,12 @@ def run_command(
     """Run one CLI call; BenchError (with its output tail) if it fails or hangs."""
     try:
         done = subprocess.run(
-            list(argv), check=False, env=env, capture_output=True, text=True, timeout=timeout,
+            list(argv),
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired as exc:
@@ -413,8 +444,11 @@ class Supervisord(Manager):
     def _config(self) -> str:
         command = " ".join(self.spec.agent_argv("%(process_num)d"))
         return SUPERVISORD_CONF.format(
-            d=self.spec.run_dir, command=command, n=self.spec.n,
-            base=self.spec.port_base, stop=STOP_TIMEOUT_S,
+            d=self.spec.run_dir,
+            command=command,
+            n=self.spec.n,
+            base=self.spec.port_base,
+            stop=STOP_TIMEOUT_S,
         )
 
     def _ctl(self, *args: str) -> list[str]:
@@ -424,8 +458,11 @@ class Supervisord(Manager):
         log = open(self.spec.run_dir / "supervisord.out", "wb")  # noqa: SIM115
         with log:
             self.proc = subprocess.Popen(
-                [str(SUPERVISORD), "-c", str(self.conf)], env=self.env,
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                [str(SUPERVISORD), "-c", str(self.conf)],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
@@ -444,9 +481,9 @@ class Supervisord(Manager):
         assert self.proc is not None
         run_command(self._ctl("shutdown"), self.env, timeout=60)
         try:
-            self.proc.wait(timeout=120)
+            self.proc.wait(timeout=STOP_LIMIT_S)
         except subprocess.TimeoutExpired as exc:
-            raise BenchError("supervisord did not exit within 120s of shutdown") from exc
+            raise BenchError(f"supervisord did not exit within {STOP_LIMIT_S:g} s of shutdown") from exc
 
     def teardown(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -519,7 +556,7 @@ class Pm2(Manager):
 
     def stop_all(self) -> None:
         pid = self.god_pid()
-        run_command(self._pm2("kill"), self.env, timeout=120)
+        run_command(self._pm2("kill"), self.env, timeout=STOP_LIMIT_S)
         if pid is not None and not wait_dead(pid, 10):
             raise BenchError("PM2 daemon still alive after `pm2 kill`")
 
