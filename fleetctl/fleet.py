@@ -46,8 +46,13 @@ EventSink = Callable[[Event], None]
 log = logging.getLogger(__name__)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
 OUTPUT_TAIL_LINES = 5
+CLASSIFY_LINES = 40
+LOG_SETTLE_SECONDS = 0.25
+LOG_QUIET_SECONDS = 0.02
+WRAPPER_LINGER_SECONDS = 0.5
 MAX_IDLE_WAIT_SECONDS = 60.0
 SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
+SUPERVISOR_STOP_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 10.0
 ALERT_TIMEOUT_SECONDS = 10.0
 
@@ -235,21 +240,26 @@ class Fleet:
     # --- what ended since we last looked ------------------------------------------
 
     def _find_ended(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> list[_Ended]:
+        """Runs whose command ended: its wrapper wrote the exit code, or its pane is gone or dead.
+
+        The wrapper lingers a moment after writing the exit code, holding the pane's pty open
+        so that tmux reads (and pipes to the log) every last byte; the planner treats such a
+        lingering pane as dead and the respawn sweeps it.
+        """
         ended = []
         for name, record in records.items():
             run = record.current
             if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
                 continue  # pool task runs end through pools.PoolRunner
             agent = obs.agents.get(name)
-            finished = (self.runs_dir / f"{run.id}.exit").exists()  # written the moment the command ended
-            if agent is not None and agent.alive and agent.pane.pane_id == run.pane_id and not finished:
+            finished = (self.runs_dir / f"{run.id}.exit").exists()
+            own_pane = agent is not None and agent.pane.pane_id == run.pane_id
+            if not finished and agent is not None and agent.alive and (own_pane or run.pane_id is None):
                 continue
-            if agent is not None and agent.alive and run.pane_id is None:
+            if not finished and not obs.server_running and run.pane_id is None:
                 continue
-            if not obs.server_running and run.pane_id is None:
-                continue
-            code, sig = self._exit_status(run, agent.pane if agent and agent.pane.pane_id == run.pane_id else None)
-            output = self.output_tail(name, run.id, 40)
+            code, sig = self._exit_status(run, agent.pane if agent is not None and own_pane else None)
+            output = self._last_output(name, run.id, settle=code is not None and code != 0)
             spec = self.spec.agent(name)
             if spec is None:
                 cls, reason, park = FailureClass.CRASHED, "ended", None
@@ -275,6 +285,30 @@ class Fleet:
         if status > 128:
             return None, status - 128
         return status, None
+
+    def _last_output(self, agent: str, run_id: str, settle: bool) -> str:
+        """What a run printed last, for classifying its end.
+
+        Taken from the run's log, not the pane: tmux 3.3a keeps no screen content for a
+        pane whose process exited at once, while its pipe still gets every byte. The pipe's
+        shell and `cat` can trail the pane's death by a moment (the file may not even exist
+        yet), so with `settle` wait until the log exists and has been quiet for
+        LOG_QUIET_SECONDS (at most LOG_SETTLE_SECONDS). Callers settle only for runs that
+        exited by themselves (they may have said why); a signal death is classified at once.
+        """
+        path = self.log_path(agent, run_id)
+        deadline = time.monotonic() + (LOG_SETTLE_SECONDS if settle else 0.0)
+        last = -2
+        while time.monotonic() < deadline:
+            try:
+                size = path.stat().st_size
+            except OSError:
+                size = -1
+            if size >= 0 and size == last:
+                break
+            last = size
+            time.sleep(LOG_QUIET_SECONDS)
+        return self.output_tail(agent, run_id, CLASSIFY_LINES)
 
     def output_tail(self, agent: str, run_id: str | None = None, lines: int = OUTPUT_TAIL_LINES) -> str:
         """The last lines an agent's run printed, from its log (no tmux call), ANSI stripped."""
@@ -645,6 +679,9 @@ class Fleet:
         # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
         fifo = shlex.quote(str(self.wake_fifo))
         lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
+        # Hold the pty open a moment: output written just before a fast exit is otherwise
+        # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
+        lines.append(f"sleep {WRAPPER_LINGER_SECONDS:g}")
         script = self.runs_dir / f"{run.id}.sh"
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -724,7 +761,8 @@ class Fleet:
         now = self.clock()
         obs = self.observe()
         records = self._records(now) if self.store.path.exists() else {}
-        records = self._simulate_ended(records, self._find_ended(obs, records, now), now)
+        ended = self._find_ended(obs, records, now)
+        records = self._simulate_ended(records, ended, now)
         return planner.plan(self.spec, records, obs, now, self.heartbeats()), obs, records
 
     def _row(self, spec: AgentSpec, view: planner.AgentView, record: AgentRecord | None, obs: Observation,
@@ -837,12 +875,11 @@ class Fleet:
             self.store.set_desired(targets, "stopped")
             batch: list[tuple[list[str], list[int], float]] = []
             if everything:
+                # The supervisor stops with the agents, in the same batch: it cannot act
+                # meanwhile, since we hold the lock.
                 for pane in obs.others:
                     if pane.window_name == SUPERVISOR_WINDOW and not pane.dead:
-                        batch.append(([], [pane.pid], 5.0))
-                if batch:
-                    self._terminate(batch)
-                    batch = []
+                        batch.append(([], [pane.pid], SUPERVISOR_STOP_SECONDS))
             # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
             task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
             targets |= set(task_panes)
@@ -871,10 +908,13 @@ class Fleet:
                     self._event(
                         "killed", name, "stopped by fleetctl down", {"run": run_id, "by": "down", "why": "stop"}
                     )
-            self.tmux.kill_windows(windows)
-            remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
-            if not remaining:
+            if everything:
                 self.tmux.kill_server()
+            else:
+                self.tmux.kill_windows(windows)
+                remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
+                if not remaining:
+                    self.tmux.kill_server()
             leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()), self.procs.scan(), since)
             left |= {p for pids in leftovers.values() for p in pids}
         return [f"process {pid} survived SIGKILL" for pid in sorted(left)]

@@ -19,6 +19,7 @@ from fleetctl.model import ProcInfo
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _KILL_POLL_SECONDS = 0.02
+_KILL_WAIT_SECONDS = 5.0
 
 
 def _boot_time() -> float:
@@ -169,29 +170,19 @@ class ProcessGateway:
         read = _read_stat(pid)
         return None if read is None or read[1] in ("Z", "X") else read[0].start_time
 
-    def terminate(self, targets: dict[int, float], grace: float) -> tuple[set[int], str]:
-        """SIGTERM every (pid, start_time), wait up to grace, SIGKILL survivors, wait again.
-
-        Returns the pids still alive afterwards (should be empty) and which step ended them.
-        """
-        clock = time.monotonic
-        self._signal(targets, signal.SIGTERM)
-        left = self._wait_gone(targets, clock() + grace)
-        step = "term"
-        if left:
-            step = "kill"
-            self._signal({p: targets[p] for p in left}, signal.SIGKILL)
-            left = self._wait_gone({p: targets[p] for p in left}, clock() + 5.0)
-        return left, step
-
     def terminate_groups(self, groups: list[tuple[dict[int, float], float]]) -> set[int]:
-        """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline."""
+        """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline.
+
+        Every group is watched in the same polling loop, so N agents that ignore SIGTERM cost
+        one stop_timeout in all, not N. Returns the pids still alive 5 s after their SIGKILL.
+        """
         start = time.monotonic()
         for targets, _ in groups:
             self._signal(targets, signal.SIGTERM)
         pending = [(targets, start + grace) for targets, grace in groups if targets]
+        killed: dict[int, tuple[float, float]] = {}  # pid -> (start time, give-up time)
         left: set[int] = set()
-        while pending:
+        while pending or killed:
             now = time.monotonic()
             still = []
             for targets, deadline in pending:
@@ -199,11 +190,18 @@ class ProcessGateway:
                 if not alive:
                     continue
                 if now >= deadline:
-                    left |= self.kill_now(alive)
+                    self._signal(alive, signal.SIGKILL)
+                    killed.update({p: (s, now + _KILL_WAIT_SECONDS) for p, s in alive.items()})
                     continue
                 still.append((alive, deadline))
             pending = still
-            if pending:
+            for pid, (started, give_up) in list(killed.items()):
+                if not self.alive(pid, started):
+                    del killed[pid]
+                elif now >= give_up:
+                    left.add(pid)
+                    del killed[pid]
+            if pending or killed:
                 time.sleep(_KILL_POLL_SECONDS)
         return left
 
@@ -222,7 +220,7 @@ class ProcessGateway:
 
     def kill_now(self, targets: dict[int, float]) -> set[int]:
         self._signal(targets, signal.SIGKILL)
-        return self._wait_gone(targets, time.monotonic() + 5.0)
+        return self._wait_gone(targets, time.monotonic() + _KILL_WAIT_SECONDS)
 
     def _signal(self, targets: dict[int, float], sig: signal.Signals) -> None:
         for pid, start in targets.items():

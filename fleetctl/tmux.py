@@ -144,6 +144,7 @@ class TmuxGateway:
             ";", "set-option", "-g", "-w", "remain-on-exit", "on",
             ";", "set-option", "-g", "history-limit", "5000",
             ";", "set-option", "-g", "exit-empty", "on",
+            ";", "set-option", "-g", "default-shell", "/bin/sh",  # pipe-pane and hooks: no bash start-up
         ]  # fmt: skip
         if wake_fifo:
             wake = f"run-shell -b {shlex.quote('printf x 1<> ' + shlex.quote(wake_fifo))}"

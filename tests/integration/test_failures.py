@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetctl.model import FailureClass
 from tests.conftest import FleetHarness, wait_for
 
 pytestmark = pytest.mark.tmux
@@ -54,7 +55,10 @@ def test_rate_limited_twenty_times_never_fails(fleet_dir: FleetHarness, tmp_path
         explain=fleet_dir.explain,
     )
     row = fleet_dir.status()["limited"]
-    assert row["state"] != "failed" and row["respawns"] == 0
+    classes = [(r.failure_class, r.respawn, r.stop_reason) for r in runs(fleet_dir, "limited")]
+    assert row["state"] != "failed" and row["respawns"] == 0, [
+        c for c in classes if c[1] or c[0] is not FailureClass.RATE_LIMITED
+    ]
     assert not [e for e in fleet_dir.fleet().store.events() if e.kind in ("gave-up", "supervise-error")]
 
 

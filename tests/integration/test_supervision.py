@@ -168,13 +168,14 @@ def test_wall_timeout_and_health_failures_kill_and_respawn(fleet_dir: FleetHarne
     """)
     assert fleet_dir.run("up").code == 0
     first = {n: current_run(fleet_dir, n).id for n in ("long", "sick")}
-    for _ in range(40):
-        fleet_dir.run("reconcile")
-        if all(current_run(fleet_dir, n).id != first[n] for n in first):
-            break
-        wait_for(lambda: True, timeout=0.1)
+
+    def repaired() -> bool:
+        fleet_dir.run("reconcile")  # cron's view: one pass at a time
+        return all(current_run(fleet_dir, n).id != first[n] for n in first)
+
+    wait_for(repaired, timeout=20, interval=0.1, what="both agents killed and respawned", explain=fleet_dir.explain)
     timed = events(fleet_dir, "timed-out", "long")
-    assert timed and "over wall_timeout 1s" in timed[0].reason
+    assert timed and "over wall_timeout 1s" in timed[0].reason, fleet_dir.explain()
     sick = [e for e in events(fleet_dir, "killed", "sick") if e.data.get("why") == "health"]
     assert sick and "health check failed 2 times" in sick[0].reason
     assert events(fleet_dir, "respawned", "long") and events(fleet_dir, "respawned", "sick")

@@ -123,6 +123,9 @@ async def test_stop_start_and_reset(fleet: FleetHarness) -> None:
         await pilot.press("u")
         again = await observed(pilot, app, "alpha", lambda r: r.state.value == "running" and r.pid, "alpha running")
         assert again.pid != first.pid and pid_alive(again.pid)
+        # one action per agent at a time: wait for start's own notification before the reset
+        await until(pilot, lambda: any("alpha verified" in m or "alpha is running" in m for m in messages(app)), 15,
+                    "start notification")  # fmt: skip
         await pilot.press("z")
         await until(pilot, lambda: any("cleared" in m for m in messages(app)), 10, "reset notification")
         events = fleet.fleet().store.events(agent="alpha")
