@@ -41,6 +41,7 @@ from types import FrameType
 
 from peers import (
     BENCH_DIR,
+    FLEETCTL_BIN,
     STOP_LIMIT_S,
     STOP_TIMEOUT_S,
     BenchError,
@@ -52,6 +53,7 @@ from peers import (
     cmdline,
     cpu_seconds,
     descendants,
+    ensure_fleetctl,
     ensure_peers,
     first_line,
     is_alive,
@@ -155,9 +157,10 @@ def tmux_socket_path(socket_name: str) -> Path:
 def find_fleetctl() -> tuple[list[str] | None, str]:
     """The fleetctl CLI as a command prefix, or None and the reason it is unusable."""
     candidates = []
-    # The console script next to this interpreter first: a pyenv shim on PATH is a bash
-    # wrapper that would add ~70 ms to every fleetctl call.
-    for script in (Path(sys.executable).parent / "fleetctl", shutil.which("fleetctl")):
+    # The bench's own non-editable install first (see peers.ensure_fleetctl), then the
+    # console script next to this interpreter: a pyenv shim on PATH is a bash wrapper that
+    # would add ~70 ms to every fleetctl call.
+    for script in (FLEETCTL_BIN, Path(sys.executable).parent / "fleetctl", shutil.which("fleetctl")):
         if script and os.access(script, os.X_OK):
             candidates.append([str(script)])
     candidates.append([sys.executable, "-m", "fleetctl"])
@@ -809,6 +812,7 @@ def main(argv: list[str] | None = None) -> int:
     config = parse_args(argv)
     started = time.perf_counter()
     ensure_peers(log)
+    ensure_fleetctl(REPO_DIR, log)
     cli, skipped = find_fleetctl()
     if skipped:
         log(f"fleetctl half skipped: {skipped}")

@@ -60,6 +60,28 @@ def ensure_peers(log: Callable[[str], None] = print) -> None:
         subprocess.run(npm, check=True, stdout=subprocess.DEVNULL)
 
 
+FLEETCTL_VENV = PEERS_DIR / "fleetctl-venv"
+FLEETCTL_BIN = FLEETCTL_VENV / "bin" / "fleetctl"
+
+
+def ensure_fleetctl(repo: Path, log: Callable[[str], None] = print) -> Path:
+    """Install this work tree's fleetctl into its own venv, as a user's `pip install` would.
+
+    Like supervisor in its venv: no editable-install import hook and none of the base
+    interpreter's site-packages .pth files, which would tax every fleetctl call but not the
+    peers'. Reinstalled (without dependencies) on every run so the bench measures the tree.
+    """
+    python = FLEETCTL_VENV / "bin" / "python"
+    if not python.exists():
+        log("installing fleetctl into bench/.peers/fleetctl-venv ...")
+        subprocess.run([sys.executable, "-m", "venv", str(FLEETCTL_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(repo)], check=True)
+    else:
+        pip = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(repo)]
+        subprocess.run(pip, check=True, stdout=subprocess.DEVNULL)
+    return FLEETCTL_BIN
+
+
 def first_line(argv: Sequence[str]) -> str:
     """First line a version command prints, or "unknown"."""
     try:
@@ -307,8 +329,14 @@ class Watched:
     tree: bool  # include live descendants (never the agents)
 
 
+# Dropped from every manager's (and so every agent's) environment: with it, each Python
+# start recompiles site-packages modules that have no cached bytecode, which would make
+# the numbers measure this workplace rather than the managers. Users rarely set it.
+UNFAIR_ENV = ("PYTHONDONTWRITEBYTECODE",)
+
+
 def run_env(spec: FleetSpec, root_marker: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in UNFAIR_ENV}
     env.update({"BENCH_ROOT": root_marker, "BENCH_RUN": spec.marker})
     env.update(extra or {})
     return env

@@ -50,6 +50,7 @@ CLASSIFY_LINES = 40
 LOG_SETTLE_SECONDS = 0.25
 LOG_QUIET_SECONDS = 0.02
 WRAPPER_LINGER_SECONDS = 0.5
+SCAN_REUSE_SECONDS = 1.0
 MAX_IDLE_WAIT_SECONDS = 60.0
 SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
 SUPERVISOR_STOP_SECONDS = 5.0
@@ -144,6 +145,7 @@ class Fleet:
         self.clock = clock
         self.on_event = on_event or (lambda _e: None)
         self.actor = actor
+        self._scan: tuple[float, ProcTable] = (-1e9, ProcTable())
 
     # --- paths ------------------------------------------------------------------
 
@@ -188,6 +190,7 @@ class Fleet:
         if panes is None:
             return Observation(now, False)
         table = table or self.procs.scan()
+        self._scan = (time.monotonic(), table)
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
         for pane in panes:
@@ -221,6 +224,12 @@ class Fleet:
                 io_bytes=io,
             )
         return Observation(now, True, agents, tuple(others))
+
+    def _recent_scan(self) -> ProcTable:
+        """This pass's /proc scan if it is fresh. Processes forked since are found anyway: a
+        kill re-sweeps by FLEET_RUN afterwards."""
+        taken, table = self._scan
+        return table if time.monotonic() - taken < SCAN_REUSE_SECONDS else self.procs.scan()
 
     def heartbeats(self) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -581,7 +590,7 @@ class Fleet:
         start) lets the FLEET_RUN search skip processes older than the runs.
         """
         run_ids = {r for runs, _, _ in batch for r in runs}
-        table = self.procs.scan()
+        table = self._recent_scan()
         carriers = self.procs.find_env("FLEET_RUN", run_ids, table, since) if run_ids else {}
         groups: list[tuple[dict[int, float], float]] = []
         for runs, roots, grace in batch:

@@ -182,6 +182,7 @@ class ProcessGateway:
         pending = [(targets, start + grace) for targets, grace in groups if targets]
         killed: dict[int, tuple[float, float]] = {}  # pid -> (start time, give-up time)
         left: set[int] = set()
+        polls = 0
         while pending or killed:
             now = time.monotonic()
             still = []
@@ -202,7 +203,10 @@ class ProcessGateway:
                     left.add(pid)
                     del killed[pid]
             if pending or killed:
-                time.sleep(_KILL_POLL_SECONDS)
+                # Most processes die within a millisecond of the signal: look again soon,
+                # then back off to the steady poll.
+                time.sleep(min(_KILL_POLL_SECONDS, 0.002 * 2**polls))
+                polls += 1
         return left
 
     def environ(self, pid: int) -> dict[str, str]:

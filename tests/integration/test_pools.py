@@ -99,7 +99,8 @@ def test_breaker_opens_after_identical_failures_and_pauses_dispatch(fleet_dir: F
     start(fleet_dir, 'slots = 1\nmax_attempts = 1\nbreaker_threshold = 2\nbreaker_cooldown = "1h"')
     for i in range(5):
         fleet_dir.run("task", "add", f"broken {i} [fail]")
-    wait_for(lambda: events(fleet_dir, "breaker-opened"), timeout=30, what="the breaker to open")
+    wait_for(lambda: events(fleet_dir, "breaker-opened"), timeout=30, what="the breaker to open",
+             explain=fleet_dir.explain)  # fmt: skip
     opened = events(fleet_dir, "breaker-opened")[0]
     assert opened.reason == "2 consecutive failures: exited with code 3: Error: simulated failure of task N"
     breaker_alerts = [e.reason for e in events(fleet_dir, "alert") if e.reason.startswith("breaker")]
@@ -109,7 +110,8 @@ def test_breaker_opens_after_identical_failures_and_pauses_dispatch(fleet_dir: F
     states = Counter(t["state"] for t in tasks(fleet_dir).values())
     assert states == {"needs-human": 2, "queued": 4}, states
     assert fleet_dir.run("reset", "coder").code == 0
-    wait_for(lambda: tasks(fleet_dir)[6]["state"] == "done", timeout=30, what="dispatch to resume after reset")
+    wait_for(lambda: tasks(fleet_dir)[6]["state"] == "done", timeout=30, what="dispatch to resume after reset",
+             explain=fleet_dir.explain)  # fmt: skip
 
 
 @pytest.mark.timeout(60)
