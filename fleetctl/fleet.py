@@ -620,7 +620,6 @@ class Fleet:
         sweep = []
         old_windows = []
         for s in spawns:
-            record = records.get(s.agent)
             agent = obs.agents.get(s.agent)
             spec = self.spec.agent(s.agent)
             if s.replaces:
@@ -628,7 +627,6 @@ class Fleet:
                 sweep.append(([s.replaces], roots, spec.stop_timeout if spec else 10.0))
             if agent is not None:
                 old_windows.append(agent.pane.window_id)
-            del record
         if sweep:
             left = self._terminate(sweep, _earliest(records, [s.agent for s in spawns if s.replaces]))
             if left:
@@ -818,33 +816,20 @@ class Fleet:
         deadline = self.clock() + max((s.start_timeout + s.min_uptime for s in specs), default=0) + 5.0
         pending = set(targets)
         failures: dict[str, str] = {}
-        seen_runs: dict[str, str] = {}
-        first = True
+        ports = {s.name: s.port for s in specs}
         while pending:
             with self.store.lock():
-                result = self.tick(only=set(pending), supervisor=first)
-            first = False
+                result = self.tick(only=set(pending))
             records = self.store.records(since=self.clock() - 1, names=pending)
             for name in sorted(pending):
                 view = result.plan.views.get(name)
                 record = records.get(name)
                 run = record.current if record else None
-                if run is not None and run.id not in seen_runs.values() and name not in seen_runs:
-                    seen_runs[name] = run.id
                 if view is None:
                     continue
                 if view.state is AgentState.RUNNING and run is not None and run.verified is not None:
                     pending.discard(name)
-                    report(
-                        name,
-                        "verified",
-                        f"pid {run.pid}"
-                        + (
-                            f", port {self.spec.agent(name).port}"  # type: ignore[union-attr]
-                            if self.spec.agent(name).port
-                            else ""
-                        ),
-                    )  # type: ignore[union-attr]
+                    report(name, "verified", f"pid {run.pid}" + (f", port {ports[name]}" if ports[name] else ""))
                 elif view.state in (AgentState.FAILED, AgentState.BACKOFF, AgentState.PARKED, AgentState.COMPLETED,
                                     AgentState.STOPPED) or (run is not None and not run.live):  # fmt: skip
                     pending.discard(name)
