@@ -36,6 +36,8 @@ _PANE_FORMAT = "\t".join(
     ]
 )
 _SPAWN_FORMAT = "#{window_id}\t#{pane_id}\t#{pane_pid}"
+# A tmux client sends its whole command line in one message (about 16 KiB at most).
+MAX_CALL_BYTES = 12_000
 _NOT_RUNNING = ("no server running", "error connecting to", "server exited unexpectedly")
 
 
@@ -63,6 +65,10 @@ class OpenedWindow:
     window_id: str
     pane_id: str
     pid: int
+
+
+def _size(args: Sequence[str]) -> int:
+    return sum(len(a.encode()) + 1 for a in args)
 
 
 def _is_not_running(stderr: str) -> bool:
@@ -157,45 +163,53 @@ class TmuxGateway:
     def open_windows(
         self, requests: Sequence[WindowRequest], close_first: Sequence[str] = (), taken: Iterable[int] | None = None
     ) -> list[OpenedWindow]:
-        """Open every window in one tmux invocation; ids come back from `-P -F`.
+        """Open every window in as few tmux invocations as tmux accepts; ids come back from `-P -F`.
 
         Each window gets an explicit free index so its pipe-pane can target it in the same
         call: tmux reads no pane output until the whole sequence has run, so logs miss
-        nothing and no per-window tmux client is needed. `taken` is the indexes in use
-        (from the caller's observation; asked of tmux when not given). `close_first`
-        windows (dead panes of replaced runs) are closed in the same call; if one is
-        already gone tmux stops the sequence, so it is retried in two steps.
+        nothing and no per-window tmux client is needed. A tmux client message is limited
+        in size, so a large batch goes as several calls of at most MAX_CALL_BYTES each.
+        `taken` is the indexes in use (from the caller's observation; asked of tmux when not
+        given). `close_first` windows (dead panes of replaced runs) are closed in the first
+        call; if one is already gone tmux stops the sequence, so it is retried in two steps.
         """
         if not requests:
             self.kill_windows(close_first)
             return []
         used = set(self._window_indexes() if taken is None else taken) | {0}
         free = (i for i in range(1, 1 << 30) if i not in used)
-        args: list[str] = []
+        calls: list[tuple[list[WindowRequest], list[str]]] = [([], [])]
         for wid in close_first:
-            args += ["kill-window", "-t", wid, ";"]
-        for i, req in enumerate(requests):
+            calls[0][1].extend(["kill-window", "-t", wid, ";"])
+        for req in requests:
             target = f"={self.session}:{next(free)}"
-            if i:
-                args.append(";")
-            args += ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", target, "-n", req.name, "-c", req.cwd]
+            command = ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", target, "-n", req.name, "-c", req.cwd]
             for key, value in req.env:
-                args += ["-e", f"{key}={value}"]
-            args += ["--", *req.argv]
+                command += ["-e", f"{key}={value}"]
+            command += ["--", *req.argv]
             if req.pipe:
-                args += [";", "pipe-pane", "-t", target, req.pipe]
-        result = self._run(args)
-        if result.returncode != 0 and close_first and not result.stdout:
-            self.kill_windows(close_first)
-            return self.open_windows(requests)
-        opened = []
-        for req, line in zip(requests, result.stdout.splitlines(), strict=False):
-            window_id, pane_id, pid = line.split("\t")
-            opened.append(OpenedWindow(req.name, window_id, pane_id, int(pid)))
-        if result.returncode != 0 and len(opened) < len(requests):
-            log.warning("tmux new-window failed", extra={"tmux_stderr": result.stderr})
-            if not opened:
-                raise TmuxError("new-window", result.stderr)
+                command += [";", "pipe-pane", "-t", target, req.pipe]
+            batch, args = calls[-1]
+            if batch and _size(args) + _size(command) > MAX_CALL_BYTES:
+                calls.append(([], []))
+                batch, args = calls[-1]
+            if batch:
+                args.append(";")
+            args.extend(command)
+            batch.append(req)
+        opened: list[OpenedWindow] = []
+        for n, (batch, args) in enumerate(calls):
+            result = self._run(args)
+            if n == 0 and result.returncode != 0 and close_first and not result.stdout:
+                self.kill_windows(close_first)
+                return self.open_windows(requests)
+            for req, line in zip(batch, result.stdout.splitlines(), strict=False):
+                window_id, pane_id, pid = line.split("\t")
+                opened.append(OpenedWindow(req.name, window_id, pane_id, int(pid)))
+            if result.returncode != 0:
+                log.warning("tmux new-window failed", extra={"tmux_stderr": result.stderr})
+                if not opened:
+                    raise TmuxError("new-window", result.stderr)
         return opened
 
     def _window_indexes(self) -> list[int]:

@@ -247,3 +247,21 @@ def test_attach_shows_the_agent_window(fleet_dir: FleetHarness, tmp_path: Path) 
 def _capture(socket_name: str) -> str:
     return subprocess.run(["tmux", "-L", socket_name, "capture-pane", "-p"], capture_output=True, text=True,
                           check=False).stdout  # fmt: skip
+
+
+def test_a_large_batch_of_long_commands_comes_up(fleet_dir: FleetHarness, tmp_path: Path) -> None:
+    """One tmux call cannot carry 60 long command lines: the batch is split, every agent runs."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    padding = "x" * 150
+    fleet_dir.write(f"""
+    [agents.w]
+    command = "sleep 100 # {padding}"
+    cwd = "{deep}"
+    replicas = 60
+    min_uptime = "0s"
+    max_actions_per_tick = 60
+    """.replace("    max_actions_per_tick = 60\n", ""), extra_fleet="max_actions_per_tick = 60")  # fmt: skip
+    result = fleet_dir.run("up")
+    assert result.code == 0, result
+    assert sum(1 for row in fleet_dir.status().values() if row["state"] == "running") == 60
