@@ -51,6 +51,7 @@ LOG_SETTLE_SECONDS = 0.25
 LOG_QUIET_SECONDS = 0.02
 WRAPPER_LINGER_SECONDS = 0.5
 SCAN_REUSE_SECONDS = 1.0
+SERVER_EXIT_SECONDS = 2.0
 MAX_IDLE_WAIT_SECONDS = 60.0
 SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
 SUPERVISOR_STOP_SECONDS = 5.0
@@ -869,10 +870,11 @@ class Fleet:
             self.store.set_desired(targets, "stopped")
             batch: list[tuple[list[str], list[int], float]] = []
             if everything:
-                # The supervisor stops with the agents, in the same batch: it cannot act
-                # meanwhile, since we hold the lock.
+                # The supervisor and the home window stop with the agents, in the same batch
+                # (the supervisor cannot act meanwhile: we hold the lock), and are confirmed
+                # gone before `down` returns rather than left to kill-server's SIGHUP.
                 for pane in obs.others:
-                    if pane.window_name == SUPERVISOR_WINDOW and not pane.dead:
+                    if pane.window_name.startswith("_") and not pane.dead:
                         batch.append(([], [pane.pid], SUPERVISOR_STOP_SECONDS))
             # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
             task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
@@ -903,15 +905,28 @@ class Fleet:
                         "killed", name, "stopped by fleetctl down", {"run": run_id, "by": "down", "why": "stop"}
                     )
             if everything:
-                self.tmux.kill_server()
+                self._kill_server(obs)
             else:
                 self.tmux.kill_windows(windows)
                 remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
                 if not remaining:
-                    self.tmux.kill_server()
+                    self._kill_server(obs)
             leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()), self.procs.scan(), since)
             left |= {p for pids in leftovers.values() for p in pids}
         return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
+
+    def _kill_server(self, obs: Observation) -> None:
+        """kill-server returns before the server has exited: wait until it has.
+
+        The server is the parent of the panes in this pass's observation (its scan may be
+        seconds old by now, which is fine: the server's pid and start time do not change).
+        """
+        table = self._scan[1]
+        panes = [a.pane for a in obs.agents.values()] + list(obs.others)
+        servers = {table.procs[p.pid].ppid for p in panes if p.pid in table.procs}
+        self.tmux.kill_server()
+        targets = {pid: table.procs[pid].start_time for pid in servers if pid in table.procs and pid > 1}
+        self.procs.wait_gone(targets, SERVER_EXIT_SECONDS)
 
     def restart(self, names: Sequence[str], on_progress: Callable[[str, str, str], None] | None = None) -> list[str]:
         specs = self.resolve(names)

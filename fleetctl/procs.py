@@ -222,6 +222,10 @@ class ProcessGateway:
                 out[key.decode(errors="replace")] = value.decode(errors="replace")
         return out
 
+    def wait_gone(self, targets: dict[int, float], timeout: float) -> set[int]:
+        """Wait (bounded) for processes to exit; returns those still alive."""
+        return self._wait_gone(targets, time.monotonic() + timeout)
+
     def kill_now(self, targets: dict[int, float]) -> set[int]:
         self._signal(targets, signal.SIGKILL)
         return self._wait_gone(targets, time.monotonic() + _KILL_WAIT_SECONDS)
