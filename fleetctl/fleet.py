@@ -49,7 +49,7 @@ OUTPUT_TAIL_LINES = 5
 CLASSIFY_LINES = 40
 LOG_SETTLE_SECONDS = 0.25
 LOG_QUIET_SECONDS = 0.02
-WRAPPER_LINGER_SECONDS = 0.5
+WRAPPER_LINGER_SECONDS = 0.2
 SCAN_REUSE_SECONDS = 1.0
 SERVER_EXIT_SECONDS = 2.0
 MAX_IDLE_WAIT_SECONDS = 60.0
@@ -269,7 +269,7 @@ class Fleet:
             if not finished and not obs.server_running and run.pane_id is None:
                 continue
             code, sig = self._exit_status(run, agent.pane if agent is not None and own_pane else None)
-            output = self._last_output(name, run.id, settle=code is not None and code != 0)
+            output = self._last_output(name, run.id, settle=sig is None)
             spec = self.spec.agent(name)
             if spec is None:
                 cls, reason, park = FailureClass.CRASHED, "ended", None
@@ -303,8 +303,8 @@ class Fleet:
         pane whose process exited at once, while its pipe still gets every byte. The pipe's
         shell and `cat` can trail the pane's death by a moment (the file may not even exist
         yet), so with `settle` wait until the log exists and has been quiet for
-        LOG_QUIET_SECONDS (at most LOG_SETTLE_SECONDS). Callers settle only for runs that
-        exited by themselves (they may have said why); a signal death is classified at once.
+        LOG_QUIET_SECONDS (at most LOG_SETTLE_SECONDS). Callers settle for runs that exited
+        by themselves (they may have said why); a signal death is classified at once.
         """
         path = self.log_path(agent, run_id)
         deadline = time.monotonic() + (LOG_SETTLE_SECONDS if settle else 0.0)
@@ -663,7 +663,7 @@ class Fleet:
                 self._event("fallback", s.agent, "primary failed repeatedly; running the fallback command", {})
         return failures
 
-    def _window_request(self, spec: AgentSpec, run: Run, command: str) -> WindowRequest:
+    def _window_request(self, spec: AgentSpec, run: Run, command: str, linger: bool = True) -> WindowRequest:
         """Write the run's script (0600, deletes itself) and describe its window.
 
         User env (possibly secrets) goes only into the script, never into argv.
@@ -689,7 +689,9 @@ class Fleet:
         lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
         # Hold the pty open a moment: output written just before a fast exit is otherwise
         # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
-        lines.append(f"sleep {WRAPPER_LINGER_SECONDS:g}")
+        # (Pool task windows do not linger: a lingering window would look like a busy slot.)
+        if linger:
+            lines.append(f"sleep {WRAPPER_LINGER_SECONDS:g}")
         script = self.runs_dir / f"{run.id}.sh"
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -925,8 +927,12 @@ class Fleet:
         panes = [a.pane for a in obs.agents.values()] + list(obs.others)
         servers = {table.procs[p.pid].ppid for p in panes if p.pid in table.procs}
         self.tmux.kill_server()
-        targets = {pid: table.procs[pid].start_time for pid in servers if pid in table.procs and pid > 1}
-        self.procs.wait_gone(targets, SERVER_EXIT_SECONDS)
+        # The server and what it ran itself: log pipes (`cat`) end when it closes them.
+        pids = {p for server in servers if server > 1 for p in table.tree(server)}
+        targets = {pid: table.procs[pid].start_time for pid in pids if pid in table.procs}
+        left = self.procs.wait_gone(targets, SERVER_EXIT_SECONDS)
+        if left:  # a pipe that did not end with the server: ours, so end it
+            self.procs.kill_now({p: targets[p] for p in left})
 
     def restart(self, names: Sequence[str], on_progress: Callable[[str, str, str], None] | None = None) -> list[str]:
         specs = self.resolve(names)

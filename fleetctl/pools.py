@@ -71,8 +71,15 @@ class PoolRunner:
         fleet, now = self.fleet, self.fleet.clock()
         panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
         windows = []
+        finished: list[str] = []
         for task, run in self.store.window_tasks():
             pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
+            if pane is not None and run is not None and run.live and (fleet.runs_dir / f"{run.id}.exit").exists():
+                # The wrapper wrote the exit code and only lingers to let tmux read the last
+                # output: the run has ended (as for agents, see Fleet._find_ended). Its window
+                # is closed below, once its log has settled, so it never holds a slot.
+                pane = replace(pane, dead=True)
+                finished.append(pane.window_id)
             window = dispatch.WindowTask(task, run, pane)
             pool = fleet.spec.pool(window.pool)
             if run is not None and pane is not None and not pane.dead and pool is not None and pool.gate:
@@ -85,7 +92,7 @@ class PoolRunner:
                              fleet.spec.max_actions_per_tick)  # fmt: skip
         close, opened = self._apply(plan, windows, breakers, now)
         held = {w.pane.pane_id for w in windows if w.pane is not None}
-        close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held]
+        close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
@@ -165,7 +172,7 @@ class PoolRunner:
                                   detail=run.stop_reason or "")  # fmt: skip
         else:
             code, sig = fleet._exit_status(run, window.pane)
-            output = fleet.output_tail(run.agent, run.id, OUTPUT_LINES)
+            output = fleet._last_output(run.agent, run.id, settle=sig is None)
             gate_code = _read_int(self._run_file(run.id, "gate"))
             gate_output = _tail(self._gate_log(run), 20)
             clean = code == 0 and sig is None
@@ -316,7 +323,7 @@ class PoolRunner:
         agent = AgentSpec(name=run.agent, command=command, cwd=workspace, env=env, pool=pool.name, task_id=task.id,
                           start_timeout=pool.start_timeout, min_uptime=pool.min_uptime,
                           stop_timeout=pool.stop_timeout)  # fmt: skip
-        return self.fleet._window_request(agent, run, command)
+        return self.fleet._window_request(agent, run, command, linger=False)
 
     def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
         """Agent, then (if it exited 0 or reported done) the gate with a timeout; the agent's code is the run's."""

@@ -217,23 +217,22 @@ class TmuxGateway:
         return [int(x) for x in result.stdout.split() if x.isdigit()] if result.returncode == 0 else []
 
     def kill_windows(self, window_ids: Iterable[str]) -> None:
-        """Close windows (already-gone ones are fine); one invocation per window batch."""
-        ids = list(window_ids)
+        """Close windows in one call; already-gone ones are fine.
+
+        One failing kill-window stops the rest of a tmux sequence, so on an error each
+        window is closed on its own (rare: a window closed by someone else meanwhile).
+        """
+        ids = list(dict.fromkeys(window_ids))
         if not ids:
             return
-        # One failing kill-window aborts the rest of a sequence, so a gone window
-        # is retried without it.
-        while ids:
-            args: list[str] = []
-            for wid in ids:
-                args += ([";"] if args else []) + ["kill-window", "-t", wid]
-            result = self._run(args)
-            if result.returncode == 0 or _is_not_running(result.stderr):
-                return
-            bad = next((w for w in ids if w in result.stderr), None)
-            if bad is None:
-                return
-            ids = ids[ids.index(bad) + 1 :]
+        args: list[str] = []
+        for wid in ids:
+            args += ([";"] if args else []) + ["kill-window", "-t", wid]
+        result = self._run(args)
+        if result.returncode == 0 or _is_not_running(result.stderr) or len(ids) == 1:
+            return
+        for wid in ids:
+            self._run(["kill-window", "-t", wid])
 
     def repipe(self, pane_id: str, command: str) -> None:
         """Point a pane's output pipe at a new command (closes the old pipe first)."""

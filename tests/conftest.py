@@ -169,9 +169,26 @@ class FleetHarness:
                     env = f.read().split(b"\0")
             except OSError:
                 continue
-            if any(item.startswith(b"TMUX=") and marker in item for item in env):
+            if any(item.startswith(b"TMUX=") and marker in item for item in env) or self._writes_state(entry):
                 found.append(int(entry))
         return found
+
+    def _writes_state(self, pid: str) -> bool:
+        """A log pipe (`cat >> <state_dir>/logs/...`) has an fd open in the state dir."""
+        state = str(self.state_dir())
+        if int(pid) == os.getpid():  # the test itself holds the state db open
+            return False
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            return False
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}").startswith(state):
+                    return True
+            except OSError:
+                continue
+        return False
 
     def state_dir(self) -> Path:
         return self.dir / ".fleet"
