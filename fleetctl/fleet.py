@@ -184,8 +184,12 @@ class Fleet:
 
     # --- observe ----------------------------------------------------------------
 
-    def observe(self, table: ProcTable | None = None) -> Observation:
-        """One `list-panes -a` and one /proc scan; ports only for agents that declare one."""
+    def observe(self, table: ProcTable | None = None, ports_for: set[str] | None = None) -> Observation:
+        """One `list-panes -a` and one /proc scan.
+
+        Listening ports are looked up only where they decide something: for agents that
+        declare a port and (with `ports_for`) whose run still waits for verification.
+        """
         now = self.clock()
         panes = self.tmux.panes()
         if panes is None:
@@ -209,7 +213,7 @@ class Fleet:
             tree = table.tree(pane.pid) if alive else []
             trees[name] = tree
             spec = self.spec.agent(name)
-            if spec is not None and spec.port is not None:
+            if spec is not None and spec.port is not None and (ports_for is None or name in ports_for):
                 port_pids += tree
         ports = self.procs.listening_ports(port_pids) if port_pids else {}
         for name, pane in by_name.items():
@@ -428,8 +432,8 @@ class Fleet:
         self.store.check_same_file()
         wake.ensure(self.wake_fifo)
         now = self.clock()
-        obs = self.observe()
         records = self._records(now)
+        obs = self.observe(ports_for=_unverified(records))
         ended = self._find_ended(obs, records, now)
         if ended:
             self._apply_ended(ended, now)
@@ -759,8 +763,8 @@ class Fleet:
         """Observe and derive, changing nothing (safe while anything else runs)."""
         specs = self.resolve(names)
         now = self.clock()
-        obs = self.observe()
         records = self._records(now) if self.store.path.exists() else {}
+        obs = self.observe(ports_for=_unverified(records))
         ended = self._find_ended(obs, records, now)
         records = self._simulate_ended(records, ended, now)
         plan = planner.plan(replace(self.spec, agents=tuple(specs)), records, obs, now, self.heartbeats())
@@ -769,8 +773,8 @@ class Fleet:
 
     def views(self) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
         now = self.clock()
-        obs = self.observe()
         records = self._records(now) if self.store.path.exists() else {}
+        obs = self.observe(ports_for=_unverified(records))
         ended = self._find_ended(obs, records, now)
         records = self._simulate_ended(records, ended, now)
         return planner.plan(self.spec, records, obs, now, self.heartbeats()), obs, records
@@ -1103,6 +1107,11 @@ def _describe(action: planner.Action) -> str:
     if isinstance(action, planner.Remove):
         return f"remove {action.agent} (no longer in the fleet file)"
     return f"mark {action.agent} stalled: {action.detail}"
+
+
+def _unverified(records: dict[str, AgentRecord]) -> set[str]:
+    """Agents whose live run still waits for verification: the only ones whose ports matter."""
+    return {n for n, r in records.items() if r.current is not None and r.current.live and r.current.verified is None}
 
 
 def _earliest(records: dict[str, AgentRecord], agents: Sequence[str]) -> float | None:
