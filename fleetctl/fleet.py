@@ -686,16 +686,18 @@ class Fleet:
         lines = ['rm -f -- "$0"']
         lines += [f"export {k}={shlex.quote(v)}" for k, v in private + list(spec.env)]
         lines.append(f"/bin/sh -c {shlex.quote(command)}")
-        lines.append(f"echo $? > {shlex.quote(str(exit_file))}")
+        lines.append("code=$?")
+        lines.append(f"echo $code > {shlex.quote(str(exit_file))}")
         # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
         # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
         fifo = shlex.quote(str(self.wake_fifo))
         lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
         # Hold the pty open a moment: output written just before a fast exit is otherwise
         # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
-        # (Pool task windows do not linger: a lingering window would look like a busy slot.)
+        # Not after a signal death (nothing more was said), and not in pool task windows
+        # (a lingering window would look like a busy slot).
         if linger:
-            lines.append(f"sleep {WRAPPER_LINGER_SECONDS:g}")
+            lines.append(f"[ $code -gt 128 ] || sleep {WRAPPER_LINGER_SECONDS:g}")
         script = self.runs_dir / f"{run.id}.sh"
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
