@@ -764,22 +764,23 @@ class Fleet:
     def status(self, names: Sequence[str] = ()) -> list[AgentStatus]:
         """Observe and derive, changing nothing (safe while anything else runs)."""
         specs = self.resolve(names)
-        now = self.clock()
-        records = self._records(now) if self.store.path.exists() else {}
-        obs = self.observe(ports_for=_unverified(records))
-        ended = self._find_ended(obs, records, now)
-        records = self._simulate_ended(records, ended, now)
-        plan = planner.plan(replace(self.spec, agents=tuple(specs)), records, obs, now, self.heartbeats())
-        return [self._row(spec, _as_status(plan.views[spec.name], records.get(spec.name)), records.get(spec.name),
-                          obs, now) for spec in specs]  # fmt: skip
+        plan, obs, records = self.views(specs)
+        return [
+            self._row(spec, _as_status(plan.views[spec.name], records.get(spec.name)), records.get(spec.name), obs,
+                      obs.time)
+            for spec in specs
+        ]  # fmt: skip
 
-    def views(self) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
+    def views(
+        self, specs: Sequence[AgentSpec] | None = None
+    ) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
+        """What the planner would do now, without doing it: ended runs are simulated, not recorded."""
         now = self.clock()
         records = self._records(now) if self.store.path.exists() else {}
         obs = self.observe(ports_for=_unverified(records))
-        ended = self._find_ended(obs, records, now)
-        records = self._simulate_ended(records, ended, now)
-        return planner.plan(self.spec, records, obs, now, self.heartbeats()), obs, records
+        records = self._simulate_ended(records, self._find_ended(obs, records, now), now)
+        spec = self.spec if specs is None else replace(self.spec, agents=tuple(specs))
+        return planner.plan(spec, records, obs, now, self.heartbeats()), obs, records
 
     def _row(self, spec: AgentSpec, view: planner.AgentView, record: AgentRecord | None, obs: Observation,
              now: float) -> AgentStatus:  # fmt: skip
@@ -1078,10 +1079,6 @@ class Fleet:
             self.resolve([name])
             raise OperationFailed(f"{name} has no window; start it with `fleetctl up {name}`")
         return self.tmux.attach_argv(agent.pane.window_id, inside_tmux)
-
-    def logs(self, name: str) -> Path | None:
-        self.resolve([name])
-        return self._latest_log(name)
 
 
 def _as_status(view: planner.AgentView, record: AgentRecord | None) -> planner.AgentView:
