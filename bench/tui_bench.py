@@ -16,8 +16,9 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
+
+from fleetctl.record import replace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -8,9 +8,9 @@ unit-tested here with plain numbers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 
 from fleetctl.model import Breaker, BreakerState, PaneInfo, PoolSpec, Run, Task, TaskState
+from fleetctl.record import field, record, replace
 
 # A window agent that reported done/failed but keeps running is closed after this long.
 REPORT_GRACE_SECONDS = 10.0
@@ -25,7 +25,7 @@ _NUMBER_RE = re.compile(r"0x[0-9a-f]+|\d+", re.I)
 # --- inputs and actions ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WindowTask:
     """A task handed to a pool window, and what we see of that window now."""
 
@@ -40,19 +40,19 @@ class WindowTask:
         return self.task.pool or holder.split(".", 1)[0]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Claim:
     pool: str
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class VerifyRun:
     task_id: int
     run_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class KillRun:
     """End a task's window run: why (wall, idle, start, cancelled, reported) and the detail."""
 
@@ -62,7 +62,7 @@ class KillRun:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FinishRun:
     """The run's window ended (or was never recorded): read how, then settle the task."""
 
@@ -70,18 +70,18 @@ class FinishRun:
     run_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RenewLease:
     task_id: int
     until: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExpireLeases:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HalfOpen:
     pool: str
 
@@ -89,13 +89,13 @@ class HalfOpen:
 DispatchAction = Claim | VerifyRun | KillRun | FinishRun | RenewLease | ExpireLeases | HalfOpen
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class DispatchPlan:
     actions: tuple[DispatchAction, ...] = ()
     wake_at: float | None = None
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Builder:
     now: float
     budget: int
@@ -221,7 +221,7 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
 # --- how an attempt ended ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunEnd:
     """What is known about a finished window run. `killed` says why fleetctl ended it, if it did."""
 
@@ -234,7 +234,7 @@ class RunEnd:
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verdict:
     """The task's next state after an attempt, and what the attempt means for the breaker.
 

@@ -20,11 +20,11 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetctl.model import AgentSpec, AgentState, FleetSpec, RestartPolicy, Run
+from fleetctl.record import record, replace
 
 if TYPE_CHECKING:
     from fleetctl.fleet import AgentStatus
@@ -36,7 +36,7 @@ SETTLE_SECONDS = 0.5
 CAPTURE_LINES = 500
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Check:
     """One line of doctor's verdict."""
 

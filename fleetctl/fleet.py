@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from fleetctl import plan as planner
@@ -39,6 +38,7 @@ from fleetctl.model import (
     Run,
 )
 from fleetctl.procs import ProcessGateway, ProcTable
+from fleetctl.record import field, record, replace
 from fleetctl.store import StateStore
 from fleetctl.tmux import HOME_WINDOW, TmuxGateway, WindowRequest
 
@@ -63,7 +63,7 @@ def strip_ansi(text: str) -> str:
     return _ANSI_RE.sub("", text)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentStatus:
     """One row of `status`: what a person (or a script) needs about an agent."""
 
@@ -101,7 +101,7 @@ class AgentStatus:
         }
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class TickResult:
     plan: planner.Plan
     failures: list[str] = field(default_factory=list)
@@ -112,7 +112,7 @@ class TickResult:
         return bool(self.plan.actions)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Ended:
     """A run whose window died or vanished: what we learned about its end."""
 
@@ -261,8 +261,8 @@ class Fleet:
         lingering pane as dead and the respawn sweeps it.
         """
         ended = []
-        for name, record in records.items():
-            run = record.current
+        for name, rec in records.items():
+            run = rec.current
             if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
                 continue  # pool task runs end through pools.PoolRunner
             agent = obs.agents.get(name)

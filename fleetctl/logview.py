@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from fleetctl.record import record
 
 FOLLOW_MIN_SLEEP_SECONDS = 0.05
 FOLLOW_MAX_SLEEP_SECONDS = 0.5
@@ -24,7 +25,7 @@ READ_CHUNK_BYTES = 65536
 SWITCH_GRACE_SECONDS = 0.2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Segment:
     """One log file: run `run`, rotated at `rotated_ms` (None: the run's live file)."""
 

@@ -13,12 +13,12 @@ import os
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetctl.errors import UsageError
 from fleetctl.model import AgentState
+from fleetctl.record import record
 
 if TYPE_CHECKING:
     from fleetctl.fleet import Fleet
@@ -27,7 +27,7 @@ PREFIX = "fleetctl"
 LATENCY_WINDOW_SECONDS = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Metric:
     """One metric family: its samples are (label pairs, value)."""
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
+
+from fleetctl.record import field, record
 
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 SUPERVISOR_WINDOW = "_supervisor"
@@ -53,7 +54,7 @@ class FailureClass(enum.Enum):
     STALLED = "stalled"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentSpec:
     """One agent as the fleet file describes it, after defaults and replica expansion."""
 
@@ -102,7 +103,7 @@ class AgentSpec:
         return {k: ("***" if is_secret(k) else v) for k, v in self.env}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PoolSpec:
     """A pool hands queued tasks to agent windows, one window per task."""
 
@@ -128,7 +129,7 @@ class PoolSpec:
     log_keep: int = 5
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FleetSpec:
     name: str
     path: Path
@@ -153,7 +154,7 @@ class FleetSpec:
 # --- observation -----------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PaneInfo:
     """One tmux pane of the fleet's session, converted from tmux's strings once."""
 
@@ -167,7 +168,7 @@ class PaneInfo:
     window_index: int = -1
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ProcInfo:
     pid: int
     ppid: int
@@ -176,7 +177,7 @@ class ProcInfo:
     cpu_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentObservation:
     """What tmux and /proc say about one agent's window right now."""
 
@@ -188,7 +189,7 @@ class AgentObservation:
     io_bytes: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Observation:
     time: float
     server_running: bool
@@ -199,7 +200,7 @@ class Observation:
 # --- history ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Run:
     id: str
     agent: str
@@ -231,7 +232,7 @@ class Run:
         return "unknown"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentRecord:
     """What the store remembers about one agent: intent, counters and recent runs."""
 
@@ -258,7 +259,7 @@ class AgentRecord:
         return [r.started for r in self.runs if r.respawn and r.started > self.counter_reset_at]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Event:
     time: float
     kind: str
@@ -288,7 +289,7 @@ class TaskState(enum.Enum):
         return self not in (TaskState.QUEUED, TaskState.RUNNING)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Task:
     """One unit of backlog work. `attempt` counts claims; `agent` holds the current lease."""
 
@@ -329,7 +330,7 @@ class Task:
         }  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TaskAttempt:
     """One claim of a task: who ran it, how it ended."""
 
@@ -343,7 +344,7 @@ class TaskAttempt:
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Message:
     """One message in one recipient's inbox; a wake is also typed into the recipient's pane."""
 
@@ -370,7 +371,7 @@ class BreakerState(enum.Enum):
     HALF_OPEN = "half-open"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Breaker:
     """A pool's circuit breaker: `streak` consecutive failures with the same `signature`."""
 

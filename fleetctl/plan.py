@@ -8,7 +8,6 @@ with plain numbers.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from fleetctl.model import (
@@ -23,6 +22,7 @@ from fleetctl.model import (
     Run,
     StallAction,
 )
+from fleetctl.record import field, record
 
 # How often to look again while a spawn waits for its port.
 VERIFY_POLL_SECONDS = 0.05
@@ -31,7 +31,7 @@ VERIFY_POLL_SECONDS = 0.05
 # --- actions ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Spawn:
     agent: str
     reason: str
@@ -40,13 +40,13 @@ class Spawn:
     replaces: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Verify:
     agent: str
     run_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Kill:
     """End a live run: TERM the group, wait stop_timeout, KILL, sweep its FLEET_RUN."""
 
@@ -58,19 +58,19 @@ class Kill:
     then_spawn: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GiveUp:
     agent: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class MarkStalled:
     agent: str
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Adopt:
     agent: str
     window_id: str
@@ -78,7 +78,7 @@ class Adopt:
     pid: int
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Remove:
     """An agent no longer in the fleet file: stop what runs, close its window, forget it."""
 
@@ -90,7 +90,7 @@ class Remove:
 Action = Spawn | Verify | Kill | GiveUp | MarkStalled | Adopt | Remove
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentView:
     """One agent's derived state, for status, the TUI and exit codes."""
 
@@ -101,7 +101,7 @@ class AgentView:
     respawns: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     actions: tuple[Action, ...] = ()
     views: dict[str, AgentView] = field(default_factory=dict)
@@ -220,7 +220,7 @@ def classify(
 # --- the plan --------------------------------------------------------------------
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Builder:
     now: float
     actions: list[Action] = field(default_factory=list)

@@ -13,7 +13,6 @@ import contextlib
 import json
 import shlex
 import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,7 @@ from fleetctl.model import (
     Task,
     TaskState,
 )
+from fleetctl.record import replace
 from fleetctl.tmux import TmuxError
 from fleetctl.worktree import WorkspaceError, ensure_worktree
 

@@ -13,9 +13,9 @@ import os
 import signal
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from fleetctl.model import ProcInfo
+from fleetctl.record import field, record
 
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 _KILL_POLL_SECONDS = 0.02
@@ -52,7 +52,7 @@ def _read_stat(pid: int) -> tuple[ProcInfo, str] | None:
     return info, state
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ProcTable:
     """One scan of /proc: every live (non-zombie) process and its children."""
 

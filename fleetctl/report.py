@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fleetctl.model import TASK_WINDOW_SEPARATOR, Event, Run, TaskAttempt
+from fleetctl.record import field, record
 
 if TYPE_CHECKING:
     from fleetctl.fleet import Fleet
@@ -24,7 +24,7 @@ _CLEARS_ALERT = ("reset", "verified", "adopted")
 TASK_STATES = ("added", "done", "failed", "needs-review", "needs-human")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Incident:
     """One crash, kill, stall, timeout, start failure or alert, as the report lists it."""
 
@@ -52,7 +52,7 @@ class Incident:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AgentSummary:
     name: str
     runs_started: int = 0
@@ -94,7 +94,7 @@ class AgentSummary:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Cycles:
     total: int = 0
     busy: int = 0
@@ -105,7 +105,7 @@ class Cycles:
         return self.busy / self.total if self.total else 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Report:
     fleet: str
     since: float

@@ -12,7 +12,6 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from fleetctl.model import (
@@ -24,6 +23,7 @@ from fleetctl.model import (
     TaskAttempt,
     TaskState,
 )
+from fleetctl.record import record
 
 TASK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (
@@ -105,7 +105,7 @@ _RUN_COLUMNS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class NewTask:
     """A validated task to add (the CLI and import check the fields before this)."""
 

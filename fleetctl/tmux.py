@@ -12,10 +12,10 @@ import os
 import shlex
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from fleetctl.errors import OperationFailed
 from fleetctl.model import PaneInfo
+from fleetctl.record import record
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class TmuxError(OperationFailed):
         self.stderr = stderr
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class WindowRequest:
     """A window to open: its name, environment (no secrets here: it is argv) and argv."""
 
@@ -59,7 +59,7 @@ class WindowRequest:
     pipe: str | None = None  # pipe-pane command, attached in the same tmux call (no output is missed)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class OpenedWindow:
     name: str
     window_id: str

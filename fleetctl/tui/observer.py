@@ -15,11 +15,11 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from fleetctl.errors import FleetError
 from fleetctl.model import Event
+from fleetctl.record import field, record
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ FleetLoader = Callable[[], Any]
 BoardFactory = Callable[[Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TaskRow:
     id: int
     state: str
@@ -46,7 +46,7 @@ class TaskRow:
     agent: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TaskSummary:
     counts: dict[str, int]
     rows: tuple[TaskRow, ...]
@@ -57,7 +57,7 @@ class TaskSummary:
         return sum(self.counts.get(s, 0) for s in OPEN_TASK_STATES)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Detail:
     """One agent's close-up: its pane (or log) tail and its recent events."""
 
@@ -69,7 +69,7 @@ class Detail:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Snapshot:
     time: float
     fleet_name: str = ""

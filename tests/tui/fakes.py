@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fleetctl.fleet import AgentStatus
 from fleetctl.model import AgentState, Event
+from fleetctl.record import replace
 
 FIXED_NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from fleetctl.model import (
     Run,
     StallAction,
 )
+from fleetctl.record import replace
 
 NOW = 10_000.0
 
