@@ -9,19 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import os
 import re
 import shlex
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fleetctl import logger, wake
 from fleetctl import plan as planner
-from fleetctl import wake
 from fleetctl.errors import OperationFailed, UsageError
 from fleetctl.model import (
     SUPERVISOR_WINDOW,
@@ -36,6 +34,7 @@ from fleetctl.model import (
     Observation,
     PaneInfo,
     Run,
+    new_run_id,
 )
 from fleetctl.procs import ProcessGateway, ProcTable
 from fleetctl.record import field, record, replace
@@ -43,7 +42,6 @@ from fleetctl.store import StateStore
 from fleetctl.tmux import HOME_WINDOW, TmuxGateway, WindowRequest
 
 EventSink = Callable[[Event], None]
-log = logging.getLogger(__name__)
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
 OUTPUT_TAIL_LINES = 5
 CLASSIFY_LINES = 40
@@ -191,10 +189,14 @@ class Fleet:
         declare a port and (with `ports_for`) whose run still waits for verification.
         """
         now = self.clock()
-        panes = self.tmux.panes()
+        collect = self.tmux.panes_started()
+        scanned = table or self.procs.scan()  # while tmux answers
+        panes = collect()
         if panes is None:
             return Observation(now, False)
-        table = table or self.procs.scan()
+        if any(not p.dead and p.pid not in scanned.procs for p in panes):
+            scanned = self.procs.scan()  # a window opened during the scan: look again, once
+        table = scanned
         self._scan = (time.monotonic(), table)
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
@@ -208,17 +210,18 @@ class Fleet:
         agents: dict[str, AgentObservation] = {}
         port_pids: list[int] = []
         trees: dict[str, list[int]] = {}
+        specs = {a.name: a for a in self.spec.agents}
         for name, pane in by_name.items():
             alive = not pane.dead and pane.pid in table.procs
             tree = table.tree(pane.pid) if alive else []
             trees[name] = tree
-            spec = self.spec.agent(name)
+            spec = specs.get(name)
             if spec is not None and spec.port is not None and (ports_for is None or name in ports_for):
                 port_pids += tree
         ports = self.procs.listening_ports(port_pids) if port_pids else {}
         for name, pane in by_name.items():
             tree = trees[name]
-            spec = self.spec.agent(name)
+            spec = specs.get(name)
             io = self.procs.io_bytes(tree) if spec is not None and spec.idle_timeout is not None else 0
             agents[name] = AgentObservation(
                 pane=pane,
@@ -237,14 +240,17 @@ class Fleet:
         return table if time.monotonic() - taken < SCAN_REUSE_SECONDS else self.procs.scan()
 
     def heartbeats(self) -> dict[str, float]:
+        """Each agent's latest heartbeat: `fleetctl heartbeat` files (one directory listing) and
+        its own heartbeat_file."""
         out: dict[str, float] = {}
-        for spec in self.spec.agents:
-            paths = [self.heartbeat_dir / spec.name]
-            if spec.heartbeat_file is not None:
-                paths.append(spec.heartbeat_file)
-            for path in paths:
+        with contextlib.suppress(OSError), os.scandir(self.heartbeat_dir) as entries:
+            for entry in entries:
                 with contextlib.suppress(OSError):
-                    out[spec.name] = max(out.get(spec.name, 0.0), path.stat().st_mtime)
+                    out[entry.name] = entry.stat().st_mtime
+        for spec in self.spec.agents:
+            if spec.heartbeat_file is not None:
+                with contextlib.suppress(OSError):
+                    out[spec.name] = max(out.get(spec.name, 0.0), spec.heartbeat_file.stat().st_mtime)
         return out
 
     def _records(self, now: float) -> dict[str, AgentRecord]:
@@ -261,12 +267,16 @@ class Fleet:
         lingering pane as dead and the respawn sweeps it.
         """
         ended = []
+        try:
+            exit_files = set(os.listdir(self.runs_dir))
+        except OSError:
+            exit_files = set()
         for name, rec in records.items():
             run = rec.current
             if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
                 continue  # pool task runs end through pools.PoolRunner
             agent = obs.agents.get(name)
-            finished = (self.runs_dir / f"{run.id}.exit").exists()
+            finished = f"{run.id}.exit" in exit_files
             own_pane = agent is not None and agent.pane.pane_id == run.pane_id
             if not finished and agent is not None and agent.alive and (own_pane or run.pane_id is None):
                 continue
@@ -527,13 +537,13 @@ class Fleet:
 
     def _adopt(self, action: planner.Adopt, now: float) -> None:
         env = self.procs.environ(action.pid)
-        run_id = env.get("FLEET_RUN") or uuid.uuid4().hex[:12]
+        run_id = env.get("FLEET_RUN") or new_run_id()
         if env.get("FLEET_AGENT", action.agent) != action.agent:
             self._event("warning", action.agent, f"window {action.window_id} runs FLEET_AGENT={env['FLEET_AGENT']}", {})
         spec = self.spec.agent(action.agent)
         started = self.procs.identity(action.pid) or now
         if self.store.run(run_id) is not None:
-            run_id = uuid.uuid4().hex[:12]
+            run_id = new_run_id()
         run = Run(id=run_id, agent=action.agent, started=started, pid=action.pid, window_id=action.window_id,
                   pane_id=action.pane_id, verified=now, fingerprint=spec.fingerprint() if spec else "")  # fmt: skip
         self.store.add_run(run, started)
@@ -645,7 +655,7 @@ class Fleet:
             spec = self.spec.agent(s.agent)
             if spec is None:
                 continue
-            run = Run(id=uuid.uuid4().hex[:12], agent=s.agent, started=now, respawn=s.respawn, fallback=s.fallback,
+            run = Run(id=new_run_id(), agent=s.agent, started=now, respawn=s.respawn, fallback=s.fallback,
                       fingerprint=spec.fingerprint())  # fmt: skip
             requests.append(self._window_request(spec, run, spec.fallback if s.fallback else spec.command))
             runs.append(run)
@@ -1044,7 +1054,7 @@ class Fleet:
                     now = self.clock()
                     until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
                 except Exception as exc:  # one bad tick must not end supervision
-                    log.exception("supervise tick failed")
+                    logger.get(__name__).exception("supervise tick failed")
                     with contextlib.suppress(Exception):
                         self._event("supervise-error", None, f"{type(exc).__name__}: {exc}", {})
                 waiter.refresh()

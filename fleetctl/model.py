@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from fleetctl.record import field, record
@@ -13,6 +14,11 @@ SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 SUPERVISOR_WINDOW = "_supervisor"
 # Pool task windows are named "<pool>.<task id>"; "." never occurs in an agent name.
 TASK_WINDOW_SEPARATOR = "."
+
+
+def new_run_id() -> str:
+    """12 random hex digits: unique enough per fleet, and cheaper to import than uuid."""
+    return os.urandom(6).hex()
 
 
 def is_secret(key: str) -> bool:

@@ -8,7 +8,6 @@ with plain numbers.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 
 from fleetctl.model import (
     AgentObservation,
@@ -192,6 +191,8 @@ def park_until(output: str, now: float, default_park: float) -> float:
         elif half == "am" and hour == 12:
             hour = 0
         if hour < 24 and minute < 60:
+            from datetime import datetime, timedelta  # only for a "resets at" message
+
             local = datetime.fromtimestamp(now)
             reset = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
             if reset <= local:

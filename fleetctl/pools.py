@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shlex
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +30,7 @@ from fleetctl.model import (
     Run,
     Task,
     TaskState,
+    new_run_id,
 )
 from fleetctl.record import replace
 from fleetctl.tmux import TmuxError
@@ -258,7 +258,7 @@ class PoolRunner:
                                              pool=pool.name, labels=pool.labels)  # fmt: skip
                 if task is None:
                     break
-                run = Run(id=uuid.uuid4().hex[:12], agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
+                run = Run(id=new_run_id(), agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
                           started=fleet.clock(), task_id=task.id)  # fmt: skip
                 fleet.on_event(Event(run.started, "task-claimed", run.agent, f"attempt {task.attempt}: {task.title}",
                                      {"task": task.id, "attempt": task.attempt}))  # fmt: skip

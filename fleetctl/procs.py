@@ -33,23 +33,24 @@ def _boot_time() -> float:
 _BOOT_TIME = _boot_time()
 
 
-def _read_stat(pid: int) -> tuple[ProcInfo, str] | None:
+def _read_stat(pid: int | str) -> tuple[ProcInfo, bytes] | None:
+    """A process's /proc/<pid>/stat and its state letter (os.read: a scan reads hundreds)."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # comm may contain spaces and parentheses: split after the last ')'.
     rest = data[data.rindex(b")") + 2 :].split()
-    state = rest[0].decode()
-    info = ProcInfo(
-        pid=pid,
-        ppid=int(rest[1]),
-        pgid=int(rest[2]),
-        start_time=_BOOT_TIME + int(rest[19]) / _CLK_TCK,
-        cpu_seconds=(int(rest[11]) + int(rest[12])) / _CLK_TCK,
-    )
-    return info, state
+    # pid, ppid, pgid, start time, CPU time (user + system)
+    info = ProcInfo(int(pid), int(rest[1]), int(rest[2]), _BOOT_TIME + int(rest[19]) / _CLK_TCK,
+                    (int(rest[11]) + int(rest[12])) / _CLK_TCK)  # fmt: skip
+    return info, rest[0]
 
 
 @record(frozen=False)
@@ -85,8 +86,8 @@ class ProcessGateway:
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
-            read = _read_stat(int(entry.name))
-            if read is None or read[1] in ("Z", "X"):
+            read = _read_stat(entry.name)
+            if read is None or read[1] in (b"Z", b"X"):
                 continue
             info = read[0]
             table.procs[info.pid] = info
@@ -162,13 +163,13 @@ class ProcessGateway:
 
     def alive(self, pid: int, start_time: float | None = None) -> bool:
         read = _read_stat(pid)
-        if read is None or read[1] in ("Z", "X"):
+        if read is None or read[1] in (b"Z", b"X"):
             return False
         return start_time is None or abs(read[0].start_time - start_time) < 0.05
 
     def identity(self, pid: int) -> float | None:
         read = _read_stat(pid)
-        return None if read is None or read[1] in ("Z", "X") else read[0].start_time
+        return None if read is None or read[1] in (b"Z", b"X") else read[0].start_time
 
     def terminate_groups(self, groups: list[tuple[dict[int, float], float]]) -> set[int]:
         """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline.

@@ -39,25 +39,25 @@ def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None 
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     cls = type(self)
     names: tuple[str, ...] = cls.__record_fields__
-    if len(args) > len(names):
-        raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, got {len(args)}")
     put = object.__setattr__
-    for name, value in zip(names, args, strict=False):
-        put(self, name, value)
-    if kwargs or len(args) < len(names):
-        defaults: dict[str, Any] = cls.__record_defaults__
-        for name in names[len(args) :]:
-            if name in kwargs:
-                value = kwargs.pop(name)
-            else:
-                value = defaults.get(name, _MISSING)
-                if value is _MISSING:
-                    raise TypeError(f"{cls.__name__}() missing argument: {name!r}")
-                if type(value) is _Factory:
-                    value = value.make()
+    rest = names
+    if args:
+        if len(args) > len(names):
+            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, got {len(args)}")
+        for name, value in zip(names, args, strict=False):
             put(self, name, value)
-        if kwargs:
-            raise TypeError(f"{cls.__name__}() got unexpected or repeated arguments: {', '.join(kwargs)}")
+        rest = names[len(args) :]
+    for name in rest:
+        value = kwargs.pop(name, _MISSING)
+        if value is _MISSING:
+            value = cls.__record_defaults__.get(name, _MISSING)
+            if value is _MISSING:
+                raise TypeError(f"{cls.__name__}() missing argument: {name!r}")
+            if type(value) is _Factory:
+                value = value.make()
+        put(self, name, value)
+    if kwargs:
+        raise TypeError(f"{cls.__name__}() got unexpected or repeated arguments: {', '.join(kwargs)}")
 
 
 def _values(self: Any) -> tuple[Any, ...]:

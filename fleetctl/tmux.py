@@ -7,17 +7,15 @@ person's own tmux server. Batches of commands go to tmux as one invocation joine
 
 from __future__ import annotations
 
-import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+from fleetctl import logger
 from fleetctl.errors import OperationFailed
 from fleetctl.model import PaneInfo
 from fleetctl.record import record
-
-log = logging.getLogger(__name__)
 
 SESSION_WIDTH = 200
 SESSION_HEIGHT = 50
@@ -86,11 +84,14 @@ class TmuxGateway:
     def _argv(self, args: Sequence[str]) -> list[str]:
         return ["tmux", "-L", self.socket_name, *args]
 
-    def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        self.calls += 1
+    def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.pop("TMUX", None)
-        return subprocess.run(self._argv(args), capture_output=True, text=True, env=env, check=False)
+        return env
+
+    def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        self.calls += 1
+        return subprocess.run(self._argv(args), capture_output=True, text=True, env=self._env(), check=False)
 
     def _check(self, args: Sequence[str]) -> str:
         result = self._run(args)
@@ -102,13 +103,28 @@ class TmuxGateway:
 
     def panes(self) -> list[PaneInfo] | None:
         """Every pane of this fleet's session in one `list-panes -a`; None if the server is down."""
-        result = self._run(["list-panes", "-a", "-F", _PANE_FORMAT])
-        if result.returncode != 0:
-            if _is_not_running(result.stderr):
-                return None
-            raise TmuxError("list-panes", result.stderr)
+        return self.panes_started()()
+
+    def panes_started(self) -> Callable[[], list[PaneInfo] | None]:
+        """Start the `list-panes -a` now and return what collects its answer, so a caller can
+        scan /proc while tmux replies."""
+        self.calls += 1
+        args = self._argv(["list-panes", "-a", "-F", _PANE_FORMAT])
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self._env())
+
+        def collect() -> list[PaneInfo] | None:
+            stdout, stderr = proc.communicate()
+            if proc.returncode != 0:
+                if _is_not_running(stderr):
+                    return None
+                raise TmuxError("list-panes", stderr)
+            return self._parse_panes(stdout)
+
+        return collect
+
+    def _parse_panes(self, stdout: str) -> list[PaneInfo]:
         panes = []
-        for line in result.stdout.splitlines():
+        for line in stdout.splitlines():
             parts = line.split("\t")
             if len(parts) != 9 or parts[0] != self.session:
                 continue
@@ -207,7 +223,7 @@ class TmuxGateway:
                 window_id, pane_id, pid = line.split("\t")
                 opened.append(OpenedWindow(req.name, window_id, pane_id, int(pid)))
             if result.returncode != 0:
-                log.warning("tmux new-window failed", extra={"tmux_stderr": result.stderr})
+                logger.get(__name__).warning("tmux new-window failed", extra={"tmux_stderr": result.stderr})
                 if not opened:
                     raise TmuxError("new-window", result.stderr)
         return opened
