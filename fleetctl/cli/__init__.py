@@ -1,18 +1,64 @@
-"""The click root: global options, one place that turns FleetError into stderr + exit code."""
+"""The CLI root: global options, lazy dispatch, and the one place that turns FleetError into stderr + exit code.
+
+argparse only (no third-party parser): the root parses the global options and the command name, then
+imports just that command's module, which declares its arguments with `@command`, so `fleetctl status`
+never pays for the TUI, the task board or the operator tools.
+"""
 
 from __future__ import annotations
 
-import logging
+import argparse
 import os
+import re
 import sys
-from pathlib import Path
-
-import click
 
 from fleetctl import __version__
-from fleetctl.errors import FleetError
+from fleetctl.errors import FleetError, UsageError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost `fleetctl --help` milliseconds
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    Argument = tuple[tuple[str, ...], dict[str, Any]]
+    F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
+
+DESCRIPTION = """Run a fleet of agents in tmux, prove every spawn, repair it unattended.
+
+Examples:
+  fleetctl up                 start every agent and verify each one
+  fleetctl status --json      one observation, as JSON
+  fleetctl reconcile          repair the fleet (for cron)
+  fleetctl down web           stop one agent and everything it started"""
+
+# Which module defines each command, and its summary for the root help (the first sentence of the
+# command's docstring; a test keeps the two equal). Only the invoked command's module is imported.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("lifecycle", "Start the named (or all) agents that are not running, and verify each spawn."),
+    "down": ("lifecycle", "Stop the named (or all) agents and every process they started."),
+    "restart": ("lifecycle", "Stop and start agents (does not spend their respawn budget)."),
+    "reconcile": ("lifecycle", "One repair pass (for cron): respawn the dead, kill the stuck, keep the healthy."),
+    "supervise": ("lifecycle", "Run the supervise loop in the foreground (`up` starts it in its own window)."),
+    "reset": ("lifecycle", "Clear the respawn counter and failed state (does not start anything); "
+                           "a pool name closes its breaker."),
+    "heartbeat": ("lifecycle", "Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment)."),
+    "status": ("status", "Show every agent: state, pid, port, uptime, respawns, last exit, last output."),
+    "attach": ("misc", "Attach to an agent's tmux window (inside tmux: switch to it)."),
+    "init": ("misc", "Write a commented starter fleet.toml (never overwrites)."),
+    "report": ("ops", "What changed since T: runs, crashes, stalls, kills, alerts, tasks, supervise load."),
+    "events": ("ops", "The event log, one line per event, oldest first."),
+    "logs": ("ops", "An agent's pane output, kept in a log file per run (also after the agent died)."),
+    "doctor": ("ops", "Check the config, tmux, the state dir and lock, then boot each agent in a throwaway server."),
+    "metrics": ("ops", "The fleet in Prometheus text format: agents by state, respawns, tasks, cycle and "
+                       "observation times."),
+    "cron": ("ops", "Print the crontab line that runs `reconcile` for this fleet (install with `crontab -e`)."),
+    "task": ("tasks", "The backlog: add tasks, watch them, and (for agents) claim and finish them."),
+    "send": ("tasks", "Send a message to an agent (or `*`: every agent)."),
+    "inbox": ("tasks", "Show an agent's (or `human`'s) inbox, oldest first."),
+    "tui": ("tui", "Watch and steer the fleet: agents, their output and events, tasks; q quits."),
+}  # fmt: skip
 
 
 class Context:
@@ -23,6 +69,8 @@ class Context:
         self._fleet = None
 
     def spec(self):  # type: ignore[no-untyped-def]
+        from pathlib import Path
+
         from fleetctl import spec
 
         path = spec.find_config(self.config, os.environ, Path.cwd())
@@ -34,74 +82,225 @@ class Context:
         return Fleet(self.spec(), **kwargs)  # type: ignore[arg-type]
 
 
-pass_ctx = click.make_pass_decorator(Context)
-
-# Which module defines each command: only the invoked command's module is imported, so
-# `status` never pays for the TUI, the task board or the operator tools.
-COMMAND_MODULES = {
-    "up": "lifecycle", "down": "lifecycle", "restart": "lifecycle", "reconcile": "lifecycle",
-    "supervise": "lifecycle", "reset": "lifecycle", "heartbeat": "lifecycle",
-    "status": "status", "attach": "misc", "init": "misc",
-    "report": "ops", "events": "ops", "logs": "ops", "doctor": "ops", "metrics": "ops", "cron": "ops",
-    "task": "tasks", "send": "tasks", "inbox": "tasks", "tui": "tui",
-}  # fmt: skip
+# --- declaring commands ----------------------------------------------------------
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMAND_MODULES)
+class Command:
+    """One command as its module declares it: the function, its arguments, and its docstring as help."""
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        module = COMMAND_MODULES.get(cmd_name)
-        if module is not None and cmd_name not in self.commands:
-            import importlib
+    __slots__ = ("arguments", "func", "group")
 
-            importlib.import_module(f"fleetctl.cli.{module}")
-        return self.commands.get(cmd_name)
+    def __init__(self, func: Callable[..., Any], arguments: tuple[Argument, ...], group: bool) -> None:
+        self.func = func
+        self.arguments = arguments
+        self.group = group
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-c", "--config", metavar="PATH", help="Fleet file (default: $FLEETCTL_CONFIG, else ./fleet.toml upward)."
-)
-@click.option("-v", "--verbose", count=True, help="Log to stderr (-vv for debug).")
-@click.version_option(__version__, "--version", prog_name="fleetctl")
-@click.pass_context
-def cli(ctx: click.Context, config: str | None, verbose: int) -> None:
-    """Run a fleet of agents in tmux, prove every spawn, repair it unattended.
+REGISTRY: dict[str, Command] = {}
 
-    \b
-    Examples:
-      fleetctl up                 start every agent and verify each one
-      fleetctl status --json      one observation, as JSON
-      fleetctl reconcile          repair the fleet (for cron)
-      fleetctl down web           stop one agent and everything it started
+
+def arg(*flags: str, **kwargs: Any) -> Argument:
+    """One argparse argument (the same parameters as ArgumentParser.add_argument)."""
+    return flags, kwargs
+
+
+def command(name: str, *arguments: Argument, group: bool = False) -> Callable[[F], F]:
+    """Register func as `fleetctl <name>` ("task add" for a subcommand); it is called as func(ctx, **options).
+
+    A group (`task`) only contributes its docstring: its subcommands are the registered "<name> ..." ones.
     """
-    if verbose:
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO, stream=sys.stderr)
-    ctx.obj = Context(config)
+
+    def register(func: F) -> F:
+        REGISTRY[name] = Command(func, arguments, group)
+        return func
+
+    return register
+
+
+def summary(doc: str | None) -> str:
+    """The first sentence of a docstring: the one line a command list shows."""
+    first = " ".join((doc or "").strip().split("\n\n")[0].split())
+    end = first.find(". ")
+    return first if end < 0 else first[: end + 1]
+
+
+# --- parsing ---------------------------------------------------------------------
+
+
+class ParserExit(Exception):
+    """argparse is done before any command ran (--help, --version): main() returns this code."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps prose paragraphs; keeps indented blocks (examples, command lists) as they are written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = text.split("\n\n")
+        return "\n\n".join(
+            "\n".join(indent + line for line in p.splitlines())
+            if any(line[:1].isspace() for line in p.splitlines()[1:])
+            else super(HelpFormatter, self)._fill_text(p, width, indent)
+            for p in paragraphs
+        )
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting: a usage error is one `error:` line and exit code 2.
+
+    The help text (docstring, command list) is laid out only when help is shown, not on every run.
+    """
+
+    def __init__(self, prog: str, doc: str | None, commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(prog=prog, formatter_class=HelpFormatter, allow_abbrev=False, add_help=False, **kwargs)
+        self.add_argument("-h", "--help", action="help", help="Show this message and exit.")
+        self.doc = doc
+        self.commands = commands
+
+    def format_help(self) -> str:
+        self.description = _dedent(self.doc)
+        if self.commands:
+            self.epilog = _listing("commands", self.commands)
+        return super().format_help()
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        where = self.prog.removeprefix("fleetctl").strip()
+        raise UsageError(f"{where}: {message}" if where else message, hint=f"see {self.prog} --help")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            sys.stderr.write(message)
+        raise ParserExit(status)
+
+
+def _dedent(doc: str | None) -> str | None:
+    """A docstring as help text: its first line, then the rest without the source indentation."""
+    if doc is None:
+        return None
+    import textwrap
+
+    first, _, rest = doc.strip().partition("\n")
+    return f"{first}\n{textwrap.dedent(rest)}".strip()
+
+
+def _listing(title: str, rows: dict[str, str]) -> str:
+    """A `commands:` block for a help epilog: name, then its summary wrapped to the terminal."""
+    import shutil
+    import textwrap
+
+    name_width = max(map(len, rows)) + 2
+    width = max(shutil.get_terminal_size().columns - 2, 40)  # as argparse's own formatter
+    lines = [f"{title}:"]
+    for name, text in rows.items():
+        lines.append(textwrap.fill(text, width, initial_indent=f"  {name:<{name_width}}",
+                                   subsequent_indent=" " * (name_width + 2)))  # fmt: skip
+    return "\n".join(lines)
+
+
+_ROOT_VALUE_OPTION = re.compile(r"-v*c|--config")
+
+
+def _split(argv: list[str], value_option: re.Pattern[str] | None) -> tuple[list[str], str | None, list[str]]:
+    """Options before the command, the command name, and its arguments (passed on untouched, `--` too)."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        if argv[i] == "--":
+            return argv[:i], (argv[i + 1] if i + 1 < len(argv) else None), argv[i + 2 :]
+        i += 2 if value_option is not None and value_option.fullmatch(argv[i]) else 1
+    return argv[:i], (argv[i] if i < len(argv) else None), argv[i + 1 :]
+
+
+def _root_parser() -> Parser:
+    parser = Parser("fleetctl", DESCRIPTION, {name: text for name, (_, text) in COMMANDS.items()},
+                    usage="%(prog)s [-h] [-c PATH] [-v] [--version] COMMAND [ARGS]...")  # fmt: skip
+    parser.add_argument("-c", "--config", metavar="PATH",
+                        help="Fleet file (default: $FLEETCTL_CONFIG, else ./fleet.toml upward).")  # fmt: skip
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="Log to stderr (-vv for debug).")
+    parser.add_argument("--version", action="version", version=f"fleetctl {__version__}",
+                        help="Show the version and exit.")  # fmt: skip
+    return parser
+
+
+def _pick(parser: Parser, argv: list[str], name: str | None, names: list[str]) -> str:
+    """The command a group runs; a bare group prints its help (exit 2), an unknown name is one error line."""
+    where = parser.prog.removeprefix("fleetctl").strip()
+    prefix = f"{where}: " if where else ""
+    if name is None:
+        if not argv:
+            parser.print_help(sys.stderr)
+            raise ParserExit(EXIT_USAGE)
+        raise UsageError(f"{prefix}missing command (commands: {', '.join(names)})")
+    if name not in names:
+        raise UsageError(f"{prefix}no such command {name!r} (commands: {', '.join(names)})")
+    return name
+
+
+def _invoke(ctx: Context, name: str, argv: list[str]) -> int:
+    cmd = REGISTRY[name]
+    parser = Parser(f"fleetctl {name}", cmd.func.__doc__)
+    if cmd.group:
+        subs = {key.rpartition(" ")[2]: c for key, c in REGISTRY.items() if key.startswith(f"{name} ")}
+        parser.usage = "%(prog)s [-h] COMMAND [ARGS]..."
+        parser.commands = {sub: summary(c.func.__doc__) for sub, c in subs.items()}
+        head, sub, rest = _split(argv, None)
+        parser.parse_args(head)
+        return _invoke(ctx, f"{name} {_pick(parser, argv, sub, list(subs))}", rest)
+    for flags, kwargs in cmd.arguments:
+        parser.add_argument(*flags, **kwargs)
+    try:  # options may come after positionals (`status web --json`), as with any command line tool
+        values = vars(parser.parse_intermixed_args(argv))
+    except UsageError:
+        if "--" not in argv:
+            raise
+        values = vars(parser.parse_args(argv))  # intermixed parsing rejects a leading `--` (`send -- w -x`)
+    result = cmd.func(ctx, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def _run(argv: list[str]) -> int:
+    parser = _root_parser()
+    head, name, rest = _split(argv, _ROOT_VALUE_OPTION)
+    options = parser.parse_args(head)
+    name = _pick(parser, argv, name, list(COMMANDS))
+    if options.verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG if options.verbose > 1 else logging.INFO, stream=sys.stderr)
+    __import__(f"fleetctl.cli.{COMMANDS[name][0]}")  # the import statement's path: `-X importtime` lists it
+    return _invoke(Context(options.config), name, rest)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this directly)."""
     try:
-        result = cli.main(args=argv, prog_name="fleetctl", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return EXIT_FAILED
+        code = _run(sys.argv[1:] if argv is None else list(argv))
+        sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at interpreter exit
+        return code
+    except ParserExit as exc:
+        return exc.code
     except FleetError as exc:
-        click.echo(f"error: {exc.message}", err=True)
+        print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
+            print(f"hint: {exc.hint}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        _drop_stdout()
         return EXIT_OK
-    return result if isinstance(result, int) else EXIT_OK
+
+
+def _drop_stdout() -> None:
+    """If stdout's reader went away, point it at /dev/null so the interpreter's last flush stays quiet."""
+    try:
+        sys.stdout.flush()
+        return
+    except BrokenPipeError:
+        fd = sys.stdout.fileno()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)

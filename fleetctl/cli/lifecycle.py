@@ -5,55 +5,51 @@ from __future__ import annotations
 import contextlib
 import sys
 
-import click
+from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, arg, command
 
-from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, cli, pass_ctx
+NAMES = arg("names", nargs="*", metavar="NAMES")
+SOME_NAMES = arg("names", nargs="+", metavar="NAMES")
 
 
 def _progress(name: str, what: str, detail: str) -> None:
     if what == "verified":
-        click.echo(f"{name}: verified ({detail})", err=True)
+        print(f"{name}: verified ({detail})", file=sys.stderr)
 
 
-@cli.command()
-@click.argument("names", nargs=-1)
-@pass_ctx
+@command("up", NAMES)
 def up(ctx: Context, names: tuple[str, ...]) -> int:
     """Start the named (or all) agents that are not running, and verify each spawn."""
     fleet = ctx.fleet()
     failures = fleet.up(names, _progress)
     for line in failures:
-        click.echo(line)
+        print(line)
     return EXIT_FAILED if failures else EXIT_OK
 
 
-@cli.command()
-@click.argument("names", nargs=-1)
-@pass_ctx
+@command("down", NAMES)
 def down(ctx: Context, names: tuple[str, ...]) -> int:
     """Stop the named (or all) agents and every process they started."""
     fleet = ctx.fleet()
     left = fleet.down(names)
     for line in left:
-        click.echo(f"error: {line}", err=True)
+        print(f"error: {line}", file=sys.stderr)
     return EXIT_FAILED if left else EXIT_OK
 
 
-@cli.command()
-@click.argument("names", nargs=-1, required=True)
-@pass_ctx
+@command("restart", SOME_NAMES)
 def restart(ctx: Context, names: tuple[str, ...]) -> int:
     """Stop and start agents (does not spend their respawn budget)."""
     failures = ctx.fleet().restart(names, _progress)
     for line in failures:
-        click.echo(line)
+        print(line)
     return EXIT_FAILED if failures else EXIT_OK
 
 
-@cli.command()
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per action.")
-@pass_ctx
+@command(
+    "reconcile",
+    arg("--dry-run", action="store_true", help="Print the plan; change nothing."),
+    arg("--json", dest="as_json", action="store_true", help="One JSON object per action."),
+)
 def reconcile(ctx: Context, dry_run: bool, as_json: bool) -> int:
     """One repair pass (for cron): respawn the dead, kill the stuck, keep the healthy."""
     from fleetctl.cli.render import event_json
@@ -64,17 +60,16 @@ def reconcile(ctx: Context, dry_run: bool, as_json: bool) -> int:
         if event.kind in ("verified",) and not as_json:
             continue
         if as_json:
-            click.echo(event_json(event))
+            print(event_json(event))
         else:
             who = f"{event.agent}: " if event.agent else ""
-            click.echo(f"{event.kind} {who}{event.reason}".rstrip() if dry_run is False else event.reason)
+            print(f"{event.kind} {who}{event.reason}".rstrip() if dry_run is False else event.reason)
     for line in failures:
-        click.echo(f"error: {line}", err=True)
+        print(f"error: {line}", file=sys.stderr)
     return code
 
 
-@cli.command()
-@pass_ctx
+@command("supervise")
 def supervise(ctx: Context) -> int:
     """Run the supervise loop in the foreground (`up` starts it in its own window)."""
     import logging
@@ -90,9 +85,7 @@ def supervise(ctx: Context) -> int:
     return EXIT_OK
 
 
-@cli.command()
-@click.argument("names", nargs=-1, required=True)
-@pass_ctx
+@command("reset", SOME_NAMES)
 def reset(ctx: Context, names: tuple[str, ...]) -> int:
     """Clear the respawn counter and failed state (does not start anything); a pool name closes its breaker."""
     fleet = ctx.fleet()
@@ -107,8 +100,7 @@ def reset(ctx: Context, names: tuple[str, ...]) -> int:
     return EXIT_OK
 
 
-@cli.command()
-@pass_ctx
+@command("heartbeat")
 def heartbeat(ctx: Context) -> int:
     """Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment)."""
     import os

@@ -5,14 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import click
-
-from fleetctl.cli import EXIT_OK, Context, cli, pass_ctx
+from fleetctl.cli import EXIT_OK, Context, arg, command
 
 
-@cli.command()
-@click.argument("name")
-@pass_ctx
+@command("attach", arg("name", metavar="NAME"))
 def attach(ctx: Context, name: str) -> int:
     """Attach to an agent's tmux window (inside tmux: switch to it). Detach with C-b d."""
     fleet = ctx.fleet()
@@ -45,9 +41,9 @@ STARTER = [
 ]  # fmt: skip
 
 
-@cli.command()
-@click.option("--path", "target", default="fleet.toml", show_default=True, help="Where to write.")
-def init(target: str) -> int:
+@command("init", arg("--path", dest="target", default="fleet.toml", metavar="TEXT",
+                    help="Where to write. [default: fleet.toml]"))  # fmt: skip
+def init(ctx: Context, target: str) -> int:
     """Write a commented starter fleet.toml (never overwrites)."""
     import tomli_w
 
@@ -60,5 +56,5 @@ def init(target: str) -> int:
     for table, comment, values in STARTER:
         parts.append(f"{comment}\n[{table}]\n{tomli_w.dumps(values)}")
     path.write_text("\n".join(parts))
-    click.echo(f"wrote {path}")
+    print(f"wrote {path}")
     return EXIT_OK

@@ -11,9 +11,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import click
-
-from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, cli, pass_ctx
+from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, arg, command
 from fleetctl.errors import FleetError, UsageError
 
 if TYPE_CHECKING:
@@ -30,14 +28,14 @@ def _since(value: str | None, default: str | None = None) -> float | None:
     return None if text is None else parse_since(text, time.time())
 
 
-@cli.command()
-@click.option("--since", "since_text", metavar="T", help='"12h", "30m", "2d" or "2026-01-01T22:00" (default 12h).')
-@click.option("--json", "as_json", is_flag=True, help="The complete report as one JSON object.")
-@pass_ctx
+@command(
+    "report",
+    arg("--since", dest="since_text", metavar="T", help='"12h", "30m", "2d" or "2026-01-01T22:00" (default 12h).'),
+    arg("--json", dest="as_json", action="store_true", help="The complete report as one JSON object."),
+)
 def report(ctx: Context, since_text: str | None, as_json: bool) -> int:
     """What changed since T: runs, crashes, stalls, kills, alerts, tasks, supervise load.
 
-    \b
     Examples:
       fleetctl report                    the last 12 hours
       fleetctl report --since 2026-01-01T22:00 --json
@@ -49,18 +47,19 @@ def report(ctx: Context, since_text: str | None, as_json: bool) -> int:
     fleet = ctx.fleet()
     result = report_module.load(fleet, since)
     if as_json:
-        click.echo(json.dumps(result.as_json(), indent=1, sort_keys=False))
+        print(json.dumps(result.as_json(), indent=1, sort_keys=False))
     else:
-        click.echo(report_module.render_text(result))
+        print(report_module.render_text(result))
     return EXIT_OK
 
 
-@cli.command()
-@click.option("--since", "since_text", metavar="T", help=f"Events since T (default: the last {DEFAULT_EVENTS}).")
-@click.option("--agent", metavar="NAME", help="Only this agent's events.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they are recorded (Ctrl-C stops).")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@pass_ctx
+@command(
+    "events",
+    arg("--since", dest="since_text", metavar="T", help=f"Events since T (default: the last {DEFAULT_EVENTS})."),
+    arg("--agent", metavar="NAME", help="Only this agent's events."),
+    arg("-f", "--follow", action="store_true", help="Keep printing new events as they are recorded (Ctrl-C stops)."),
+    arg("--json", dest="as_json", action="store_true", help="One JSON object per line."),
+)
 def events(ctx: Context, since_text: str | None, agent: str | None, follow: bool, as_json: bool) -> int:
     """The event log, one line per event, oldest first."""
     from fleetctl import eventlog
@@ -76,23 +75,25 @@ def events(ctx: Context, since_text: str | None, agent: str | None, follow: bool
         if since is None:
             found = found[-DEFAULT_EVENTS:]
         for event in found:
-            click.echo(show(event))
+            print(show(event))
         last_id = found[-1].id if found else store.last_event_id()
     if follow:
         try:
+            sys.stdout.flush()
             for event in eventlog.follow(store, since or 0.0, agent, after_id=last_id):
-                click.echo(show(event))
+                print(show(event), flush=True)
         except KeyboardInterrupt:
             pass
     return EXIT_OK
 
 
-@cli.command()
-@click.argument("name")
-@click.option("-n", "--lines", default=100, show_default=True, help="How many lines to show.")
-@click.option("-f", "--follow", is_flag=True, help="Keep printing output as it arrives, across rotations and runs.")
-@click.option("--raw", is_flag=True, help="Keep ANSI escapes (colours, cursor moves) as the pane printed them.")
-@pass_ctx
+@command(
+    "logs",
+    arg("name", metavar="NAME"),
+    arg("-n", "--lines", type=int, default=100, metavar="INTEGER", help="How many lines to show. [default: 100]"),
+    arg("-f", "--follow", action="store_true", help="Keep printing output as it arrives, across rotations and runs."),
+    arg("--raw", action="store_true", help="Keep ANSI escapes (colours, cursor moves) as the pane printed them."),
+)
 def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
     """An agent's pane output, kept in a log file per run (also after the agent died)."""
     from fleetctl import logview
@@ -108,7 +109,8 @@ def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
         text = data.decode("utf-8", "replace")
         if not raw:
             text = strip_ansi(text)
-        click.echo(text, nl=False, color=raw or None)  # click drops ANSI on pipes unless told
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
     if not follow:
         show(logview.tail(directory, lines))
@@ -121,10 +123,11 @@ def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
     return EXIT_OK
 
 
-@cli.command()
-@click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="A JSON list of checks.")
-@pass_ctx
+@command(
+    "doctor",
+    arg("names", nargs="*", metavar="NAMES"),
+    arg("--json", dest="as_json", action="store_true", help="A JSON list of checks."),
+)
 def doctor(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
     """Check the config, tmux, the state dir and lock, then boot each agent in a throwaway server.
 
@@ -163,15 +166,16 @@ def doctor(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
 def _print_checks(checks: list[Check], as_json: bool, final: bool, before: list[Check] | None = None) -> None:
     if as_json:
         if final:
-            click.echo(json.dumps([c.as_json() for c in (before or []) + checks], indent=1))
+            print(json.dumps([c.as_json() for c in (before or []) + checks], indent=1))
         return
     for c in checks:
-        click.echo(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<16} {c.detail}")
+        print(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<16} {c.detail}", flush=True)
 
 
-@cli.command()
-@click.option("--textfile", metavar="PATH", help="Write atomically to PATH (node_exporter's textfile collector).")
-@pass_ctx
+@command(
+    "metrics",
+    arg("--textfile", metavar="PATH", help="Write atomically to PATH (node_exporter's textfile collector)."),
+)
 def metrics(ctx: Context, textfile: str | None) -> int:
     """The fleet in Prometheus text format: agents by state, respawns, tasks, cycle and observation times."""
     from fleetctl import metrics as metrics_module
@@ -181,20 +185,21 @@ def metrics(ctx: Context, textfile: str | None) -> int:
     if textfile:
         metrics_module.write_textfile(Path(textfile).expanduser().absolute(), text)
     else:
-        click.echo(text, nl=False)
+        sys.stdout.write(text)
     return EXIT_OK
 
 
-@cli.command()
-@click.option("--every", default="5m", show_default=True, help="How often: 1m..59m, whole hours, or 1d.")
-@pass_ctx
+@command(
+    "cron",
+    arg("--every", default="5m", metavar="TEXT", help="How often: 1m..59m, whole hours, or 1d. [default: 5m]"),
+)
 def cron(ctx: Context, every: str) -> int:
     """Print the crontab line that runs `reconcile` for this fleet (install with `crontab -e`).
 
     The line uses absolute paths, carries PATH (for tmux) and TMUX_TMPDIR, and runs under
     `flock -n`, so a slow pass is never stacked on by the next one.
     """
-    click.echo(cron_line(ctx.spec(), every))
+    print(cron_line(ctx.spec(), every))
     return EXIT_OK
 
 

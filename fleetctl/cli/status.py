@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 
-import click
-
-from fleetctl.cli import Context, cli, pass_ctx
+from fleetctl.cli import Context, arg, command
 
 
-@cli.command()
-@click.argument("names", nargs=-1)
-@click.option("--json", "as_json", is_flag=True, help="A JSON list of agents (stable keys).")
-@pass_ctx
+@command(
+    "status",
+    arg("names", nargs="*", metavar="NAMES"),
+    arg("--json", dest="as_json", action="store_true", help="A JSON list of agents (stable keys)."),
+)
 def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
     """Show every agent: state, pid, port, uptime, respawns, last exit, last output.
 
@@ -25,9 +24,9 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
     fleet = ctx.fleet()
     rows = fleet.status(names)
     if as_json:
-        click.echo(json.dumps([r.as_json() for r in rows], indent=1))
+        print(json.dumps([r.as_json() for r in rows], indent=1))
     else:
-        click.echo(
+        print(
             table(
                 ["NAME", "STATE", "PID", "PORT", "UPTIME", "RESPAWNS", "LAST EXIT", "OUTPUT", "REASON"],
                 [

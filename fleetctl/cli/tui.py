@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-import click
+import argparse
 
-from fleetctl.cli import EXIT_OK, Context, cli, pass_ctx
+from fleetctl.cli import EXIT_OK, Context, arg, command
+
+MIN_REFRESH_SECONDS = 0.1
 
 
-@cli.command()
-@click.option("--refresh", default=1.0, show_default=True, type=click.FloatRange(min=0.1),
-              help="Seconds between observations.")  # fmt: skip
-@pass_ctx
+def _refresh(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid float.") from None
+    if not value >= MIN_REFRESH_SECONDS:
+        raise argparse.ArgumentTypeError(f"{text} is not in the range x>={MIN_REFRESH_SECONDS}.")
+    return value
+
+
+@command("tui", arg("--refresh", default=1.0, type=_refresh, metavar="FLOAT",
+                   help=f"Seconds between observations. [default: 1.0; x>={MIN_REFRESH_SECONDS}]"))  # fmt: skip
 def tui(ctx: Context, refresh: float) -> int:
     """Watch and steer the fleet: agents, their output and events, tasks; q quits.
 
