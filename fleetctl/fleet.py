@@ -11,12 +11,12 @@ import contextlib
 import json
 import os
 import re
-import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from shlex import quote
+from typing import TYPE_CHECKING
 
 from fleetctl import logger, wake
 from fleetctl import plan as planner
@@ -40,6 +40,9 @@ from fleetctl.procs import ProcessGateway, ProcTable
 from fleetctl.record import field, record, replace
 from fleetctl.store import StateStore
 from fleetctl.tmux import HOME_WINDOW, TmuxGateway, WindowRequest
+
+if TYPE_CHECKING:
+    import subprocess
 
 EventSink = Callable[[Event], None]
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
@@ -405,6 +408,8 @@ class Fleet:
 
     def _run_health(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> float | None:
         """Run due health checks concurrently; return when the next one is due."""
+        import subprocess  # passes that act only: `status` never imports it
+
         checked = self.store.health_checked()
         due: list[tuple[AgentSpec, subprocess.Popen[bytes]]] = []
         next_due: float | None = None
@@ -523,6 +528,8 @@ class Fleet:
         self._event("alert", agent, f"{kind}: {reason}", {"alert": kind}, payload["time"])  # type: ignore[arg-type]
         if not self.spec.on_alert:
             return
+        import subprocess
+
         try:
             subprocess.run(["/bin/sh", "-c", self.spec.on_alert], input=json.dumps(payload).encode(),
                            cwd=self.spec.path.parent, timeout=ALERT_TIMEOUT_SECONDS,
@@ -694,13 +701,13 @@ class Fleet:
         if run.task_id is not None:
             private.append(("FLEET_TASK", str(run.task_id)))
         lines = ['rm -f -- "$0"']
-        lines += [f"export {k}={shlex.quote(v)}" for k, v in private + list(spec.env)]
-        lines.append(f"/bin/sh -c {shlex.quote(command)}")
+        lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
+        lines.append(f"/bin/sh -c {quote(command)}")
         lines.append("code=$?")
-        lines.append(f"echo $code > {shlex.quote(str(exit_file))}")
+        lines.append(f"echo $code > {quote(str(exit_file))}")
         # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
         # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
-        fifo = shlex.quote(str(self.wake_fifo))
+        fifo = quote(str(self.wake_fifo))
         lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
         # Hold the pty open a moment: output written just before a fast exit is otherwise
         # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
@@ -713,7 +720,7 @@ class Fleet:
         with os.fdopen(fd, "w") as f:
             f.write("\n".join(lines) + "\n")
         return WindowRequest(name=spec.name, argv=("/bin/sh", str(script)), cwd=str(spec.cwd), env=tuple(public),
-                             pipe=f"exec cat >> {shlex.quote(str(log))}")  # fmt: skip
+                             pipe=f"exec cat >> {quote(str(log))}")  # fmt: skip
 
     def ensure_session(self) -> None:
         wake.ensure(self.wake_fifo)
@@ -759,7 +766,7 @@ class Fleet:
                     path.rename(path.with_name(f"{path.name}.{int(self.clock() * 1000)}"))
             path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.touch(mode=0o600)
-            self.tmux.repipe(agent.pane.pane_id, f"exec cat >> {shlex.quote(str(path))}")
+            self.tmux.repipe(agent.pane.pane_id, f"exec cat >> {quote(str(path))}")
             self._prune_logs(spec)
 
     def _prune_logs(self, spec: AgentSpec, keep: int | None = None) -> None:

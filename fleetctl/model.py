@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from fleetctl.record import field, record
 
@@ -174,8 +175,9 @@ class PaneInfo:
     window_index: int = -1
 
 
-@record
-class ProcInfo:
+class ProcInfo(NamedTuple):
+    """One process as a /proc scan saw it (a tuple: a scan makes hundreds, so cheap to build)."""
+
     pid: int
     ppid: int
     pgid: int

@@ -402,6 +402,9 @@ def _agents(ctx: _Ctx, table: dict[str, Any], defaults: dict[str, Any], base_dir
             merged["env"] = tuple({**dict(defaults["env"]), **dict(own["env"])}.items())
         replicas = merged.pop("replicas", 1)
         port = merged.pop("port", None)
+        merged["cwd"] = _resolve(base_dir, merged.get("cwd", "."))  # once for all replicas: it walks the disk
+        if "heartbeat_file" in merged:
+            merged["heartbeat_file"] = _resolve(base_dir, merged["heartbeat_file"])
         if port is not None and port + replicas - 1 > 65535:
             raise ctx.fail(where, "replicas", f"ports {port}..{port + replicas - 1} run past 65535")
         for i in range(1, replicas + 1):
@@ -420,7 +423,7 @@ def _agents(ctx: _Ctx, table: dict[str, Any], defaults: dict[str, Any], base_dir
                 if agent_port in ports:
                     raise ctx.fail(where, "port", f"port {agent_port} is already used by agent {ports[agent_port]}")
                 ports[agent_port] = name
-            expanded.append(_agent(merged, name, base, i if replicas > 1 else None, agent_port, base_dir))
+            expanded.append(_agent(merged, name, base, i if replicas > 1 else None, agent_port))
     return tuple(expanded)
 
 
@@ -431,9 +434,7 @@ def substitute(command: str, values: Mapping[str, object]) -> str:
     return command
 
 
-def _agent(
-    merged: dict[str, Any], name: str, base: str, replica: int | None, port: int | None, base_dir: Path
-) -> AgentSpec:
+def _agent(merged: dict[str, Any], name: str, base: str, replica: int | None, port: int | None) -> AgentSpec:
     patterns = merged.get("failure_patterns", {})
     values: dict[str, Any] = {k: v for k, v in merged.items() if k != "failure_patterns"}
     subs = {"port": port, "name": name, "replica": replica if replica is not None else 1}
@@ -442,9 +443,6 @@ def _agent(
         values["fallback"] = substitute(merged["fallback"], subs)
     if "health" in merged:
         values["health"] = substitute(merged["health"], subs)
-    values["cwd"] = _resolve(base_dir, merged.get("cwd", "."))
-    if "heartbeat_file" in merged:
-        values["heartbeat_file"] = _resolve(base_dir, merged["heartbeat_file"])
     values["rate_limit_patterns"] = DEFAULT_RATE_LIMIT_PATTERNS + patterns.get("rate_limit", ())
     values["auth_patterns"] = DEFAULT_AUTH_PATTERNS + patterns.get("auth", ())
     values["doctor_patterns"] = merged.get("doctor_patterns", DEFAULT_DOCTOR_PATTERNS)

@@ -8,14 +8,16 @@ person's own tmux server. Batches of commands go to tmux as one invocation joine
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from fleetctl import logger
 from fleetctl.errors import OperationFailed
 from fleetctl.model import PaneInfo
 from fleetctl.record import record
+
+if TYPE_CHECKING:
+    import subprocess
 
 SESSION_WIDTH = 200
 SESSION_HEIGHT = 50
@@ -90,6 +92,8 @@ class TmuxGateway:
         return env
 
     def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        import subprocess  # not at the top: `status` lists panes without it
+
         self.calls += 1
         return subprocess.run(self._argv(args), capture_output=True, text=True, env=self._env(), check=False)
 
@@ -110,15 +114,32 @@ class TmuxGateway:
         scan /proc while tmux replies."""
         self.calls += 1
         args = self._argv(["list-panes", "-a", "-F", _PANE_FORMAT])
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=self._env())
+        # posix_spawn, not subprocess: this is the one tmux call of `status`, and the subprocess
+        # module costs milliseconds to import. stdout and stderr share one pipe.
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.posix_spawnp(args[0], args, self._env(), file_actions=[
+                (os.POSIX_SPAWN_DUP2, write_end, 1), (os.POSIX_SPAWN_DUP2, write_end, 2)])  # fmt: skip
+        except OSError:
+            os.close(read_end)
+            raise
+        finally:
+            os.close(write_end)
 
         def collect() -> list[PaneInfo] | None:
-            stdout, stderr = proc.communicate()
-            if proc.returncode != 0:
-                if _is_not_running(stderr):
+            chunks = []
+            try:
+                while chunk := os.read(read_end, 65536):
+                    chunks.append(chunk)
+            finally:
+                os.close(read_end)
+                code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+            output = b"".join(chunks).decode(errors="replace")
+            if code != 0:
+                if _is_not_running(output):
                     return None
-                raise TmuxError("list-panes", stderr)
-            return self._parse_panes(stdout)
+                raise TmuxError("list-panes", output)
+            return self._parse_panes(output)
 
         return collect
 
@@ -154,6 +175,8 @@ class TmuxGateway:
 
     def ensure_session(self, cwd: str, wake_fifo: str | None) -> None:
         """Create the server and session if needed, with fleet-wide options set once."""
+        import shlex
+
         result = self._run(["has-session", "-t", f"={self.session}"])
         if result.returncode == 0:
             return

@@ -160,7 +160,17 @@ class Parser(argparse.ArgumentParser):
         self.doc = doc
         self.commands = commands
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument; a fixed width there spares importing
+        # shutil for the terminal size (milliseconds per call) until help is really shown.
+        return self.formatter_class(prog=self.prog, width=self.columns)  # type: ignore[call-arg]
+
+    columns = 80
+
     def format_help(self) -> str:
+        import shutil
+
+        self.columns = shutil.get_terminal_size().columns
         self.description = _dedent(self.doc)
         if self.commands:
             self.epilog = _listing("commands", self.commands)
