@@ -185,22 +185,34 @@ class Fleet:
 
     # --- observe ----------------------------------------------------------------
 
-    def observe(self, table: ProcTable | None = None, ports_for: set[str] | None = None) -> Observation:
+    def observe(
+        self, table: ProcTable | None = None, ports_for: set[str] | None = None, trees: bool = True
+    ) -> Observation:
         """One `list-panes -a` and one /proc scan.
 
         Listening ports are looked up only where they decide something: for agents that
         declare a port and (with `ports_for`) whose run still waits for verification.
+        Without `trees` (read-only views), and with no port to look up, only each pane's own
+        process is read: its descendants (CPU time, what a kill sweeps) decide nothing there.
         """
         now = self.clock()
         collect = self.tmux.panes_started()
-        scanned = table or self.procs.scan()  # while tmux answers
+        light = (
+            table is None
+            and not trees
+            and not any(s.port is not None and (ports_for is None or s.name in ports_for) for s in self.spec.agents)
+        )
+        scanned = table or (None if light else self.procs.scan())  # while tmux answers
         panes = collect()
         if panes is None:
             return Observation(now, False)
-        if any(not p.dead and p.pid not in scanned.procs for p in panes):
-            scanned = self.procs.scan()  # a window opened during the scan: look again, once
-        table = scanned
-        self._scan = (time.monotonic(), table)
+        if scanned is None:
+            table = self.procs.read(p.pid for p in panes if not p.dead)
+        else:
+            if any(not p.dead and p.pid not in scanned.procs for p in panes):
+                scanned = self.procs.scan()  # a window opened during the scan: look again, once
+            table = scanned
+            self._scan = (time.monotonic(), table)
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
         for pane in panes:
@@ -794,7 +806,7 @@ class Fleet:
         """What the planner would do now, without doing it: ended runs are simulated, not recorded."""
         now = self.clock()
         records = self._records(now) if self.store.path.exists() else {}
-        obs = self.observe(ports_for=_unverified(records))
+        obs = self.observe(ports_for=_unverified(records), trees=False)
         records = self._simulate_ended(records, self._find_ended(obs, records, now), now)
         spec = self.spec if specs is None else replace(self.spec, agents=tuple(specs))
         return planner.plan(spec, records, obs, now, self.heartbeats()), obs, records

@@ -94,6 +94,16 @@ class ProcessGateway:
             table.children.setdefault(info.ppid, []).append(info.pid)
         return table
 
+    def read(self, pids: Iterable[int]) -> ProcTable:
+        """Only these processes, without their children: enough to tell a live pane from a dead
+        one, for a fraction of a scan."""
+        table = ProcTable()
+        for pid in pids:
+            read = _read_stat(pid)
+            if read is not None and read[1] not in (b"Z", b"X"):
+                table.procs[pid] = read[0]
+        return table
+
     def listening_ports(self, pids: Iterable[int]) -> dict[int, set[int]]:
         """For each pid, the TCP ports it has a listening socket on (v4 and v6)."""
         inode_port = _listening_inodes()
