@@ -405,8 +405,9 @@ class Fleet:
 
     # --- activity and health --------------------------------------------------------
 
-    def _sample_activity(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> None:
-        """Remember when each idle-watched agent's tree last used CPU or did I/O."""
+    def _sample_activity(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> bool:
+        """Remember when each idle-watched agent's tree last used CPU or did I/O (True: something changed)."""
+        changed_any = False
         for spec in self.spec.agents:
             if spec.idle_timeout is None:
                 continue
@@ -417,9 +418,13 @@ class Fleet:
             if mark != record.activity_mark:
                 changed = now if record.activity_mark else record.last_activity
                 self.store.update_agent(spec.name, activity_mark=mark, last_activity=changed)
+                changed_any = True
+        return changed_any
 
-    def _run_health(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> float | None:
-        """Run due health checks concurrently; return when the next one is due."""
+    def _run_health(self, obs: Observation, records: dict[str, AgentRecord], now: float) -> tuple[float | None, bool]:
+        """Run due health checks concurrently; return when the next one is due, and whether any ran."""
+        if not any(spec.health for spec in self.spec.agents):
+            return None, False
         import subprocess  # passes that act only: `status` never imports it
 
         checked = self.store.health_checked()
@@ -450,7 +455,7 @@ class Fleet:
                 self._event("health-failed", spec.name, f"health check `{spec.health}` failed", {}, now)
             when = now + spec.health_interval
             next_due = when if next_due is None else min(next_due, when)
-        return next_due
+        return next_due, bool(due)
 
     # --- the pass ---------------------------------------------------------------------
 
@@ -460,14 +465,18 @@ class Fleet:
         wake.ensure(self.wake_fifo)
         now = self.clock()
         records = self._records(now)
-        obs = self.observe(ports_for=_unverified(records))
+        # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
+        # each pane's own process instead of all of /proc (kills scan afresh anyway).
+        trees = any(s.idle_timeout is not None for s in self.spec.agents)
+        obs = self.observe(ports_for=_unverified(records), trees=trees)
         ended = self._find_ended(obs, records, now)
         if ended:
             self._apply_ended(ended, now)
             records = self._records(now)
-        self._sample_activity(obs, records, now)
-        health_due = self._run_health(obs, records, now)
-        records = self._records(now)
+        sampled = self._sample_activity(obs, records, now)
+        health_due, checked = self._run_health(obs, records, now)
+        if sampled or checked:
+            records = self._records(now)
         spec = self.spec if only is None else replace(self.spec, agents=tuple(a for a in self.spec.agents
                                                                              if a.name in only))  # fmt: skip
         plan = planner.plan(spec, records if only is None else {k: v for k, v in records.items() if k in only},
