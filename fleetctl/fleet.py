@@ -468,7 +468,7 @@ class Fleet:
         # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
         # each pane's own process instead of all of /proc (kills scan afresh anyway).
         trees = any(s.idle_timeout is not None for s in self.spec.agents)
-        obs = self.observe(ports_for=_unverified(records), trees=trees)
+        obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=trees)
         ended = self._find_ended(obs, records, now)
         if ended:
             self._apply_ended(ended, now)
@@ -815,7 +815,7 @@ class Fleet:
         """What the planner would do now, without doing it: ended runs are simulated, not recorded."""
         now = self.clock()
         records = self._records(now) if self.store.path.exists() else {}
-        obs = self.observe(ports_for=_unverified(records), trees=False)
+        obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=False)
         records = self._simulate_ended(records, self._find_ended(obs, records, now), now)
         spec = self.spec if specs is None else replace(self.spec, agents=tuple(specs))
         return planner.plan(spec, records, obs, now, self.heartbeats()), obs, records
@@ -1146,9 +1146,12 @@ def _describe(action: planner.Action) -> str:
     return f"mark {action.agent} stalled: {action.detail}"
 
 
-def _unverified(records: dict[str, AgentRecord]) -> set[str]:
-    """Agents whose live run still waits for verification: the only ones whose ports matter."""
-    return {n for n, r in records.items() if r.current is not None and r.current.live and r.current.verified is None}
+def _verifiable(records: dict[str, AgentRecord], spec: FleetSpec, now: float) -> set[str]:
+    """Agents whose live run waits for verification and has reached min_uptime: the only ones
+    whose ports decide anything (looking sooner would only compete with the agent's start)."""
+    min_uptime = {a.name: a.min_uptime for a in spec.agents}
+    return {n for n, r in records.items() if (run := r.current) is not None and run.live and run.verified is None
+            and now - run.started >= min_uptime.get(n, 0.0)}  # fmt: skip
 
 
 def _earliest(records: dict[str, AgentRecord], agents: Sequence[str]) -> float | None:

@@ -345,7 +345,9 @@ def _plan_live(
             return
         waiting = f"waiting for port {spec.port}" if not port_ok else f"min_uptime {_secs(spec.min_uptime)}"
         b.view(name, AgentState.STARTING, waiting, respawns=used)
-        b.wake(now + VERIFY_POLL_SECONDS if not port_ok else run.started + spec.min_uptime)
+        # No run verifies before min_uptime: polling its port sooner only competes with its start.
+        verifiable = run.started + spec.min_uptime
+        b.wake(max(now + VERIFY_POLL_SECONDS, verifiable) if not port_ok else verifiable)
         return
 
     if run.fingerprint and run.fingerprint != spec.fingerprint():

@@ -106,6 +106,11 @@ def test_waiting_for_port_polls_soon() -> None:
     assert p.wake_at == pytest.approx(NOW + P.VERIFY_POLL_SECONDS)
 
 
+def test_a_fresh_run_is_not_polled_before_min_uptime() -> None:
+    spec = agent(port=8001, min_uptime=1.0)
+    assert decide(spec, record(run(started=NOW - 0.1, verified=None)), seen()).wake_at == pytest.approx(NOW + 0.9)
+
+
 # --- restart policies, caps and backoff ------------------------------------------
 
 
