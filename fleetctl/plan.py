@@ -162,10 +162,9 @@ def last_activity(
 
 # --- classification of an ended run ----------------------------------------------
 
-_RETRY_AFTER_RE = re.compile(
-    r"retry[- ]after[:=\s]+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?)?", re.I
-)
-_RESETS_AT_RE = re.compile(r"resets?\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?", re.I)
+# Patterns, not compiled ones: re compiles (and caches) them when a run ends, not at every import.
+_RETRY_AFTER = r"retry[- ]after[:=\s]+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?)?"
+_RESETS_AT = r"resets?\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
                  "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}  # fmt: skip
 
@@ -179,11 +178,11 @@ def matching_line(patterns: tuple[str, ...], output: str) -> str | None:
 
 def park_until(output: str, now: float, default_park: float) -> float:
     """When a rate limit lifts: 'retry after 120s', 'Retry-After: 120', 'resets at 3pm', else the default."""
-    m = _RETRY_AFTER_RE.search(output)
+    m = re.search(_RETRY_AFTER, output, re.I)
     if m:
         unit = (m.group(2) or "s").lower()
         return now + float(m.group(1)) * _UNIT_SECONDS.get(unit, 1)
-    m = _RESETS_AT_RE.search(output)
+    m = re.search(_RESETS_AT, output, re.I)
     if m:
         hour, minute, half = int(m.group(1)), int(m.group(2) or 0), (m.group(3) or "").lower()
         if half == "pm" and hour < 12:

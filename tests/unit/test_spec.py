@@ -72,6 +72,15 @@ def test_fingerprint_changes_with_command_not_with_timeouts(tmp_path: Path) -> N
     assert a.fingerprint() == b.fingerprint() != c.fingerprint()
 
 
+def test_fingerprint_is_a_sha256_prefix_so_stored_runs_keep_matching(tmp_path: Path) -> None:
+    import hashlib
+    import json
+
+    a = load(tmp_path, '[agents.a]\ncommand = "x"\nport = 8001\n').agents[0]
+    payload = json.dumps([a.command, a.port, str(a.cwd), sorted(a.env), a.fallback], sort_keys=True)
+    assert a.fingerprint() == hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 BAD = [
     ("unknown agent key", '[agents.a]\ncommand = "x"\ncolour = "red"\n', "agents.a.colour", "unknown key"),
     ("unknown fleet key", '[agents.a]\ncommand = "x"\n', "fleet.bogus", "unknown key",
