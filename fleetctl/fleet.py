@@ -733,9 +733,10 @@ class Fleet:
         # Hold the pty open a moment: output written just before a fast exit is otherwise
         # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
         # Not after a signal death (nothing more was said), and not in pool task windows
-        # (a lingering window would look like a busy slot).
+        # (a lingering window would look like a busy slot). stderr is closed first, so a
+        # respawn ending the wait leaves no "Terminated" from the shell in the agent's log.
         if linger:
-            lines.append(f"[ $code -gt 128 ] || sleep {WRAPPER_LINGER_SECONDS:g}")
+            lines.append(f"[ $code -gt 128 ] || {{ exec 2>/dev/null; sleep {WRAPPER_LINGER_SECONDS:g}; }}")
         script = self.runs_dir / f"{run.id}.sh"
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
