@@ -186,7 +186,11 @@ class Fleet:
     # --- observe ----------------------------------------------------------------
 
     def observe(
-        self, table: ProcTable | None = None, ports_for: set[str] | None = None, trees: bool = True
+        self,
+        table: ProcTable | None = None,
+        ports_for: set[str] | None = None,
+        trees: bool = True,
+        listing: Callable[[], list[PaneInfo] | None] | None = None,
     ) -> Observation:
         """One `list-panes -a` and one /proc scan.
 
@@ -194,9 +198,10 @@ class Fleet:
         declare a port and (with `ports_for`) whose run still waits for verification.
         Without `trees` (read-only views), and with no port to look up, only each pane's own
         process is read: its descendants (CPU time, what a kill sweeps) decide nothing there.
+        `listing` is a `list-panes` the caller started already (to read the store meanwhile).
         """
         now = self.clock()
-        collect = self.tmux.panes_started()
+        collect = listing or self.tmux.panes_started()
         light = (
             table is None
             and not trees
@@ -267,6 +272,18 @@ class Fleet:
                 with contextlib.suppress(OSError):
                     out[spec.name] = max(out.get(spec.name, 0.0), spec.heartbeat_file.stat().st_mtime)
         return out
+
+    def _records_while_listing(self, now: float) -> tuple[Callable[[], list[PaneInfo] | None], dict[str, AgentRecord]]:
+        """Start `list-panes`, then read the store while tmux answers (the listing is collected
+        even when the read fails, so no tmux client is left unreaped)."""
+        listing = self.tmux.panes_started()
+        try:
+            records = self._records(now) if self.store.path.exists() else {}
+        except BaseException:
+            with contextlib.suppress(Exception):
+                listing()
+            raise
+        return listing, records
 
     def _records(self, now: float) -> dict[str, AgentRecord]:
         window = max((a.respawn_window for a in self.spec.agents), default=600.0)
@@ -374,12 +391,15 @@ class Fleet:
             return None
         return max(logs, key=lambda p: p.stat().st_mtime, default=None)
 
-    def _apply_ended(self, ended: list[_Ended], now: float) -> None:
+    def _apply_ended(self, ended: list[_Ended], now: float) -> list[_Ended]:
+        """Record each end (and its event); returns those recorded (not ended meanwhile by another)."""
+        applied = []
         for end in ended:
             run = end.run
             if not self.store.end_run(run.id, now, exit_code=end.exit_code, exit_signal=end.exit_signal,
                                       failure_class=end.failure_class, stop_reason=end.reason):  # fmt: skip
                 continue
+            applied.append(end)
             tail = end.output.splitlines()[-OUTPUT_TAIL_LINES:]
             data: dict[str, object] = {"run": run.id, "class": end.failure_class.value, "output": tail,
                                        "exit_code": end.exit_code, "exit_signal": end.exit_signal}  # fmt: skip
@@ -391,6 +411,7 @@ class Fleet:
                             {"until": end.park_until, "run": run.id}, now)  # fmt: skip
             with contextlib.suppress(OSError):
                 (self.runs_dir / f"{run.id}.exit").unlink()
+        return applied
 
     @staticmethod
     def _simulate_ended(records: dict[str, AgentRecord], ended: list[_Ended], now: float) -> dict[str, AgentRecord]:
@@ -464,15 +485,15 @@ class Fleet:
         self.store.check_same_file()
         wake.ensure(self.wake_fifo)
         now = self.clock()
-        records = self._records(now)
+        listing, records = self._records_while_listing(now)
         # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
         # each pane's own process instead of all of /proc (kills scan afresh anyway).
         trees = any(s.idle_timeout is not None for s in self.spec.agents)
-        obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=trees)
+        obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=trees, listing=listing)
         ended = self._find_ended(obs, records, now)
         if ended:
-            self._apply_ended(ended, now)
-            records = self._records(now)
+            # What was written, applied to what was read: no second read of the store.
+            records = self._simulate_ended(records, self._apply_ended(ended, now), now)
         sampled = self._sample_activity(obs, records, now)
         health_due, checked = self._run_health(obs, records, now)
         if sampled or checked:
@@ -815,8 +836,8 @@ class Fleet:
     ) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
         """What the planner would do now, without doing it: ended runs are simulated, not recorded."""
         now = self.clock()
-        records = self._records(now) if self.store.path.exists() else {}
-        obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=False)
+        listing, records = self._records_while_listing(now)
+        obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=False, listing=listing)
         records = self._simulate_ended(records, self._find_ended(obs, records, now), now)
         spec = self.spec if specs is None else replace(self.spec, agents=tuple(specs))
         return planner.plan(spec, records, obs, now, self.heartbeats()), obs, records
