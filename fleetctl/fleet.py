@@ -195,18 +195,22 @@ class Fleet:
         """One `list-panes -a` and one /proc scan.
 
         Listening ports are looked up only where they decide something: for agents that
-        declare a port and (with `ports_for`) whose run still waits for verification.
+        declare a port and (with `ports_for`) whose run still waits for verification, and
+        only once something listens on that port at all (one read of /proc/net/tcp says).
         Without `trees` (read-only views), and with no port to look up, only each pane's own
         process is read: its descendants (CPU time, what a kill sweeps) decide nothing there.
         `listing` is a `list-panes` the caller started already (to read the store meanwhile).
         """
         now = self.clock()
         collect = listing or self.tmux.panes_started()
-        light = (
-            table is None
-            and not trees
-            and not any(s.port is not None and (ports_for is None or s.name in ports_for) for s in self.spec.agents)
-        )
+        specs = {a.name: a for a in self.spec.agents}
+        port_check = {
+            s.name for s in specs.values() if s.port is not None and (ports_for is None or s.name in ports_for)
+        }
+        inodes = self.procs.listening() if port_check else {}
+        open_ports = set(inodes.values())
+        port_check = {name for name in port_check if specs[name].port in open_ports}
+        light = table is None and not trees and not port_check
         scanned = table or (None if light else self.procs.scan())  # while tmux answers
         panes = collect()
         if panes is None:
@@ -230,15 +234,13 @@ class Fleet:
         agents: dict[str, AgentObservation] = {}
         port_pids: list[int] = []
         trees: dict[str, list[int]] = {}
-        specs = {a.name: a for a in self.spec.agents}
         for name, pane in by_name.items():
             alive = not pane.dead and pane.pid in table.procs
             tree = table.tree(pane.pid) if alive else []
             trees[name] = tree
-            spec = specs.get(name)
-            if spec is not None and spec.port is not None and (ports_for is None or name in ports_for):
+            if name in port_check:
                 port_pids += tree
-        ports = self.procs.listening_ports(port_pids) if port_pids else {}
+        ports = self.procs.listening_ports(port_pids, inodes) if port_pids else {}
         for name, pane in by_name.items():
             tree = trees[name]
             spec = specs.get(name)
@@ -881,6 +883,7 @@ class Fleet:
         specs = self.resolve(names)
         targets = {s.name for s in specs}
         report = on_progress or (lambda _n, _s, _r: None)
+        begun = self.clock()
         with self.store.lock():
             self.store.set_desired(targets, "running")
         deadline = self.clock() + max((s.start_timeout + s.min_uptime for s in specs), default=0) + 5.0
@@ -895,6 +898,8 @@ class Fleet:
                 view = result.plan.views.get(name)
                 record = records.get(name)
                 run = record.current if record else None
+                if run is not None and not run.live and run.started < begun:
+                    run = None  # ended before this `up` (say by `down`): its successor may wait for the budget
                 if view is None:
                     continue
                 if view.state is AgentState.RUNNING and run is not None and run.verified is not None:

@@ -104,9 +104,13 @@ class ProcessGateway:
                 table.procs[pid] = read[0]
         return table
 
-    def listening_ports(self, pids: Iterable[int]) -> dict[int, set[int]]:
+    def listening(self) -> dict[int, int]:
+        """Every listening TCP socket on the machine (v4 and v6): inode -> port."""
+        return _listening_inodes()
+
+    def listening_ports(self, pids: Iterable[int], inode_port: dict[int, int] | None = None) -> dict[int, set[int]]:
         """For each pid, the TCP ports it has a listening socket on (v4 and v6)."""
-        inode_port = _listening_inodes()
+        inode_port = _listening_inodes() if inode_port is None else inode_port
         out: dict[int, set[int]] = {}
         if not inode_port:
             return out

@@ -44,6 +44,24 @@ def test_up_verifies_ports_and_is_idempotent(fleet_dir: FleetHarness) -> None:
         assert os.getpgid(pid) == pid  # the window's command is the group leader
 
 
+def test_up_after_down_starts_more_agents_than_one_pass_may(fleet_dir: FleetHarness) -> None:
+    """Agents waiting for the action budget are not failed for their run from before `down`."""
+    fleet_dir.write("""
+    [agents.w]
+    command = "sleep 1000"
+    replicas = 3
+    min_uptime = "0s"
+    """, extra_fleet="max_actions_per_tick = 1")  # fmt: skip
+    assert fleet_dir.run("up").code == 0
+    assert fleet_dir.run("down").code == 0
+    again = fleet_dir.run("up")
+    assert again.code == 0, again
+    assert {name: row["state"] for name, row in fleet_dir.status().items()} == dict.fromkeys(
+        ("w-1", "w-2", "w-3"), "running"
+    )
+    assert all(alive(pid) for pid in pids(fleet_dir).values())  # type: ignore[arg-type]
+
+
 def test_port_that_never_opens_fails_within_start_timeout(fleet_dir: FleetHarness) -> None:
     port = free_port()
     fleet_dir.write(f"""
