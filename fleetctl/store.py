@@ -83,13 +83,10 @@ _RUN_COLUMNS = (
 def _run(row: sqlite3.Row | tuple[Any, ...]) -> Run:
     (rid, agent, started, pid, window_id, pane_id, respawn, fallback, verified, ended, exit_code,
      exit_signal, failure_class, stopped_by, stop_reason, fingerprint, task_id) = tuple(row)[:17]  # fmt: skip
-    return Run(
-        id=rid, agent=agent, started=started, pid=pid, window_id=window_id, pane_id=pane_id,
-        respawn=bool(respawn), fallback=bool(fallback), verified=verified, ended=ended,
-        exit_code=exit_code, exit_signal=exit_signal,
-        failure_class=FailureClass(failure_class) if failure_class else None,
-        stopped_by=stopped_by, stop_reason=stop_reason, fingerprint=fingerprint, task_id=task_id,
-    )  # fmt: skip
+    # Positional, in Run's field order: a status builds one per stored run, so this is hot.
+    return Run(rid, agent, started, pid, window_id, pane_id, bool(respawn), bool(fallback), verified, ended,
+               exit_code, exit_signal, FailureClass(failure_class) if failure_class else None, stopped_by,
+               stop_reason, fingerprint, task_id)  # fmt: skip
 
 
 class StateStore(OpsQueries, TaskQueries):
