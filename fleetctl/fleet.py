@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from shlex import quote
 from typing import TYPE_CHECKING
 
 from fleetctl import logger, wake
@@ -733,6 +732,8 @@ class Fleet:
 
         User env (possibly secrets) goes only into the script, never into argv.
         """
+        from shlex import quote  # spawning passes only: `status` never quotes
+
         self.runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         log = self.log_path(spec.name, run.id)
         log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -794,6 +795,8 @@ class Fleet:
 
         The pane's pipe is re-pointed with pipe-pane, so bytes in flight land in the old file.
         """
+        from shlex import quote
+
         for spec in self.spec.agents:
             record, agent = records.get(spec.name), obs.agents.get(spec.name)
             run = record.current if record else None
