@@ -186,7 +186,6 @@ class Fleet:
 
     def observe(
         self,
-        table: ProcTable | None = None,
         ports_for: set[str] | None = None,
         trees: bool = True,
         listing: Callable[[], list[PaneInfo] | None] | None = None,
@@ -209,17 +208,15 @@ class Fleet:
         inodes = self.procs.listening() if port_check else {}
         open_ports = set(inodes.values())
         port_check = {name for name in port_check if specs[name].port in open_ports}
-        light = table is None and not trees and not port_check
-        scanned = table or (None if light else self.procs.scan())  # while tmux answers
+        table = self.procs.scan() if trees or port_check else None  # while tmux answers
         panes = collect()
         if panes is None:
             return Observation(now, False)
-        if scanned is None:
+        if table is None:
             table = self.procs.read(p.pid for p in panes if not p.dead)
         else:
-            if any(not p.dead and p.pid not in scanned.procs for p in panes):
-                scanned = self.procs.scan()  # a window opened during the scan: look again, once
-            table = scanned
+            if any(not p.dead and p.pid not in table.procs for p in panes):
+                table = self.procs.scan()  # a window opened during the scan: look again, once
             self._scan = (time.monotonic(), table)
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []

@@ -138,7 +138,3 @@ def replace(obj: T, /, **changes: Any) -> T:
     if unknown:
         raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
     return type(obj)(*[changes[n] if n in changes else getattr(obj, n) for n in names])
-
-
-def is_record(obj: object) -> bool:
-    return hasattr(type(obj), "__record_fields__")

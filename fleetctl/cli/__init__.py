@@ -33,31 +33,14 @@ Examples:
   fleetctl reconcile          repair the fleet (for cron)
   fleetctl down web           stop one agent and everything it started"""
 
-# Which module defines each command, and its summary for the root help (the first sentence of the
-# command's docstring; a test keeps the two equal). Only the invoked command's module is imported.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "up": ("lifecycle", "Start the named (or all) agents that are not running, and verify each spawn."),
-    "down": ("lifecycle", "Stop the named (or all) agents and every process they started."),
-    "restart": ("lifecycle", "Stop and start agents (does not spend their respawn budget)."),
-    "reconcile": ("lifecycle", "One repair pass (for cron): respawn the dead, kill the stuck, keep the healthy."),
-    "supervise": ("lifecycle", "Run the supervise loop in the foreground (`up` starts it in its own window)."),
-    "reset": ("lifecycle", "Clear the respawn counter and failed state (does not start anything); "
-                           "a pool name closes its breaker."),
-    "heartbeat": ("lifecycle", "Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment)."),
-    "status": ("status", "Show every agent: state, pid, port, uptime, respawns, last exit, last output."),
-    "attach": ("misc", "Attach to an agent's tmux window (inside tmux: switch to it)."),
-    "init": ("misc", "Write a commented starter fleet.toml (never overwrites)."),
-    "report": ("ops", "What changed since T: runs, crashes, stalls, kills, alerts, tasks, supervise load."),
-    "events": ("ops", "The event log, one line per event, oldest first."),
-    "logs": ("ops", "An agent's pane output, kept in a log file per run (also after the agent died)."),
-    "doctor": ("ops", "Check the config, tmux, the state dir and lock, then boot each agent in a throwaway server."),
-    "metrics": ("ops", "The fleet in Prometheus text format: agents by state, respawns, tasks, cycle and "
-                       "observation times."),
-    "cron": ("ops", "Print the crontab line that runs `reconcile` for this fleet (install with `crontab -e`)."),
-    "task": ("tasks", "The backlog: add tasks, watch them, and (for agents) claim and finish them."),
-    "send": ("tasks", "Send a message to an agent (or `*`: every agent)."),
-    "inbox": ("tasks", "Show an agent's (or `human`'s) inbox, oldest first."),
-    "tui": ("tui", "Watch and steer the fleet: agents, their output and events, tasks; q quits."),
+# Which module defines each command. Only the invoked command's module is imported; the root
+# help imports them all to list each command's first docstring sentence.
+COMMANDS: dict[str, str] = {
+    "up": "lifecycle", "down": "lifecycle", "restart": "lifecycle", "reconcile": "lifecycle",
+    "supervise": "lifecycle", "reset": "lifecycle", "heartbeat": "lifecycle",
+    "status": "status", "attach": "misc", "init": "misc",
+    "report": "ops", "events": "ops", "logs": "ops", "doctor": "ops", "metrics": "ops", "cron": "ops",
+    "task": "tasks", "send": "tasks", "inbox": "tasks", "tui": "tui",
 }  # fmt: skip
 
 
@@ -154,7 +137,9 @@ class Parser(argparse.ArgumentParser):
     The help text (docstring, command list) is laid out only when help is shown, not on every run.
     """
 
-    def __init__(self, prog: str, doc: str | None, commands: dict[str, str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, prog: str, doc: str | None, commands: Callable[[], dict[str, str]] | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(prog=prog, formatter_class=HelpFormatter, allow_abbrev=False, add_help=False, **kwargs)
         self.add_argument("-h", "--help", action="help", help="Show this message and exit.")
         self.doc = doc
@@ -173,7 +158,7 @@ class Parser(argparse.ArgumentParser):
         self.columns = shutil.get_terminal_size().columns
         self.description = _dedent(self.doc)
         if self.commands:
-            self.epilog = _listing("commands", self.commands)
+            self.epilog = _listing("commands", self.commands())
         return super().format_help()
 
     def error(self, message: str) -> None:  # type: ignore[override]
@@ -223,9 +208,16 @@ def _split(argv: list[str], value_option: re.Pattern[str] | None) -> tuple[list[
     return argv[:i], (argv[i] if i < len(argv) else None), argv[i + 1 :]
 
 
+def _summaries() -> dict[str, str]:
+    """Each command's first docstring sentence, for the root help (the only place that imports every module)."""
+    for module in dict.fromkeys(COMMANDS.values()):
+        __import__(f"fleetctl.cli.{module}")
+    return {name: summary(REGISTRY[name].func.__doc__) for name in COMMANDS}
+
+
 def _root_parser() -> Parser:
-    parser = Parser("fleetctl", DESCRIPTION, {name: text for name, (_, text) in COMMANDS.items()},
-                    usage="%(prog)s [-h] [-c PATH] [-v] [--version] COMMAND [ARGS]...")  # fmt: skip
+    usage = "%(prog)s [-h] [-c PATH] [-v] [--version] COMMAND [ARGS]..."
+    parser = Parser("fleetctl", DESCRIPTION, _summaries, usage=usage)
     parser.add_argument("-c", "--config", metavar="PATH",
                         help="Fleet file (default: $FLEETCTL_CONFIG, else ./fleet.toml upward).")  # fmt: skip
     parser.add_argument("-v", "--verbose", action="count", default=0, help="Log to stderr (-vv for debug).")
@@ -254,7 +246,7 @@ def _invoke(ctx: Context, name: str, argv: list[str]) -> int:
     if cmd.group:
         subs = {key.rpartition(" ")[2]: c for key, c in REGISTRY.items() if key.startswith(f"{name} ")}
         parser.usage = "%(prog)s [-h] COMMAND [ARGS]..."
-        parser.commands = {sub: summary(c.func.__doc__) for sub, c in subs.items()}
+        parser.commands = lambda: {sub: summary(c.func.__doc__) for sub, c in subs.items()}
         head, sub, rest = _split(argv, None)
         parser.parse_args(head)
         return _invoke(ctx, f"{name} {_pick(parser, argv, sub, list(subs))}", rest)
@@ -279,7 +271,7 @@ def _run(argv: list[str]) -> int:
         import logging
 
         logging.basicConfig(level=logging.DEBUG if options.verbose > 1 else logging.INFO, stream=sys.stderr)
-    __import__(f"fleetctl.cli.{COMMANDS[name][0]}")  # the import statement's path: `-X importtime` lists it
+    __import__(f"fleetctl.cli.{COMMANDS[name]}")  # the import statement's path: `-X importtime` lists it
     return _invoke(Context(options.config), name, rest)
 
 
