@@ -33,8 +33,9 @@ def _boot_time() -> float:
 _BOOT_TIME = _boot_time()
 
 
-def _read_stat(pid: int | str) -> tuple[ProcInfo, bytes] | None:
-    """A process's /proc/<pid>/stat and its state letter (os.read: a scan reads hundreds)."""
+def _read_stat(pid: int | str) -> ProcInfo | None:
+    """A live process from /proc/<pid>/stat; None if it is gone or a zombie (os.read: a scan
+    reads hundreds)."""
     try:
         fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
     except OSError:
@@ -47,10 +48,12 @@ def _read_stat(pid: int | str) -> tuple[ProcInfo, bytes] | None:
         os.close(fd)
     # comm may contain spaces and parentheses: split after the last ')'.
     rest = data[data.rindex(b")") + 2 :].split()
+    if rest[0] in (b"Z", b"X"):
+        return None
     # pid, ppid, pgid, start time, CPU time (user + system)
     info = ProcInfo(int(pid), int(rest[1]), int(rest[2]), _BOOT_TIME + int(rest[19]) / _CLK_TCK,
                     (int(rest[11]) + int(rest[12])) / _CLK_TCK)  # fmt: skip
-    return info, rest[0]
+    return info
 
 
 @record(frozen=False)
@@ -86,10 +89,9 @@ class ProcessGateway:
         for entry in os.scandir("/proc"):
             if not entry.name.isdigit():
                 continue
-            read = _read_stat(entry.name)
-            if read is None or read[1] in (b"Z", b"X"):
+            info = _read_stat(entry.name)
+            if info is None:
                 continue
-            info = read[0]
             table.procs[info.pid] = info
             table.children.setdefault(info.ppid, []).append(info.pid)
         return table
@@ -99,9 +101,9 @@ class ProcessGateway:
         one, for a fraction of a scan."""
         table = ProcTable()
         for pid in pids:
-            read = _read_stat(pid)
-            if read is not None and read[1] not in (b"Z", b"X"):
-                table.procs[pid] = read[0]
+            info = _read_stat(pid)
+            if info is not None:
+                table.procs[pid] = info
         return table
 
     def listening(self) -> dict[int, int]:
@@ -176,14 +178,12 @@ class ProcessGateway:
         return found
 
     def alive(self, pid: int, start_time: float | None = None) -> bool:
-        read = _read_stat(pid)
-        if read is None or read[1] in (b"Z", b"X"):
-            return False
-        return start_time is None or abs(read[0].start_time - start_time) < 0.05
+        info = _read_stat(pid)
+        return info is not None and (start_time is None or abs(info.start_time - start_time) < 0.05)
 
     def identity(self, pid: int) -> float | None:
-        read = _read_stat(pid)
-        return None if read is None or read[1] in (b"Z", b"X") else read[0].start_time
+        info = _read_stat(pid)
+        return None if info is None else info.start_time
 
     def terminate_groups(self, groups: list[tuple[dict[int, float], float]]) -> set[int]:
         """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline.
