@@ -15,7 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fleetctl import logger, wake
 from fleetctl import plan as planner
@@ -40,6 +39,7 @@ from fleetctl.record import field, record, replace
 from fleetctl.store import StateStore
 from fleetctl.tmux import HOME_WINDOW, TmuxGateway, WindowRequest
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
 if TYPE_CHECKING:
     import subprocess
 

@@ -3,8 +3,7 @@ and a status that logs nothing should not pay it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
 if TYPE_CHECKING:
     import logging
 

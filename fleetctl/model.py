@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import enum
 import json
 import os
 from pathlib import Path
-from typing import NamedTuple
 
 from fleetctl.record import field, record
 
@@ -14,6 +14,12 @@ try:  # CPython's own SHA-256: the same digest as hashlib's without loading Open
     from _sha256 import sha256 as _sha256  # type: ignore[import-not-found]
 except ImportError:  # other Pythons (3.12 renamed it)
     from hashlib import sha256 as _sha256
+
+
+def digest(text: str) -> str:
+    """SHA-256 of text, in hex."""
+    return _sha256(text.encode()).hexdigest()
+
 
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 SUPERVISOR_WINDOW = "_supervisor"
@@ -108,7 +114,7 @@ class AgentSpec:
             [self.command, self.port, str(self.cwd), sorted(self.env), self.fallback],
             sort_keys=True,
         )
-        return _sha256(payload.encode()).hexdigest()[:16]
+        return digest(payload)[:16]
 
     def public_env(self) -> dict[str, str]:
         return {k: ("***" if is_secret(k) else v) for k, v in self.env}
@@ -179,14 +185,21 @@ class PaneInfo:
     window_index: int = -1
 
 
-class ProcInfo(NamedTuple):
-    """One process as a /proc scan saw it (a tuple: a scan makes hundreds, so cheap to build)."""
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
+if TYPE_CHECKING:
+    from typing import NamedTuple
 
-    pid: int
-    ppid: int
-    pgid: int
-    start_time: float
-    cpu_seconds: float
+    class ProcInfo(NamedTuple):
+        """One process as a /proc scan saw it (a tuple: a scan makes hundreds, so cheap to build)."""
+
+        pid: int
+        ppid: int
+        pgid: int
+        start_time: float
+        cpu_seconds: float
+
+else:  # the same tuple, without importing typing
+    ProcInfo = collections.namedtuple("ProcInfo", "pid ppid pgid start_time cpu_seconds")
 
 
 @record

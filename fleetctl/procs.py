@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import time
 from collections.abc import Iterable
 
@@ -191,6 +190,8 @@ class ProcessGateway:
         Every group is watched in the same polling loop, so N agents that ignore SIGTERM cost
         one stop_timeout in all, not N. Returns the pids still alive 5 s after their SIGKILL.
         """
+        import signal  # here, not at the top: `status` never signals, and signal's enums cost milliseconds
+
         start = time.monotonic()
         for targets, _ in groups:
             self._signal(targets, signal.SIGTERM)
@@ -242,10 +243,12 @@ class ProcessGateway:
         return self._wait_gone(targets, time.monotonic() + timeout)
 
     def kill_now(self, targets: dict[int, float]) -> set[int]:
+        import signal
+
         self._signal(targets, signal.SIGKILL)
         return self._wait_gone(targets, time.monotonic() + _KILL_WAIT_SECONDS)
 
-    def _signal(self, targets: dict[int, float], sig: signal.Signals) -> None:
+    def _signal(self, targets: dict[int, float], sig: int) -> None:
         for pid, start in targets.items():
             if self.alive(pid, start):
                 with contextlib.suppress(ProcessLookupError, PermissionError):

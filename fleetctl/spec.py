@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
+from fleetctl import tomlcache
 from fleetctl.errors import ConfigError
 from fleetctl.model import AgentSpec, FleetSpec, PoolSpec, RestartPolicy, StallAction
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
 
 CONFIG_NAME = "fleet.toml"
 FLEET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -135,7 +136,10 @@ def _show(value: object) -> str:
 
 
 # Each field: (parser, what to say when it fails). Parsers raise ValueError/TypeError.
-Parser = Callable[[Any], Any]
+if TYPE_CHECKING:
+    from typing import Any
+
+    Parser = Callable[[Any], Any]
 
 
 def _duration(value: Any) -> float:
@@ -306,8 +310,8 @@ def load(path: Path) -> FleetSpec:
 def parse(text: str, path: Path) -> FleetSpec:
     ctx = _Ctx(path, text)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
+        data = tomlcache.loads(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         m = re.search(r"\(at line (\d+), column \d+\)", str(exc))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         line = int(m.group(1)) if m else None

@@ -14,12 +14,15 @@ import os
 import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 from fleetctl.errors import StoreError
 from fleetctl.model import AgentRecord, Event, FailureClass, Run
 from fleetctl.store_ops import OpsQueries
 from fleetctl.store_tasks import TASK_SCHEMA, TaskQueries
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 2
 DB_NAME = "fleet.db"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from fleetctl.model import Run, TaskAttempt
 
@@ -22,6 +21,7 @@ _CYCLES_TABLE = (
     "busy INTEGER NOT NULL, seconds REAL NOT NULL)"
 )
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
 if TYPE_CHECKING:
     from fleetctl.errors import StoreError
 

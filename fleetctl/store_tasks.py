@@ -12,7 +12,6 @@ import contextlib
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from typing import Any
 
 from fleetctl.model import (
     Breaker,
@@ -24,6 +23,10 @@ from fleetctl.model import (
     TaskState,
 )
 from fleetctl.record import record
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
+if TYPE_CHECKING:
+    from typing import Any
 
 TASK_SCHEMA = """
 CREATE TABLE IF NOT EXISTS tasks (

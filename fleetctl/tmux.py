@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from fleetctl import logger
 from fleetctl.errors import OperationFailed
 from fleetctl.model import PaneInfo
 from fleetctl.record import record
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
 if TYPE_CHECKING:
     import subprocess
 

@@ -1,13 +1,13 @@
 """The CLI root: global options, lazy dispatch, and the one place that turns FleetError into stderr + exit code.
 
-argparse only (no third-party parser): the root parses the global options and the command name, then
-imports just that command's module, which declares its arguments with `@command`, so `fleetctl status`
-never pays for the TUI, the task board or the operator tools.
+The root parses the global options and the command name, then imports just that command's module,
+which declares its arguments with `@command` in argparse's terms, so `fleetctl status` never pays for
+the TUI, the task board or the operator tools. A well-formed command line is parsed here without
+argparse (plain_parse); help and usage errors are argparse's (fleetctl.cli.argparsing).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
@@ -118,84 +118,147 @@ class ParserExit(Exception):
         self.code = code
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """Wraps prose paragraphs; keeps indented blocks (examples, command lists) as they are written."""
+class Syntax:
+    """What one command line (`fleetctl`, `fleetctl task`, `fleetctl status`) accepts, and its help.
 
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        paragraphs = text.split("\n\n")
-        return "\n\n".join(
-            "\n".join(indent + line for line in p.splitlines())
-            if any(line[:1].isspace() for line in p.splitlines()[1:])
-            else super(HelpFormatter, self)._fill_text(p, width, indent)
-            for p in paragraphs
-        )
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting: a usage error is one `error:` line and exit code 2.
-
-    The help text (docstring, command list) is laid out only when help is shown, not on every run.
+    A well-formed command line is parsed by plain_parse; anything else goes to argparse
+    (fleetctl.cli.argparsing), which alone shows help and words usage errors.
     """
 
-    def __init__(
-        self, prog: str, doc: str | None, commands: Callable[[], dict[str, str]] | None = None, **kwargs: Any
-    ) -> None:
-        super().__init__(prog=prog, formatter_class=HelpFormatter, allow_abbrev=False, add_help=False, **kwargs)
-        self.add_argument("-h", "--help", action="help", help="Show this message and exit.")
+    __slots__ = ("arguments", "commands", "doc", "prog", "usage")
+
+    def __init__(self, prog: str, doc: str | None, arguments: tuple[Argument, ...] = (),
+                 commands: Callable[[], dict[str, str]] | None = None, usage: str | None = None) -> None:  # fmt: skip
+        self.prog = prog
         self.doc = doc
+        self.arguments = arguments
         self.commands = commands
+        self.usage = usage
 
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        # argparse makes a formatter for every add_argument; a fixed width there spares importing
-        # shutil for the terminal size (milliseconds per call) until help is really shown.
-        return self.formatter_class(prog=self.prog, width=self.columns)  # type: ignore[call-arg]
+    def parse(self, argv: list[str]) -> dict[str, Any]:
+        values = plain_parse(self.arguments, argv)
+        return values if values is not None else self.parser().parse(argv)
 
-    columns = 80
+    def parser(self):  # type: ignore[no-untyped-def]  # an argparsing.Parser
+        from fleetctl.cli.argparsing import Parser
 
-    def format_help(self) -> str:
-        import shutil
-
-        self.columns = shutil.get_terminal_size().columns
-        self.description = _dedent(self.doc)
-        if self.commands:
-            self.epilog = _listing("commands", self.commands())
-        return super().format_help()
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        where = self.prog.removeprefix("fleetctl").strip()
-        raise UsageError(f"{where}: {message}" if where else message, hint=f"see {self.prog} --help")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        if message:
-            sys.stderr.write(message)
-        raise ParserExit(status)
+        return Parser(self)
 
 
-def _dedent(doc: str | None) -> str | None:
-    """A docstring as help text: its first line, then the rest without the source indentation."""
-    if doc is None:
+_PLAIN_ACTIONS = (None, "store", "store_true", "append", "count")
+_PLAIN_KEYS = frozenset(("action", "dest", "default", "type", "choices", "required", "nargs", "metavar", "help", "version"))
+_MISSING = object()
+
+
+def plain_parse(arguments: tuple[Argument, ...], argv: list[str]) -> dict[str, Any] | None:
+    """What argparse would make of a plain command line, or None: then argparse itself decides.
+
+    Plain: every option spelled exactly as declared (no abbreviation, `--opt=value` or `-vv`),
+    no `--`, no option value starting with "-", every value converting, the positionals fitting
+    (at most one of them of variable length), nothing required missing. Help, --version and
+    every usage error are argparse's; importing and building it would cost `fleetctl status`
+    more than its whole observation.
+    """
+    options: dict[str, tuple[str, dict[str, Any]]] = {}
+    positionals: list[tuple[str, dict[str, Any]]] = []
+    values: dict[str, Any] = {}
+    for flags, kw in arguments:
+        if not _PLAIN_KEYS.issuperset(kw):
+            return None
+        if not flags[0].startswith("-"):
+            positionals.append((flags[0], kw))
+            continue
+        action = kw.get("action")
+        if action not in _PLAIN_ACTIONS or "nargs" in kw:  # e.g. version: argparse's alone; it leaves no value
+            options.update(dict.fromkeys(flags, ("", kw)))
+            continue
+        dest = kw.get("dest") or next((f for f in flags if f.startswith("--")), flags[0]).lstrip("-").replace("-", "_")
+        options.update(dict.fromkeys(flags, (dest, kw)))
+        default = kw.get("default", False if action == "store_true" else None)
+        values[dest] = list(default) if isinstance(default, list) else default
+    given: set[str] = set()
+    words: list[str] = []
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        i += 1
+        if not token.startswith("-") or token == "-":
+            words.append(token)
+            continue
+        dest, kw = options.get(token, ("", {}))
+        if not dest:
+            return None
+        given.add(dest)
+        action = kw.get("action")
+        if action == "store_true":
+            values[dest] = True
+        elif action == "count":
+            values[dest] = (values[dest] or 0) + 1
+        else:
+            if i == len(argv) or argv[i].startswith("-"):
+                return None
+            value = _convert(kw, argv[i])
+            i += 1
+            if value is _MISSING:
+                return None
+            values[dest] = [*(values[dest] or []), value] if action == "append" else value
+    for dest, kw in dict(options.values()).items():
+        if not dest or dest in given:
+            continue
+        if kw.get("required"):
+            return None
+        if isinstance(values[dest], str) and "type" in kw:  # argparse converts a string default too
+            values[dest] = _convert(kw, values[dest])
+            if values[dest] is _MISSING:
+                return None
+    return _place(positionals, words, values)
+
+
+def _place(
+    positionals: list[tuple[str, dict[str, Any]]], words: list[str], values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Deal the positional words out as argparse does: one each, the rest to the one of variable length."""
+    variable = [kw.get("nargs") for _, kw in positionals if kw.get("nargs") is not None]
+    spare = len(words) - (len(positionals) - len(variable))
+    if len(variable) > 1 or spare < 0 or (not variable and spare):
         return None
-    import textwrap
+    for name, kw in positionals:
+        nargs = kw.get("nargs")
+        if nargs is None:
+            value = _convert(kw, words.pop(0))
+        elif nargs == "?" and spare <= 1:
+            value = _convert(kw, words.pop(0)) if spare else kw.get("default")
+            if not spare and isinstance(value, str) and "type" in kw:  # a string default is converted
+                value = _convert(kw, value)
+        elif (nargs == "*" and "default" not in kw) or (nargs == "+" and spare >= 1):
+            taken, words[:spare] = words[:spare], []
+            value = [_convert(kw, word) for word in taken]
+            if _MISSING in value:
+                return None
+        else:
+            return None
+        if value is _MISSING:
+            return None
+        values[name] = value
+    return values
 
-    first, _, rest = doc.strip().partition("\n")
-    return f"{first}\n{textwrap.dedent(rest)}".strip()
 
-
-def _listing(title: str, rows: dict[str, str]) -> str:
-    """A `commands:` block for a help epilog: name, then its summary wrapped to the terminal."""
-    import shutil
-    import textwrap
-
-    name_width = max(map(len, rows)) + 2
-    width = max(shutil.get_terminal_size().columns - 2, 40)  # as argparse's own formatter
-    lines = [f"{title}:"]
-    for name, text in rows.items():
-        lines.append(textwrap.fill(text, width, initial_indent=f"  {name:<{name_width}}",
-                                   subsequent_indent=" " * (name_width + 2)))  # fmt: skip
-    return "\n".join(lines)
+def _convert(kw: dict[str, Any], text: str) -> Any:
+    """A value as argparse would convert it, or _MISSING when argparse would refuse it."""
+    kind = kw.get("type")
+    try:
+        value = kind(text) if kind else text
+    except Exception:  # argparse words the error (ArgumentTypeError, ValueError, ...)
+        return _MISSING
+    return _MISSING if "choices" in kw and value not in kw["choices"] else value
 
 
 _ROOT_VALUE_OPTION = re.compile(r"-v*c|--config")
+ROOT_ARGUMENTS: tuple[Argument, ...] = (
+    arg("-c", "--config", metavar="PATH", help="Fleet file (default: $FLEETCTL_CONFIG, else ./fleet.toml upward)."),
+    arg("-v", "--verbose", action="count", default=0, help="Log to stderr (-vv for debug)."),
+    arg("--version", action="version", version=f"fleetctl {__version__}", help="Show the version and exit."),
+)
 
 
 def _split(argv: list[str], value_option: re.Pattern[str] | None) -> tuple[list[str], str | None, list[str]]:
@@ -215,24 +278,13 @@ def _summaries() -> dict[str, str]:
     return {name: summary(REGISTRY[name].func.__doc__) for name in COMMANDS}
 
 
-def _root_parser() -> Parser:
-    usage = "%(prog)s [-h] [-c PATH] [-v] [--version] COMMAND [ARGS]..."
-    parser = Parser("fleetctl", DESCRIPTION, _summaries, usage=usage)
-    parser.add_argument("-c", "--config", metavar="PATH",
-                        help="Fleet file (default: $FLEETCTL_CONFIG, else ./fleet.toml upward).")  # fmt: skip
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="Log to stderr (-vv for debug).")
-    parser.add_argument("--version", action="version", version=f"fleetctl {__version__}",
-                        help="Show the version and exit.")  # fmt: skip
-    return parser
-
-
-def _pick(parser: Parser, argv: list[str], name: str | None, names: list[str]) -> str:
+def _pick(syntax: Syntax, argv: list[str], name: str | None, names: list[str]) -> str:
     """The command a group runs; a bare group prints its help (exit 2), an unknown name is one error line."""
-    where = parser.prog.removeprefix("fleetctl").strip()
+    where = syntax.prog.removeprefix("fleetctl").strip()
     prefix = f"{where}: " if where else ""
     if name is None:
         if not argv:
-            parser.print_help(sys.stderr)
+            syntax.parser().print_help(sys.stderr)
             raise ParserExit(EXIT_USAGE)
         raise UsageError(f"{prefix}missing command (commands: {', '.join(names)})")
     if name not in names:
@@ -242,37 +294,32 @@ def _pick(parser: Parser, argv: list[str], name: str | None, names: list[str]) -
 
 def _invoke(ctx: Context, name: str, argv: list[str]) -> int:
     cmd = REGISTRY[name]
-    parser = Parser(f"fleetctl {name}", cmd.func.__doc__)
     if cmd.group:
         subs = {key.rpartition(" ")[2]: c for key, c in REGISTRY.items() if key.startswith(f"{name} ")}
-        parser.usage = "%(prog)s [-h] COMMAND [ARGS]..."
-        parser.commands = lambda: {sub: summary(c.func.__doc__) for sub, c in subs.items()}
+        syntax = Syntax(f"fleetctl {name}", cmd.func.__doc__, usage="%(prog)s [-h] COMMAND [ARGS]...",
+                        commands=lambda: {sub: summary(c.func.__doc__) for sub, c in subs.items()})  # fmt: skip
         head, sub, rest = _split(argv, None)
-        parser.parse_args(head)
-        return _invoke(ctx, f"{name} {_pick(parser, argv, sub, list(subs))}", rest)
-    for flags, kwargs in cmd.arguments:
-        parser.add_argument(*flags, **kwargs)
-    try:  # options may come after positionals (`status web --json`), as with any command line tool
-        values = vars(parser.parse_intermixed_args(argv))
-    except UsageError:
-        if "--" not in argv:
-            raise
-        values = vars(parser.parse_args(argv))  # intermixed parsing rejects a leading `--` (`send -- w -x`)
+        syntax.parse(head)
+        return _invoke(ctx, f"{name} {_pick(syntax, argv, sub, list(subs))}", rest)
+    values = Syntax(f"fleetctl {name}", cmd.func.__doc__, cmd.arguments).parse(argv)
     result = cmd.func(ctx, **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
     return result if isinstance(result, int) else EXIT_OK
 
 
+ROOT = Syntax("fleetctl", DESCRIPTION, ROOT_ARGUMENTS, _summaries,
+              usage="%(prog)s [-h] [-c PATH] [-v] [--version] COMMAND [ARGS]...")  # fmt: skip
+
+
 def _run(argv: list[str]) -> int:
-    parser = _root_parser()
     head, name, rest = _split(argv, _ROOT_VALUE_OPTION)
-    options = parser.parse_args(head)
-    name = _pick(parser, argv, name, list(COMMANDS))
-    if options.verbose:
+    options = ROOT.parse(head)
+    name = _pick(ROOT, argv, name, list(COMMANDS))
+    if options["verbose"]:
         import logging
 
-        logging.basicConfig(level=logging.DEBUG if options.verbose > 1 else logging.INFO, stream=sys.stderr)
+        logging.basicConfig(level=logging.DEBUG if options["verbose"] > 1 else logging.INFO, stream=sys.stderr)
     __import__(f"fleetctl.cli.{COMMANDS[name]}")  # the import statement's path: `-X importtime` lists it
-    return _invoke(Context(options.config), name, rest)
+    return _invoke(Context(options["config"]), name, rest)
 
 
 def main(argv: list[str] | None = None) -> int:
