@@ -36,12 +36,13 @@ from fleetctl.model import (
 )
 from fleetctl.procs import ProcessGateway, ProcTable
 from fleetctl.record import field, record, replace
-from fleetctl.store import StateStore
 from fleetctl.tmux import HOME_WINDOW, TmuxGateway, WindowRequest
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
 if TYPE_CHECKING:
     import subprocess
+
+    from fleetctl.store import StateStore
 
 EventSink = Callable[[Event], None]
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
@@ -142,11 +143,21 @@ class Fleet:
         self.spec = spec
         self.tmux = tmux or TmuxGateway(spec.socket_name, spec.name)
         self.procs = procs or ProcessGateway()
-        self.store = store or StateStore(spec.state_dir)
+        self._store = store
         self.clock = clock
         self.on_event = on_event or (lambda _e: None)
         self.actor = actor
         self._scan: tuple[float, ProcTable] = (-1e9, ProcTable())
+
+    @property
+    def store(self) -> StateStore:
+        """Opened on first use: a read-only view imports the store (and sqlite3) while its
+        `list-panes` runs, instead of before it."""
+        if self._store is None:
+            from fleetctl.store import StateStore
+
+            self._store = StateStore(self.spec.state_dir)
+        return self._store
 
     # --- paths ------------------------------------------------------------------
 

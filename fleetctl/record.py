@@ -47,27 +47,33 @@ def field(*, default: Any = _MISSING, default_factory: Callable[[], Any] | None 
 
 
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
+    # The hot path of every status: a few C-level dict operations per record, no loop over
+    # defaults in Python.
     cls = type(self)
     names: tuple[str, ...] = cls.__record_fields__
     put = object.__setattr__
-    rest = names
     if args:
+        if len(args) == len(names) and not kwargs:
+            for name, value in zip(names, args, strict=True):
+                put(self, name, value)
+            return
         if len(args) > len(names):
             raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, got {len(args)}")
-        for name, value in zip(names, args, strict=False):
-            put(self, name, value)
-        rest = names[len(args) :]
-    for name in rest:
-        value = kwargs.pop(name, _MISSING)
-        if value is _MISSING:
-            value = cls.__record_defaults__.get(name, _MISSING)
-            if value is _MISSING:
-                raise TypeError(f"{cls.__name__}() missing argument: {name!r}")
-            if type(value) is _Factory:
-                value = value.make()
-        put(self, name, value)
-    if kwargs:
-        raise TypeError(f"{cls.__name__}() got unexpected or repeated arguments: {', '.join(kwargs)}")
+        positional = dict(zip(names, args, strict=False))
+        if not positional.keys().isdisjoint(kwargs):
+            raise TypeError(f"{cls.__name__}() got repeated arguments: {', '.join(positional.keys() & kwargs)}")
+        kwargs.update(positional)
+    values = {**cls.__record_defaults__, **kwargs}
+    if len(values) != len(names) or values.keys() != cls.__record_names__:
+        unknown = values.keys() - cls.__record_names__
+        if unknown:
+            raise TypeError(f"{cls.__name__}() got unexpected arguments: {', '.join(sorted(unknown))}")
+        raise TypeError(f"{cls.__name__}() missing argument: {', '.join(repr(n) for n in names if n not in values)}")
+    for name in cls.__record_factories__:
+        if name not in kwargs:
+            values[name] = values[name].make()
+    for name in names:
+        put(self, name, values[name])
 
 
 def _values(self: Any) -> tuple[Any, ...]:
@@ -119,7 +125,9 @@ def _build(cls: type, frozen: bool) -> type:
     for before, after in itertools.pairwise(names):
         if before in defaults and after not in defaults:
             raise TypeError(f"{cls.__name__}: field {after!r} without a default follows {before!r} with one")
+    factories = tuple(name for name, value in defaults.items() if type(value) is _Factory)
     namespace.update(__slots__=tuple(own), __record_fields__=tuple(names), __record_defaults__=defaults,
+                     __record_names__=frozenset(names), __record_factories__=factories,
                      __match_args__=tuple(names), __reduce__=_reduce)  # fmt: skip
     for name, method in (("__init__", _init), ("__repr__", _repr), ("__eq__", _eq)):
         namespace.setdefault(name, method)

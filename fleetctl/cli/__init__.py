@@ -146,7 +146,9 @@ class Syntax:
 
 
 _PLAIN_ACTIONS = (None, "store", "store_true", "append", "count")
-_PLAIN_KEYS = frozenset(("action", "dest", "default", "type", "choices", "required", "nargs", "metavar", "help", "version"))
+_PLAIN_KEYS = frozenset(
+    ("action", "dest", "default", "type", "choices", "required", "nargs", "metavar", "help", "version")
+)
 _MISSING = object()
 
 
