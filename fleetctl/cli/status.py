@@ -24,7 +24,9 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
     fleet = ctx.fleet()
     rows = fleet.status(names)
     if as_json:
-        print(json.dumps([r.as_json() for r in rows], indent=1))
+        # One agent per line: readable, greppable, and json's C encoder (indent= takes the slow
+        # pure-Python one, milliseconds at a hundred agents).
+        print("[\n" + ",\n".join(json.dumps(r.as_json()) for r in rows) + "\n]" if rows else "[]")
     else:
         print(
             table(
