@@ -21,8 +21,9 @@ FOLLOW_MAX_SLEEP_SECONDS = 0.5
 # A line without its newline yet (a prompt) is shown once the file has been quiet this long.
 PARTIAL_FLUSH_SECONDS = 0.3
 READ_CHUNK_BYTES = 65536
-# After the followed file is renamed or superseded, keep reading it this long before switching.
-SWITCH_GRACE_SECONDS = 0.2
+# After the followed file is renamed or superseded, keep reading it until it has been quiet
+# this long: the old pipe drains its last bytes into it after the re-point, later on a busy machine.
+SWITCH_GRACE_SECONDS = 0.3
 
 
 @record
@@ -166,14 +167,15 @@ def follow(
                     pending = pending[cut:]
                 delay = FOLLOW_MIN_SLEEP_SECONDS
                 quiet_since = time.monotonic()
+                switch_at = 0.0  # the old pipe still writes: the grace counts from its last byte
                 continue
             if pending and time.monotonic() - quiet_since >= PARTIAL_FLUSH_SECONDS:
                 yield pending
                 pending = b""
             following = reader.next_segment()
             if following is not None:
-                # Bytes may still land in the old file until its pipe is re-pointed: keep
-                # draining it for a moment, then switch.
+                # Bytes may still land in the old file until its pipe is re-pointed and has
+                # drained: keep reading it until it has been quiet for the grace, then switch.
                 switch_at = switch_at or time.monotonic() + switch_grace
                 if time.monotonic() >= switch_at:
                     switch_at = 0.0

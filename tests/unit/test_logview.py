@@ -97,3 +97,23 @@ def test_partial_line_is_shown_after_a_quiet_moment(tmp_path: Path) -> None:
     s.steps = [lambda: (tmp_path / "r1.log").open("ab").write(b"prompt> ")]
     got = collect(tmp_path, s, lines=1)
     assert got == ["line 0", "prompt> "]
+
+
+def test_follow_stays_on_a_rotated_file_while_its_old_pipe_still_writes(tmp_path: Path) -> None:
+    """A loaded machine: the old pipe's last bytes trickle in for longer than the grace in all,
+    each a short gap after the previous one. The follower switches only once the old file is quiet."""
+    s = Script(tmp_path)
+    s.write("r1.log", 2)
+    idle = [lambda: None] * 3  # ~15 ms of the follower's sleeps between late writes
+    late = [step for _ in range(6) for step in (lambda: s.write("r1.log.2000", 1), *idle)]
+    s.steps = [lambda: s.rotate("r1", 2000), *late, lambda: s.write("r1.log", 3)]
+    deadline: list[float] = []
+
+    def stop() -> bool:
+        if s.steps:
+            return False
+        deadline.append(deadline[0] if deadline else time.monotonic() + 0.5)
+        return time.monotonic() > deadline[0]
+
+    out = b"".join(logview.follow(tmp_path, 1, should_stop=stop, sleep=s.sleep, switch_grace=0.04))
+    assert out.decode().splitlines() == [f"line {i}" for i in range(1, s.n)]
