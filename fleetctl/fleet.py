@@ -148,6 +148,7 @@ class Fleet:
         self.on_event = on_event or (lambda _e: None)
         self.actor = actor
         self._scan: tuple[float, ProcTable] = (-1e9, ProcTable())
+        self._server: tuple[int, float] | None = None  # the tmux server's (pid, start time), seen as panes' parent
 
     @property
     def store(self) -> StateStore:
@@ -229,6 +230,9 @@ class Fleet:
             if any(not p.dead and p.pid not in table.procs for p in panes):
                 table = self.procs.scan()  # a window opened during the scan: look again, once
             self._scan = (time.monotonic(), table)
+        server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
+        if server is not None:
+            self._server = (server, self.procs.identity(server) or 0.0)
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
         for pane in panes:
@@ -261,6 +265,20 @@ class Fleet:
                 io_bytes=io,
             )
         return Observation(now, True, agents, tuple(others))
+
+    def _server_tree(self, table: ProcTable) -> set[int]:
+        """Everything under this fleet's tmux server: pane trees (each carries its own run's
+        FLEET_RUN; a run's own tree is killed as a tree) and pipe-pane jobs. A process that
+        escaped its run (setsid, double fork) was reparented away from the server, to init or
+        a subreaper, so the FLEET_RUN search need not read these environments: at a hundred
+        agents that is most of /proc."""
+        if self._server is None:
+            return set()
+        pid, started = self._server
+        info = table.procs.get(pid)
+        if info is None or abs(info.start_time - started) > 0.05:
+            return set()
+        return set(table.tree(pid))
 
     def _recent_scan(self) -> ProcTable:
         """This pass's /proc scan if it is fresh. Processes forked since are found anyway: a
@@ -336,6 +354,14 @@ class Fleet:
                 )
             ended.append(_Ended(run, code, sig, cls, reason, output, park))
         return ended
+
+    def _exit_recorded(self, records: dict[str, AgentRecord]) -> bool:
+        """Has a live run's wrapper written its exit code (one directory listing)?"""
+        try:
+            exit_files = set(os.listdir(self.runs_dir))
+        except OSError:
+            return False
+        return any(f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live)
 
     def _exit_status(self, run: Run, pane: PaneInfo | None) -> tuple[int | None, int | None]:
         """The wrapper's own record first; tmux's pane_dead_status is only a hint."""
@@ -496,8 +522,9 @@ class Fleet:
         now = self.clock()
         listing, records = self._records_while_listing(now)
         # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
-        # each pane's own process instead of all of /proc (kills scan afresh anyway).
-        trees = any(s.idle_timeout is not None for s in self.spec.agents)
+        # each pane's own process instead of all of /proc, unless a run has ended: its
+        # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
+        trees = any(s.idle_timeout is not None for s in self.spec.agents) or self._exit_recorded(records)
         obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=trees, listing=listing)
         ended = self._find_ended(obs, records, now)
         if ended:
@@ -664,7 +691,7 @@ class Fleet:
         """
         run_ids = {r for runs, _, _ in batch for r in runs}
         table = self._recent_scan()
-        carriers = self.procs.find_env("FLEET_RUN", run_ids, table, since) if run_ids else {}
+        carriers = self.procs.find_env("FLEET_RUN", run_ids, table, since, self._server_tree(table)) if run_ids else {}
         groups: list[tuple[dict[int, float], float]] = []
         for runs, roots, grace in batch:
             pids: set[int] = set()
@@ -753,7 +780,7 @@ class Fleet:
             private.append(("FLEET_PORT", str(spec.port)))
         if run.task_id is not None:
             private.append(("FLEET_TASK", str(run.task_id)))
-        lines = ['rm -f -- "$0"']
+        lines = ['rm -f -- "$0" &']  # in the background: the agent need not wait for rm's start
         lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
         lines.append(f"/bin/sh -c {quote(command)}")
         lines.append("code=$?")

@@ -146,12 +146,18 @@ class ProcessGateway:
         return total
 
     def find_env(
-        self, key: str, values: set[str], table: ProcTable | None = None, since: float | None = None
+        self,
+        key: str,
+        values: set[str],
+        table: ProcTable | None = None,
+        since: float | None = None,
+        skip: set[int] | frozenset[int] = frozenset(),
     ) -> dict[str, list[int]]:
         """Processes whose environment has key=one of values, e.g. every FLEET_RUN of a run.
 
         This finds what left the process group and the tree (setsid, double fork). With
         `since`, only processes started after it are read: older ones cannot carry the run.
+        `skip`: processes the caller knows cannot carry it (their environment is not read).
         """
         wanted = {f"{key}={v}".encode(): v for v in values}
         found: dict[str, list[int]] = {}
@@ -163,7 +169,7 @@ class ProcessGateway:
         else:
             pids = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
         for pid in pids:
-            if pid == me:
+            if pid == me or pid in skip:
                 continue
             try:
                 with open(f"/proc/{pid}/environ", "rb") as f:

@@ -209,8 +209,10 @@ class TmuxGateway:
         nothing and no per-window tmux client is needed. A tmux client message is limited
         in size, so a large batch goes as several calls of at most MAX_CALL_BYTES each.
         `taken` is the indexes in use (from the caller's observation; asked of tmux when not
-        given). `close_first` windows (dead panes of replaced runs) are closed in the first
-        call; if one is already gone tmux stops the sequence, so it is retried in two steps.
+        given). `close_first` windows (dead panes of replaced runs) are closed at the end of
+        the last call, so that new agents start before tmux tears the old windows down (their
+        hooks included); if one is already gone tmux stops there, and the rest are closed
+        one by one.
         """
         if not requests:
             self.kill_windows(close_first)
@@ -218,8 +220,6 @@ class TmuxGateway:
         used = set(self._window_indexes() if taken is None else taken) | {0}
         free = (i for i in range(1, 1 << 30) if i not in used)
         calls: list[tuple[list[WindowRequest], list[str]]] = [([], [])]
-        for wid in close_first:
-            calls[0][1].extend(["kill-window", "-t", wid, ";"])
         for req in requests:
             target = f"={self.session}:{next(free)}"
             command = ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", target, "-n", req.name, "-c", req.cwd]
@@ -236,19 +236,24 @@ class TmuxGateway:
                 args.append(";")
             args.extend(command)
             batch.append(req)
+        kills = [arg for wid in dict.fromkeys(close_first) for arg in (";", "kill-window", "-t", wid)]
+        if kills and _size(calls[-1][1]) + _size(kills) > MAX_CALL_BYTES:
+            calls.append(([], []))
+        calls[-1][1].extend(kills[1:] if not calls[-1][1] else kills)
         opened: list[OpenedWindow] = []
-        for n, (batch, args) in enumerate(calls):
+        for batch, args in calls:
             result = self._run(args)
-            if n == 0 and result.returncode != 0 and close_first and not result.stdout:
-                self.kill_windows(close_first)
-                return self.open_windows(requests)
-            for req, line in zip(batch, result.stdout.splitlines(), strict=False):
+            lines = result.stdout.splitlines()
+            for req, line in zip(batch, lines, strict=False):
                 window_id, pane_id, pid = line.split("\t")
                 opened.append(OpenedWindow(req.name, window_id, pane_id, int(pid)))
-            if result.returncode != 0:
+            if result.returncode != 0 and len(lines) < len(batch):
                 logger.get(__name__).warning("tmux new-window failed", extra={"tmux_stderr": result.stderr})
                 if not opened:
+                    self.kill_windows(close_first)
                     raise TmuxError("new-window", result.stderr)
+        if close_first and result.returncode != 0:
+            self.kill_windows(close_first)  # one was gone already (or a window failed to open)
         return opened
 
     def _window_indexes(self) -> list[int]:
