@@ -682,16 +682,23 @@ class Fleet:
         self.tmux.kill_windows(windows)
         return failures
 
-    def _terminate(self, batch: list[tuple[list[str], list[int], float]], since: float | None = None) -> set[int]:
+    def _terminate(
+        self,
+        batch: list[tuple[list[str], list[int], float]],
+        since: float | None = None,
+        killed_all: Callable[[], None] | None = None,
+    ) -> set[int]:
         """End every process of these runs: their trees, groups and FLEET_RUN carriers.
 
         All runs are stopped concurrently: TERM to everything at once, then each run's
         survivors get KILL when its own stop_timeout runs out. `since` (the earliest run
-        start) lets the FLEET_RUN search skip processes older than the runs.
+        start) lets the FLEET_RUN search skip processes older than the runs. `killed_all`: see
+        ProcessGateway.terminate_groups.
         """
         run_ids = {r for runs, _, _ in batch for r in runs}
         table = self._recent_scan()
-        carriers = self.procs.find_env("FLEET_RUN", run_ids, table, since, self._server_tree(table)) if run_ids else {}
+        under_server = self._server_tree(table)
+        carriers = self.procs.find_env("FLEET_RUN", run_ids, table, since, under_server) if run_ids else {}
         groups: list[tuple[dict[int, float], float]] = []
         for runs, roots, grace in batch:
             pids: set[int] = set()
@@ -702,12 +709,12 @@ class Fleet:
                 pids.update(carriers.get(rid, ()))
             pids.discard(os.getpid())
             groups.append(({p: table.procs[p].start_time for p in pids if p in table.procs}, grace))
-        left = self.procs.terminate_groups(groups)
+        left = self.procs.terminate_groups(groups, killed_all)
         if not any(targets for targets, _ in groups):
             return left
         # Anything forked while we were killing still carries FLEET_RUN: sweep again.
         for _ in range(3):
-            again = self.procs.find_env("FLEET_RUN", run_ids) if run_ids else {}
+            again = self.procs.find_env("FLEET_RUN", run_ids, skip=under_server) if run_ids else {}
             pids = {p for found in again.values() for p in found if p != os.getpid()}
             if not pids:
                 break
@@ -1009,7 +1016,17 @@ class Fleet:
                 if pane is not None:
                     windows.append(pane.window_id)
             since = _earliest(records, list(runs))
-            left = self._terminate(batch, since) if batch else set()
+            # When agents had to be KILLed, tmux's own teardown (windows, log pipes, the server)
+            # starts right after the KILLs and overlaps the kernel's teardown of the killed
+            # processes (a KILLed agent says nothing more). Agents that all ended on TERM have
+            # their last output piped first: the server is closed after them.
+            closed: list[bool] = []
+
+            def close_server() -> None:
+                self.tmux.kill_server()
+                closed.append(True)
+
+            left = self._terminate(batch, since, close_server if everything else None) if batch else set()
             for name, run_id in runs.items():
                 if self.store.end_run(run_id, self.clock(), failure_class=FailureClass.KILLED, stopped_by="down",
                                       stop_reason="stop: fleetctl down"):  # fmt: skip
@@ -1017,17 +1034,20 @@ class Fleet:
                         "killed", name, "stopped by fleetctl down", {"run": run_id, "by": "down", "why": "stop"}
                     )
             if everything:
-                self._kill_server(obs)
+                if not closed:
+                    self.tmux.kill_server()
+                self._await_server_exit(obs)
             else:
                 self.tmux.kill_windows(windows)
                 remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
                 if not remaining:
-                    self._kill_server(obs)
+                    self.tmux.kill_server()
+                    self._await_server_exit(obs)
             leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()), self.procs.scan(), since)
             left |= {p for pids in leftovers.values() for p in pids}
         return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
 
-    def _kill_server(self, obs: Observation) -> None:
+    def _await_server_exit(self, obs: Observation) -> None:
         """kill-server returns before the server has exited: wait until it has.
 
         The server is the parent of the panes in this pass's observation (its scan may be
@@ -1036,7 +1056,6 @@ class Fleet:
         table = self._scan[1]
         panes = [a.pane for a in obs.agents.values()] + list(obs.others)
         servers = {table.procs[p.pid].ppid for p in panes if p.pid in table.procs}
-        self.tmux.kill_server()
         # The server and what it ran itself: log pipes (`cat`) end when it closes them.
         pids = {p for server in servers if server > 1 for p in table.tree(server)}
         targets = {pid: table.procs[pid].start_time for pid in pids if pid in table.procs}
