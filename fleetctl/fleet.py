@@ -964,7 +964,7 @@ class Fleet:
             time.sleep(planner.VERIFY_POLL_SECONDS)
         if self.spec.supervisor:
             with self.store.lock():
-                self._ensure_supervisor(self.observe(), self._records(self.clock()))
+                self._ensure_supervisor(self.observe(ports_for=set()), self._records(self.clock()))
         return [failures[n] for n in sorted(failures)]
 
     def _failure_line(self, name: str, run: Run | None, view: planner.AgentView) -> str:
@@ -981,7 +981,7 @@ class Fleet:
         specs = self.resolve(names)
         with self.store.lock():
             now = self.clock()
-            obs = self.observe()
+            obs = self.observe(ports_for=set())  # stopping needs no listening ports
             records = self._records(now)
             targets = {s.name for s in specs}
             if everything:
@@ -1067,7 +1067,7 @@ class Fleet:
         specs = self.resolve(names)
         with self.store.lock():
             now = self.clock()
-            obs = self.observe()
+            obs = self.observe(ports_for=set())
             records = self._records(now)
             self.store.set_desired([s.name for s in specs], "running")
             kills = [
@@ -1094,7 +1094,7 @@ class Fleet:
         out: list[str] = []
         with self.store.lock():
             now = self.clock()
-            obs, records, table = self.observe(), self._records(now), self.procs.scan()
+            obs, records, table = self.observe(ports_for=set()), self._records(now), self.procs.scan()
             for spec in specs:
                 record, agent = records.get(spec.name), obs.agents.get(spec.name)
                 run = record.current if record and record.current and record.current.live else None
