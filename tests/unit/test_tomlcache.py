@@ -72,3 +72,19 @@ def test_old_entries_are_pruned(cache_home: Path) -> None:
     entries = list(cache_home.iterdir())
     assert len(entries) == tomlcache.KEEP_ENTRIES
     assert f"{digest(f'n = {tomlcache.KEEP_ENTRIES + 4}' + chr(10))}.json" in {p.name for p in entries}
+
+
+@pytest.mark.timeout(10)
+def test_a_cached_fleet_file_is_still_validated(tmp_path: Path, cache_home: Path) -> None:
+    from fleetctl import spec
+    from fleetctl.errors import ConfigError
+
+    path = tmp_path / "fleet.toml"
+    path.write_text(TEXT.replace("port = 8001", "port = 99999"))
+    errors = []
+    for _ in range(2):  # the second load reads the cache
+        with pytest.raises(ConfigError) as caught:
+            spec.load(path)
+        errors.append(caught.value.message)
+    assert len(list(cache_home.iterdir())) == 1
+    assert errors[0] == errors[1] and "port" in errors[0]
