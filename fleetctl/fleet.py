@@ -148,7 +148,7 @@ class Fleet:
         self.on_event = on_event or (lambda _e: None)
         self.actor = actor
         self._scan: tuple[float, ProcTable] = (-1e9, ProcTable())
-        self._server: tuple[int, float] | None = None  # the tmux server's (pid, start time), seen as panes' parent
+        self._server: int | None = None  # the tmux server's pid: the last observation's live panes' parent
 
     @property
     def store(self) -> StateStore:
@@ -230,9 +230,7 @@ class Fleet:
             if any(not p.dead and p.pid not in table.procs for p in panes):
                 table = self.procs.scan()  # a window opened during the scan: look again, once
             self._scan = (time.monotonic(), table)
-        server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
-        if server is not None:
-            self._server = (server, self.procs.identity(server) or 0.0)
+        self._server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
         for pane in panes:
@@ -267,18 +265,12 @@ class Fleet:
         return Observation(now, True, agents, tuple(others))
 
     def _server_tree(self, table: ProcTable) -> set[int]:
-        """Everything under this fleet's tmux server: pane trees (each carries its own run's
-        FLEET_RUN; a run's own tree is killed as a tree) and pipe-pane jobs. A process that
-        escaped its run (setsid, double fork) was reparented away from the server, to init or
-        a subreaper, so the FLEET_RUN search need not read these environments: at a hundred
-        agents that is most of /proc."""
-        if self._server is None:
-            return set()
-        pid, started = self._server
-        info = table.procs.get(pid)
-        if info is None or abs(info.start_time - started) > 0.05:
-            return set()
-        return set(table.tree(pid))
+        """Everything under this fleet's tmux server, as of this pass's observation: pane trees
+        (each carries its own run's FLEET_RUN; a run's own tree is killed as a tree) and
+        pipe-pane jobs (`cat`). A process that escaped its run (setsid, double fork) was
+        reparented away from the server, to init or a subreaper, so the FLEET_RUN search need
+        not read these environments: at a hundred agents that is most of /proc."""
+        return set(table.tree(self._server)) if self._server is not None and self._server > 1 else set()
 
     def _recent_scan(self) -> ProcTable:
         """This pass's /proc scan if it is fresh. Processes forked since are found anyway: a
@@ -326,10 +318,7 @@ class Fleet:
         lingering pane as dead and the respawn sweeps it.
         """
         ended = []
-        try:
-            exit_files = set(os.listdir(self.runs_dir))
-        except OSError:
-            exit_files = set()
+        exit_files = self._exit_files()  # listed after the panes: a pane seen ending has its file here
         for name, rec in records.items():
             run = rec.current
             if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
@@ -355,13 +344,12 @@ class Fleet:
             ended.append(_Ended(run, code, sig, cls, reason, output, park))
         return ended
 
-    def _exit_recorded(self, records: dict[str, AgentRecord]) -> bool:
-        """Has a live run's wrapper written its exit code (one directory listing)?"""
+    def _exit_files(self) -> set[str]:
+        """The runs directory in one listing: `<run>.exit` is there once a run's wrapper wrote its exit code."""
         try:
-            exit_files = set(os.listdir(self.runs_dir))
+            return set(os.listdir(self.runs_dir))
         except OSError:
-            return False
-        return any(f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live)
+            return set()
 
     def _exit_status(self, run: Run, pane: PaneInfo | None) -> tuple[int | None, int | None]:
         """The wrapper's own record first; tmux's pane_dead_status is only a hint."""
@@ -524,7 +512,10 @@ class Fleet:
         # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
         # each pane's own process instead of all of /proc, unless a run has ended: its
         # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
-        trees = any(s.idle_timeout is not None for s in self.spec.agents) or self._exit_recorded(records)
+        exit_files = self._exit_files()
+        trees = any(s.idle_timeout is not None for s in self.spec.agents) or any(
+            f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live
+        )
         obs = self.observe(ports_for=_verifiable(records, self.spec, now), trees=trees, listing=listing)
         ended = self._find_ended(obs, records, now)
         if ended:
@@ -1036,29 +1027,26 @@ class Fleet:
             if everything:
                 if not closed:
                     self.tmux.kill_server()
-                self._await_server_exit(obs)
+                self._await_server_exit()
             else:
                 self.tmux.kill_windows(windows)
                 remaining = [p for p in (self.tmux.panes() or []) if not p.window_name.startswith("_")]
                 if not remaining:
                     self.tmux.kill_server()
-                    self._await_server_exit(obs)
+                    self._await_server_exit()
             leftovers = self.procs.find_env("FLEET_RUN", set(runs.values()), self.procs.scan(), since)
             left |= {p for pids in leftovers.values() for p in pids}
         return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
 
-    def _await_server_exit(self, obs: Observation) -> None:
+    def _await_server_exit(self) -> None:
         """kill-server returns before the server has exited: wait until it has.
 
         The server is the parent of the panes in this pass's observation (its scan may be
         seconds old by now, which is fine: the server's pid and start time do not change).
         """
         table = self._scan[1]
-        panes = [a.pane for a in obs.agents.values()] + list(obs.others)
-        servers = {table.procs[p.pid].ppid for p in panes if p.pid in table.procs}
         # The server and what it ran itself: log pipes (`cat`) end when it closes them.
-        pids = {p for server in servers if server > 1 for p in table.tree(server)}
-        targets = {pid: table.procs[pid].start_time for pid in pids if pid in table.procs}
+        targets = {pid: table.procs[pid].start_time for pid in self._server_tree(table)}
         left = self.procs.wait_gone(targets, SERVER_EXIT_SECONDS)
         if left:  # a pipe that did not end with the server: ours, so end it
             self.procs.kill_now({p: targets[p] for p in left})

@@ -32,6 +32,12 @@ def _boot_time() -> float:
 _BOOT_TIME = _boot_time()
 
 
+def _poll_pause(polls: int) -> float:
+    """How long to wait before looking again at processes just signalled: most die within a
+    millisecond, so look again soon, then back off to the steady poll."""
+    return min(_KILL_POLL_SECONDS, 0.002 * 2**polls)
+
+
 def _read_stat(pid: int | str) -> ProcInfo | None:
     """A live process from /proc/<pid>/stat; None if it is gone or a zombie (os.read: a scan
     reads hundreds)."""
@@ -236,9 +242,7 @@ class ProcessGateway:
                     left.add(pid)
                     del killed[pid]
             if pending or killed:
-                # Most processes die within a millisecond of the signal: look again soon, then
-                # back off to the steady poll; never sleep past the next group's deadline.
-                pause = min(_KILL_POLL_SECONDS, 0.002 * 2**polls)
+                pause = _poll_pause(polls)  # never past the next group's deadline
                 if pending:
                     pause = min(pause, max(0.0, min(d for _, d in pending) - time.monotonic()))
                 time.sleep(pause)
@@ -288,7 +292,7 @@ class ProcessGateway:
         left = {p for p, s in targets.items() if self.alive(p, s)}
         polls = 0
         while left and time.monotonic() < deadline:
-            time.sleep(min(_KILL_POLL_SECONDS, 0.002 * 2**polls))
+            time.sleep(_poll_pause(polls))
             polls += 1
             left = {p for p in left if self.alive(p, targets[p])}
         return left

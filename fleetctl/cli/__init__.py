@@ -161,7 +161,8 @@ def plain_parse(arguments: tuple[Argument, ...], argv: list[str]) -> dict[str, A
     every usage error are argparse's; importing and building it would cost `fleetctl status`
     more than its whole observation.
     """
-    options: dict[str, tuple[str, dict[str, Any]]] = {}
+    options: dict[str, tuple[str, dict[str, Any]]] = {}  # each flag -> (dest, its declaration); "" dest: not plain
+    declared: dict[str, dict[str, Any]] = {}  # each plain option's dest -> its declaration
     positionals: list[tuple[str, dict[str, Any]]] = []
     values: dict[str, Any] = {}
     for flags, kw in arguments:
@@ -176,6 +177,7 @@ def plain_parse(arguments: tuple[Argument, ...], argv: list[str]) -> dict[str, A
             continue
         dest = kw.get("dest") or next((f for f in flags if f.startswith("--")), flags[0]).lstrip("-").replace("-", "_")
         options.update(dict.fromkeys(flags, (dest, kw)))
+        declared[dest] = kw
         default = kw.get("default", False if action == "store_true" else None)
         values[dest] = list(default) if isinstance(default, list) else default
     given: set[str] = set()
@@ -204,8 +206,8 @@ def plain_parse(arguments: tuple[Argument, ...], argv: list[str]) -> dict[str, A
             if value is _MISSING:
                 return None
             values[dest] = [*(values[dest] or []), value] if action == "append" else value
-    for dest, kw in dict(options.values()).items():
-        if not dest or dest in given:
+    for dest, kw in declared.items():
+        if dest in given:
             continue
         if kw.get("required"):
             return None
