@@ -33,6 +33,10 @@ SUPERVISORD = VENV_DIR / "bin" / "supervisord"
 SUPERVISORCTL = VENV_DIR / "bin" / "supervisorctl"
 PM2 = PEERS_DIR / "node_modules" / ".bin" / "pm2"
 PYTHON = sys.executable
+# Agents start Python with -S (no site module): they use the stdlib only, and site-packages
+# .pth files of the base interpreter run at every start (one on this machine imports certifi,
+# some 40 ms of CPU per agent), which would make bring-up measure this workplace.
+AGENT_PYTHON_FLAGS = ("-S",)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STOP_TIMEOUT_S = 2.0
 STOP_LIMIT_S = 900.0  # how long any stop-all command may take before it counts as hung
@@ -317,7 +321,7 @@ class FleetSpec:
         return [*flags, "--tag", self.marker]
 
     def agent_argv(self, port: int | str) -> list[str]:
-        return [PYTHON, str(AGENT_SCRIPT), str(port), *self.agent_flags()]
+        return [PYTHON, *AGENT_PYTHON_FLAGS, str(AGENT_SCRIPT), str(port), *self.agent_flags()]
 
 
 @dataclass(frozen=True)
@@ -551,6 +555,7 @@ class Pm2(Manager):
                 "name": f"a-{index + 1}",
                 "script": str(AGENT_SCRIPT),
                 "interpreter": PYTHON,
+                "interpreter_args": list(AGENT_PYTHON_FLAGS),
                 "args": [str(port), *self.spec.agent_flags()],
                 "exec_mode": "fork",
                 "autorestart": True,

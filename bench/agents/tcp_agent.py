@@ -71,7 +71,7 @@ def spawn_grandchild(tag: str) -> None:
     import subprocess
 
     subprocess.Popen(
-        [sys.executable, "-c", GRANDCHILD_CODE, "grandchild", tag],
+        [sys.executable, "-S", "-c", GRANDCHILD_CODE, "grandchild", tag],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
