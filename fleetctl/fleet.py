@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from fleetctl import logger, wake
@@ -434,7 +434,15 @@ class Fleet:
                             {"until": end.park_until, "run": run.id}, now)  # fmt: skip
             with contextlib.suppress(OSError):
                 (self.runs_dir / f"{run.id}.exit").unlink()
+        self._drop_scripts(end.run.id for end in applied)
         return applied
+
+    def _drop_scripts(self, run_ids: Iterable[str]) -> None:
+        """Delete the wrapper scripts of runs that are over: empty once their shell started, and
+        still holding the run's env if it never did."""
+        for run_id in run_ids:
+            with contextlib.suppress(OSError):
+                (self.runs_dir / f"{run_id}.sh").unlink()
 
     @staticmethod
     def _simulate_ended(records: dict[str, AgentRecord], ended: list[_Ended], now: float) -> dict[str, AgentRecord]:
@@ -701,6 +709,7 @@ class Fleet:
             pids.discard(os.getpid())
             groups.append(({p: table.procs[p].start_time for p in pids if p in table.procs}, grace))
         left = self.procs.terminate_groups(groups, killed_all)
+        self._drop_scripts(run_ids)
         if not any(targets for targets, _ in groups):
             return left
         # Anything forked while we were killing still carries FLEET_RUN: sweep again.
@@ -761,9 +770,12 @@ class Fleet:
         return failures
 
     def _window_request(self, spec: AgentSpec, run: Run, command: str, linger: bool = True) -> WindowRequest:
-        """Write the run's script (0600, deletes itself) and describe its window.
+        """Write the run's script (0600, emptied by itself as it starts) and describe its window.
 
-        User env (possibly secrets) goes only into the script, never into argv.
+        User env (possibly secrets) goes only into the script, never into argv. The script is
+        one brace group, so the shell has parsed all of it before its first line empties the
+        file: no secret stays on disk, and no `rm` process is forked per start. The empty file
+        goes when the run is settled (`_drop_scripts`).
         """
         from shlex import quote  # spawning passes only: `status` never quotes
 
@@ -778,7 +790,8 @@ class Fleet:
             private.append(("FLEET_PORT", str(spec.port)))
         if run.task_id is not None:
             private.append(("FLEET_TASK", str(run.task_id)))
-        lines = ['rm -f -- "$0" &']  # in the background: the agent need not wait for rm's start
+        # `true`, not `:`: a failed redirection on a special builtin would end the shell.
+        lines = ["{", 'true 2>/dev/null >"$0"']
         lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
         lines.append(f"/bin/sh -c {quote(command)}")
         lines.append("code=$?")
@@ -794,6 +807,7 @@ class Fleet:
         # respawn ending the wait leaves no "Terminated" from the shell in the agent's log.
         if linger:
             lines.append(f"[ $code -gt 128 ] || {{ exec 2>/dev/null; sleep {WRAPPER_LINGER_SECONDS:g}; }}")
+        lines.append("}")
         script = self.runs_dir / f"{run.id}.sh"
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -1099,6 +1113,7 @@ class Fleet:
                 if run is not None:
                     self.store.end_run(run.id, self.clock(), failure_class=FailureClass.KILLED, stopped_by="kill",
                                        stop_reason="kill: SIGKILL by request")  # fmt: skip
+                    self._drop_scripts([run.id])
                 data: dict[str, object] = {"run": run.id if run else None, "by": self.actor, "why": "kill"}
                 self._event("killed", spec.name, "SIGKILL by request", {**data, "left": sorted(left)})
                 if left:

@@ -232,7 +232,7 @@ class PoolRunner:
             self.fleet.on_event(Event(now, *event))
 
     def _cleanup(self, run_id: str) -> None:
-        for suffix in ("exit", "agent", "gate", "done"):
+        for suffix in ("exit", "agent", "gate", "done", "sh"):
             with contextlib.suppress(OSError):
                 self._run_file(run_id, suffix).unlink()
 

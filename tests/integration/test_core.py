@@ -188,6 +188,29 @@ def test_agent_environment_and_secrets(fleet_dir: FleetHarness, tmp_path: Path) 
     assert (fleet_dir.state_dir().stat().st_mode & 0o777) == 0o700
 
 
+def test_wrapper_scripts_are_emptied_as_they_start_and_gone_once_their_runs_end(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write("""
+    [agents.a]
+    command = "sleep 100"
+    min_uptime = "0s"
+    env = { API_TOKEN = "s3cr3t-value" }
+
+    [agents.b]
+    command = "sleep 100"
+    min_uptime = "0s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    runs = fleet_dir.state_dir() / "runs"
+    before = set(runs.glob("*.sh"))
+    assert len(before) == 2  # one per live run, already emptied by its own shell
+    assert all(p.stat().st_size == 0 for p in before), [p.read_bytes() for p in before]
+    assert fleet_dir.run("restart", "a").code == 0
+    after = set(runs.glob("*.sh"))
+    assert len(after) == 2 and len(before & after) == 1  # a's old run is over: its script went; b's stays
+    assert fleet_dir.run("down").code == 0
+    assert sorted(runs.glob("*.sh")) == []
+
+
 def test_status_forks_one_tmux_call_whatever_the_fleet_size(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     real = subprocess.run(["which", "tmux"], capture_output=True, text=True, check=True).stdout.strip()
     shim_dir = tmp_path / "shim"
