@@ -220,6 +220,7 @@ class TmuxGateway:
         used = set(self._window_indexes() if taken is None else taken) | {0}
         free = (i for i in range(1, 1 << 30) if i not in used)
         calls: list[tuple[list[WindowRequest], list[str]]] = [([], [])]
+        size = 0  # of the last call's args, kept as we go: summing them per window is quadratic
         for req in requests:
             target = f"={self.session}:{next(free)}"
             command = ["new-window", "-d", "-P", "-F", _SPAWN_FORMAT, "-t", target, "-n", req.name, "-c", req.cwd]
@@ -229,15 +230,19 @@ class TmuxGateway:
             if req.pipe:
                 command += [";", "pipe-pane", "-t", target, req.pipe]
             batch, args = calls[-1]
-            if batch and _size(args) + _size(command) > MAX_CALL_BYTES:
+            command_size = _size(command)
+            if batch and size + command_size > MAX_CALL_BYTES:
                 calls.append(([], []))
                 batch, args = calls[-1]
+                size = 0
             if batch:
                 args.append(";")
+                size += 2
             args.extend(command)
+            size += command_size
             batch.append(req)
         kills = [arg for wid in dict.fromkeys(close_first) for arg in (";", "kill-window", "-t", wid)]
-        if kills and _size(calls[-1][1]) + _size(kills) > MAX_CALL_BYTES:
+        if kills and size + _size(kills) > MAX_CALL_BYTES:
             calls.append(([], []))
         calls[-1][1].extend(kills[1:] if not calls[-1][1] else kills)
         opened: list[OpenedWindow] = []
