@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import sys
+from fleetctl.cli import entry
 
-from fleetctl.cli import main
-
-sys.exit(main())
+entry()

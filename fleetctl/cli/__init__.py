@@ -326,8 +326,32 @@ def _run(argv: list[str]) -> int:
     return _invoke(Context(options["config"]), name, rest)
 
 
+_teardown = {"skip": False}
+
+
+def skip_teardown() -> None:
+    """Called by a command that has written everything it writes (status): the process may end
+    without the interpreter's teardown, which frees every module and object one by one (at a
+    hundred agents some 5 ms, a twelfth of a status)."""
+    _teardown["skip"] = True
+
+
+def entry() -> None:
+    """The `fleetctl` console script and `python -m fleetctl`."""
+    code = main()
+    if _teardown["skip"]:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            sys.exit(code)  # let the interpreter's own exit deal with it
+        os._exit(code)
+    sys.exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI in-process and return its exit code (tests call this directly)."""
+    _teardown["skip"] = False
     try:
         code = _run(sys.argv[1:] if argv is None else list(argv))
         sys.stdout.flush()  # a reader that went away (`| head`) shows up here, not at interpreter exit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from fleetctl.cli import Context, arg, command
+from fleetctl.cli import Context, arg, command, skip_teardown
 
 
 @command(
@@ -49,4 +49,5 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
         )
     from fleetctl.plan import AgentView
 
+    skip_teardown()  # read only: nothing is left to write or close
     return exit_code({r.name: AgentView(r.name, r.state) for r in rows})

@@ -211,6 +211,28 @@ def test_wrapper_scripts_are_emptied_as_they_start_and_gone_once_their_runs_end(
     assert sorted(runs.glob("*.sh")) == []
 
 
+def test_status_as_its_own_process_prints_every_agent_and_keeps_its_exit_code(fleet_dir: FleetHarness) -> None:
+    """`status` ends its process without the interpreter's teardown: nothing may be lost by that."""
+    fleet_dir.write("""
+    [agents.w]
+    command = "sleep 100"
+    min_uptime = "0s"
+    replicas = 40
+
+    [agents.quick]
+    command = "exit 4"
+    min_uptime = "1s"
+    max_respawns = 0
+    """)
+    assert fleet_dir.run("up").code == 1  # quick fails
+    result = fleet_dir.run_process("status", "--json")
+    assert result.code == 1, result  # failed, from os._exit as from sys.exit
+    rows = json.loads(result.out)
+    assert len(rows) == 41 and sum(r["state"] == "running" for r in rows) == 40
+    table = fleet_dir.run_process("status")
+    assert table.code == 1 and len(table.out.strip().splitlines()) == 42, table  # header and every agent
+
+
 def test_status_forks_one_tmux_call_whatever_the_fleet_size(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     real = subprocess.run(["which", "tmux"], capture_output=True, text=True, check=True).stdout.strip()
     shim_dir = tmp_path / "shim"
