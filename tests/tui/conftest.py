@@ -34,10 +34,15 @@ async def until(pilot: Pilot[object], condition: Callable[[], object], timeout: 
         await pilot.pause(0.05)
 
 
-async def settle(pilot: Pilot[object]) -> None:
-    """Wait for the observe and detail workers and the messages they post."""
+async def settle(pilot: Pilot[object], timeout: float = 10.0) -> None:
+    """Wait for the observe and detail workers, the messages they post, and the focus that the
+    screen gives on mount (a loaded machine can take a snapshot before it otherwise)."""
+    deadline = time.monotonic() + timeout
     for _ in range(3):
         await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    while pilot.app.focused is None and time.monotonic() < deadline:
+        await pilot.pause(0.01)
         await pilot.app.workers.wait_for_complete()
     await pilot.pause()
 
