@@ -211,6 +211,33 @@ def test_wrapper_scripts_are_emptied_as_they_start_and_gone_once_their_runs_end(
     assert sorted(runs.glob("*.sh")) == []
 
 
+def test_a_plain_command_replaces_its_shell_and_its_exit_code_is_still_recorded(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write("""
+    [agents.plain]
+    command = "sleep 100"
+    min_uptime = "0s"
+
+    [agents.listed]
+    command = "sleep 100; true"
+    min_uptime = "0s"
+
+    [agents.quick]
+    command = "sh -c 'echo bye; exit 4'"
+    min_uptime = "1s"
+    max_respawns = 0
+    """)
+    assert fleet_dir.run("up").code == 1  # quick fails, the others run
+
+    def children(pid: int) -> list[str]:
+        out = subprocess.run(["ps", "-o", "args=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+        return [line.strip() for line in out.splitlines() if line.strip()]
+
+    rows = fleet_dir.status()
+    assert children(int(rows["plain"]["pid"])) == ["sleep 100"]  # the wrapper's child is the agent itself
+    assert children(int(rows["listed"]["pid"])) == ["/bin/sh -c sleep 100; true"]  # a list keeps its shell
+    assert rows["quick"]["last_exit"] == "code 4"
+
+
 def test_status_as_its_own_process_prints_every_agent_and_keeps_its_exit_code(fleet_dir: FleetHarness) -> None:
     """`status` ends its process without the interpreter's teardown: nothing may be lost by that."""
     fleet_dir.write("""
