@@ -734,11 +734,13 @@ def _version(line: str) -> str:
 METHOD = f"""\
 How it is measured (bench/compare.py; peers in bench/.peers/, never project dependencies):
 
-- Same work for all: N agents `bench/agents/tcp_agent.py PORT`, each a stdlib TCP server on
-  127.0.0.1, consecutive ports; one fresh fleet (own temp dir, own tmux socket / PM2_HOME /
-  supervisord config) per run. Each round runs fleetctl, supervisord and PM2 back to back
-  (order rotated per round). Cells: median (min–max) over rounds. Ratios: median over
-  rounds of peer ÷ fleetctl from the same round; above 1× means fleetctl is faster/cheaper.
+- Same work for all: N agents `python -S bench/agents/tcp_agent.py PORT`, each a stdlib TCP
+  server on 127.0.0.1, consecutive ports (-S: no site module, whose .pth hooks in the base
+  interpreter would add their own start-up cost to every agent under every manager); one
+  fresh fleet (own temp dir, own tmux socket / PM2_HOME / supervisord config) per run.
+  Each round runs fleetctl, supervisord and PM2 back to back (order rotated per round).
+  Cells: median (min–max) over rounds. Ratios: median over rounds of peer ÷ fleetctl from
+  the same round; above 1× means fleetctl is faster/cheaper.
 - bring-up: from launching the start command (cold: daemon included) until every port
   accepts a connection. fleetctl `up` verifies before it returns; ports are polled for all.
 - status: median of {STATUS_CALLS} calls per round of `fleetctl status --json`,
