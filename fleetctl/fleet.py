@@ -1016,6 +1016,8 @@ class Fleet:
                 targets |= set(records) | set(obs.agents)
             self.store.set_desired(targets, "stopped")
             batch: list[tuple[list[str], list[int], float]] = []
+            if everything and obs.server_running:
+                self.tmux.drop_wake_hooks()  # nothing is left to wake; the server then exits sooner
             if everything:
                 # The supervisor and the home window stop with the agents, in the same batch
                 # (the supervisor cannot act meanwhile: we hold the lock), and are confirmed

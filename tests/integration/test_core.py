@@ -148,6 +148,9 @@ def test_down_one_agent_keeps_the_others(fleet_dir: FleetHarness) -> None:
     assert after["a"]["state"] == "stopped" and after["a"]["pid"] is None
     assert after["b"]["pid"] == before["b"]
     assert not alive(before["a"])  # type: ignore[arg-type]
+    # only a whole-fleet down drops the supervise loop's wake hooks (pane hooks show as window options)
+    hooks = fleet_dir.tmux("show-hooks", "-g") + fleet_dir.tmux("show-hooks", "-gw")
+    assert all(f"{hook}[0] run-shell" in hooks for hook in ("pane-died", "pane-exited", "window-unlinked")), hooks
 
 
 def test_restart_gives_a_new_pid(fleet_dir: FleetHarness) -> None:
