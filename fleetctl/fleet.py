@@ -63,6 +63,9 @@ WRAPPER_LINGER_SECONDS = 0.2
 SCAN_REUSE_SECONDS = 1.0
 SERVER_EXIT_SECONDS = 2.0
 MAX_IDLE_WAIT_SECONDS = 60.0
+# An idle fleet is looked over every MAX_IDLE_WAIT_SECONDS (see Fleet._quiet); a full pass runs
+# when the look finds something, and in any case once in every FULL_PASS_EVERY idle waits.
+FULL_PASS_EVERY = 10
 SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
 SUPERVISOR_STOP_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 10.0
@@ -168,9 +171,13 @@ class Fleet:
         self.procs = procs or ProcessGateway()
         self._store = store
         self.clock = clock
+        self.idle_wait = MAX_IDLE_WAIT_SECONDS  # the longest the supervise loop sleeps
         self.on_event = on_event or (lambda _e: None)
         self.actor = actor
         self._scan: tuple[float, ProcTable] = (-1e9, ProcTable())
+        self._panes_table = ProcTable()  # the last observation's processes (at least each live pane's)
+        # What an idle fleet's quiet look checks: (run id, pane pid, its start time, log, log_max_size)
+        self._watch: list[tuple[str, int, float, str, int]] | None = None
         self._server: int | None = None  # the tmux server's pid: the last observation's live panes' parent
 
     @property
@@ -254,6 +261,7 @@ class Fleet:
                 table = self.procs.scan()  # a window opened during the scan: look again, once
             self._scan = (time.monotonic(), table)
         self._server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
+        self._panes_table = table
         by_name: dict[str, PaneInfo] = {}
         others: list[PaneInfo] = []
         for pane in panes:
@@ -578,7 +586,41 @@ class Fleet:
             from fleetctl import pools  # only passes that act need dispatch: keep `status` light
 
             pools.on_tick(self, obs, result)  # dispatch tasks, deliver pending wakes
+            self._watch = None if result.acted or self.spec.pools else self._watch_list(obs, records)
         return result
+
+    def _watch_list(self, obs: Observation, records: dict[str, AgentRecord]) -> list[tuple[str, int, float, str, int]]:
+        logs = str(self.logs_dir)
+        out = []
+        for spec in self.spec.agents:
+            record, agent = records.get(spec.name), obs.agents.get(spec.name)
+            run = record.current if record else None
+            info = self._panes_table.procs.get(agent.pane.pid) if agent is not None and agent.alive else None
+            if run is not None and run.live and info is not None:
+                out.append((run.id, info.pid, info.start_time, f"{logs}/{spec.name}/{run.id}.log", spec.log_max_size))
+        return out
+
+    def _quiet(self) -> bool:
+        """Has nothing happened in an idle fleet that a wake-up would not have reported? Every
+        run that was live is still live (its pane's process, by pid and start time, has written
+        no exit code) and no log has reached log_max_size. Costs a directory listing and a few
+        stats, where a full pass costs a tmux call, the store and the planner. Pools and passes
+        that acted always get the full pass."""
+        if self._watch is None:
+            return False
+        try:
+            names = set(os.listdir(self.runs_dir))
+        except OSError:
+            return False
+        for run_id, pid, started, log, limit in self._watch:
+            if f"{run_id}.exit" in names or not self.procs.alive(pid, started):
+                return False
+            try:
+                if os.stat(log).st_size >= limit:
+                    return False
+            except OSError:
+                return False
+        return True
 
     def _apply(self, plan: planner.Plan, obs: Observation, records: dict[str, AgentRecord], now: float,
                result: TickResult) -> None:  # fmt: skip
@@ -1176,32 +1218,48 @@ class Fleet:
         return events, failures, code
 
     def supervise(self, should_stop: Callable[[], bool] = lambda: False) -> None:
-        """The long-running loop: tick, then sleep until the next deadline or a wake-up."""
+        """The long-running loop: tick, then sleep until the next deadline or a wake-up.
+
+        A wait that runs out with nothing to do is followed by a quiet look, not a pass
+        (`_quiet`): an idle fleet costs a few stats a minute, not a tmux call and the store.
+        """
         waiter = wake.Waiter(self.wake_fifo)
         config_mtime = _mtime(self.spec.path)
+        idle_wait = self.idle_wait
+        looked = 0  # quiet looks since the last full pass
+        idle = False  # the last wait ran out with no wake-up, no deadline and no failed pass before it
+        deadline: float | None = None
         try:
             while not should_stop():
                 now = self.clock()
                 until = now + SUPERVISE_ERROR_PAUSE_SECONDS
-                try:
-                    with self.store.lock():
-                        cycle_start = time.monotonic()
-                        result = self.tick(supervisor=False)
-                        self.store.bump("supervise_cycles")
-                        if result.acted:
-                            self.store.bump("supervise_busy_cycles")
-                        self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
-                    now = self.clock()
-                    until = result.plan.wake_at if result.plan.wake_at is not None else now + MAX_IDLE_WAIT_SECONDS
-                except Exception as exc:  # one bad tick must not end supervision
-                    logger.get(__name__).exception("supervise tick failed")
-                    with contextlib.suppress(Exception):
-                        self._event("supervise-error", None, f"{type(exc).__name__}: {exc}", {})
+                if idle and looked < FULL_PASS_EVERY - 1 and self._quiet():
+                    looked += 1
+                    until = now + idle_wait
+                else:
+                    looked, deadline = 0, now
+                    try:
+                        with self.store.lock():
+                            cycle_start = time.monotonic()
+                            result = self.tick(supervisor=False)
+                            self.store.bump("supervise_cycles")
+                            if result.acted:
+                                self.store.bump("supervise_busy_cycles")
+                            self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
+                        now = self.clock()
+                        deadline = result.plan.wake_at
+                        until = deadline if deadline is not None else now + idle_wait
+                    except Exception as exc:  # one bad tick must not end supervision
+                        logger.get(__name__).exception("supervise tick failed")
+                        with contextlib.suppress(Exception):
+                            self._event("supervise-error", None, f"{type(exc).__name__}: {exc}", {})
                 waiter.refresh()
-                waiter.wait(min(max(until - now, 0.0), MAX_IDLE_WAIT_SECONDS))
+                woke = waiter.wait(min(max(until - now, 0.0), idle_wait))
+                idle = not woke and deadline is None
                 mtime = _mtime(self.spec.path)
                 if mtime != config_mtime:
                     config_mtime = mtime
+                    idle = False
                     self._reload()
         finally:
             waiter.close()

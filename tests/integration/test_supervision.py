@@ -261,3 +261,65 @@ def test_supervise_notices_every_crash_at_once(fleet_dir: FleetHarness) -> None:
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda victim=victim: port_open(port) and listener_pid(port) not in (0, victim), timeout=5,  # type: ignore[misc]
                  what="the port to answer again", explain=fleet_dir.explain)  # fmt: skip
+
+
+def _supervise_in_thread(h: FleetHarness, idle_wait: float):  # type: ignore[no-untyped-def]
+    """The supervise loop of this fleet in a thread of the test, with a short idle wait."""
+    import threading
+
+    fleet = h.fleet()
+    fleet.idle_wait = idle_wait
+    looks: list[bool] = []
+    quiet = fleet._quiet
+    fleet._quiet = lambda: looks.append(quiet()) or looks[-1]  # type: ignore[method-assign]
+    stop = threading.Event()
+    thread = threading.Thread(target=fleet.supervise, kwargs={"should_stop": stop.is_set}, daemon=True)
+    thread.start()
+    return fleet, looks, stop, thread
+
+
+def test_an_idle_fleet_is_looked_over_without_full_passes(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write("""
+    [agents.a]
+    command = "sleep 100"
+    min_uptime = "0s"
+    replicas = 3
+    """)
+    assert fleet_dir.run("up").code == 0
+    _fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=0.05)
+    try:
+        wait_for(lambda: len(looks) >= 15, timeout=10, what="fifteen idle waits")
+        cycles = int(fleet_dir.fleet().store.meta().get("supervise_cycles", 0))
+    finally:
+        stop.set()
+        thread.join(5)
+    assert all(looks[:15]), looks  # nothing happened: each look found it so
+    assert 2 <= cycles <= 4, cycles  # the first pass, then one full pass in every ten idle waits
+
+
+def test_an_end_that_no_wake_up_reports_is_found_by_the_quiet_look(
+    fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetctl import fleet as fleet_module
+
+    monkeypatch.setattr(fleet_module, "FULL_PASS_EVERY", 10_000)  # only the quiet look can notice
+    fleet_dir.write("""
+    [agents.a]
+    command = "sleep 100"
+    min_uptime = "0s"
+    backoff = "0s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    before = fleet_dir.status()["a"]["pid"]
+    fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=0.1)
+    try:
+        wait_for(lambda: len(looks) >= 2, timeout=10, what="the loop to go idle")
+        fleet.tmux.drop_wake_hooks()  # tmux will not wake the loop, and a SIGKILLed wrapper cannot
+        os.killpg(int(before), signal.SIGKILL)  # type: ignore[arg-type]
+        wait_for(lambda: fleet_dir.status()["a"]["pid"] not in (None, before), timeout=10,
+                 what="a respawn", explain=fleet_dir.explain)  # fmt: skip
+    finally:
+        stop.set()
+        thread.join(5)
+    assert not alive(before)  # type: ignore[arg-type]
+    assert False in looks  # the look that saw the end, and ran the full pass
