@@ -72,6 +72,7 @@ def test_tui_in_a_real_terminal(terminal: Terminal, fleet_dir: FleetHarness) -> 
     assert "alpha" in screen and "running" in screen
     terminal.wait_for("alpha says hello")  # the selected agent's pane, live
     terminal.keys("/")
+    terminal.wait_for("filter: name")  # the box is up and focused before anything is typed into it
     terminal.keys("-l", "bet")
     wait_for(lambda: "alpha" not in terminal.screen().split("NAME", 1)[1].split("──", 1)[0], 10, what="alpha hidden")
     terminal.wait_for("beta ready")  # the only row left is selected; its pane shows
