@@ -590,14 +590,14 @@ class Fleet:
         return result
 
     def _watch_list(self, obs: Observation, records: dict[str, AgentRecord]) -> list[tuple[str, int, float, str, int]]:
-        logs = str(self.logs_dir)
         out = []
         for spec in self.spec.agents:
             record, agent = records.get(spec.name), obs.agents.get(spec.name)
             run = record.current if record else None
             info = self._panes_table.procs.get(agent.pane.pid) if agent is not None and agent.alive else None
             if run is not None and run.live and info is not None:
-                out.append((run.id, info.pid, info.start_time, f"{logs}/{spec.name}/{run.id}.log", spec.log_max_size))
+                log = str(self.log_path(spec.name, run.id))
+                out.append((run.id, info.pid, info.start_time, log, spec.log_max_size))
         return out
 
     def _quiet(self) -> bool:
@@ -608,10 +608,7 @@ class Fleet:
         that acted always get the full pass."""
         if self._watch is None:
             return False
-        try:
-            names = set(os.listdir(self.runs_dir))
-        except OSError:
-            return False
+        names = self._exit_files()
         for run_id, pid, started, log, limit in self._watch:
             if f"{run_id}.exit" in names or not self.procs.alive(pid, started):
                 return False
@@ -1237,7 +1234,7 @@ class Fleet:
                     looked += 1
                     until = now + idle_wait
                 else:
-                    looked, deadline = 0, now
+                    looked, deadline = 0, now  # stays set if the pass fails: no quiet look after a failure
                     try:
                         with self.store.lock():
                             cycle_start = time.monotonic()
