@@ -66,6 +66,9 @@ MAX_IDLE_WAIT_SECONDS = 60.0
 # An idle fleet is looked over every MAX_IDLE_WAIT_SECONDS (see Fleet._quiet); a full pass runs
 # when the look finds something, and in any case once in every FULL_PASS_EVERY idle waits.
 FULL_PASS_EVERY = 10
+# A pass that acted is checked by another this soon, so that the idle wait after it ends in a quiet
+# look, not in the full pass that a stale watch list would force.
+ACTED_RECHECK_SECONDS = 1.0
 SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
 SUPERVISOR_STOP_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 10.0
@@ -1245,6 +1248,9 @@ class Fleet:
                             self.store.record_cycle(self.clock(), result.acted, time.monotonic() - cycle_start)
                         now = self.clock()
                         deadline = result.plan.wake_at
+                        if result.acted:
+                            recheck = now + ACTED_RECHECK_SECONDS
+                            deadline = recheck if deadline is None else min(deadline, recheck)
                         until = deadline if deadline is not None else now + idle_wait
                     except Exception as exc:  # one bad tick must not end supervision
                         logger.get(__name__).exception("supervise tick failed")

@@ -297,6 +297,38 @@ def test_an_idle_fleet_is_looked_over_without_full_passes(fleet_dir: FleetHarnes
     assert 2 <= cycles <= 4, cycles  # the first pass, then one full pass in every ten idle waits
 
 
+def test_the_idle_wait_after_a_respawn_ends_in_a_quiet_look(
+    fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass that acted is checked soon by another, so that the next idle wait is quiet: it
+    does not find a stale watch list and pay for a full pass."""
+    from fleetctl import fleet as fleet_module
+
+    monkeypatch.setattr(fleet_module, "ACTED_RECHECK_SECONDS", 0.1)
+    fleet_dir.write("""
+    [agents.a]
+    command = "sleep 100"
+    min_uptime = "0s"
+    backoff = "0s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    before = fleet_dir.status()["a"]["pid"]
+    _fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=1.0)
+    try:
+        wait_for(lambda: len(looks) >= 1, timeout=10, what="the loop to go idle")
+        seen = len(looks)
+        wait_for(lambda: len(looks) > seen, timeout=10, what="the next idle look")
+        seen = len(looks)  # the next look is an idle wait away: kill now
+        os.killpg(int(before), signal.SIGKILL)  # type: ignore[arg-type]
+        wait_for(lambda: fleet_dir.status()["a"]["pid"] not in (None, before), timeout=10,
+                 what="a respawn", explain=fleet_dir.explain)  # fmt: skip
+        wait_for(lambda: len(looks) > seen, timeout=10, what="the look after the respawn")
+    finally:
+        stop.set()
+        thread.join(5)
+    assert looks[seen] is True, looks  # the pass that respawned was checked before the idle wait
+
+
 def test_an_end_that_no_wake_up_reports_is_found_by_the_quiet_look(
     fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
