@@ -1131,6 +1131,7 @@ class Fleet:
         left = self.procs.wait_gone(targets, SERVER_EXIT_SECONDS)
         if left:  # a pipe that did not end with the server: ours, so end it
             self.procs.kill_now({p: targets[p] for p in left})
+        self.tmux.remove_socket()
 
     def restart(self, names: Sequence[str], on_progress: Callable[[str, str, str], None] | None = None) -> list[str]:
         specs = self.resolve(names)

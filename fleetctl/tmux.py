@@ -7,6 +7,7 @@ person's own tmux server. Batches of commands go to tmux as one invocation joine
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 
@@ -314,6 +315,23 @@ class TmuxGateway:
         if inside_tmux:
             return self._argv(["switch-client", "-t", window_id])
         return self._argv(["attach-session", "-t", f"={self.session}", ";", "select-window", "-t", window_id])
+
+    def remove_socket(self) -> None:
+        """Delete the socket file of a server that has exited: tmux 3.3 leaves it behind, so
+        every fleet that was brought down would leave a file in the socket directory."""
+        import socket
+
+        path = self.socket_path()
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:  # a file that nothing listens on: the exited server's
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        except OSError:
+            pass  # no file, or not ours to judge
+        finally:
+            probe.close()
 
     def socket_path(self) -> str:
         uid = os.getuid()

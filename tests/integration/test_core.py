@@ -118,6 +118,8 @@ def test_down_leaves_no_process_even_setsid_grandchildren(fleet_dir: FleetHarnes
     min_uptime = "0.3s"
     """)
     assert fleet_dir.run("up").code == 0
+    socket_file = Path(fleet_dir.fleet().tmux.socket_path())
+    assert socket_file.exists()
     run_id = fleet_dir.fleet().store.records(0)["stubborn"].current.id
     carriers = wait_for(lambda: len(pids_with_env("FLEET_RUN", run_id)) >= 3 and pids_with_env("FLEET_RUN", run_id))
     sids = {os.getsid(p) for p in carriers}  # type: ignore[union-attr]
@@ -127,6 +129,7 @@ def test_down_leaves_no_process_even_setsid_grandchildren(fleet_dir: FleetHarnes
     assert pids_with_env("FLEET_RUN", run_id) == []
     assert not port_open(port)
     assert fleet_dir.tmux("list-sessions") == ""  # server gone with the last agent
+    assert not socket_file.exists()  # tmux 3.3 leaves its socket file behind; down does not
     assert fleet_dir.processes() == []  # gone when down returns, not some time later
     assert fleet_dir.status()["stubborn"]["state"] == "stopped"
     assert fleet_dir.run("status").code == 0
@@ -148,6 +151,7 @@ def test_down_one_agent_keeps_the_others(fleet_dir: FleetHarness) -> None:
     assert after["a"]["state"] == "stopped" and after["a"]["pid"] is None
     assert after["b"]["pid"] == before["b"]
     assert not alive(before["a"])  # type: ignore[arg-type]
+    assert Path(fleet_dir.fleet().tmux.socket_path()).exists()  # the server is still b's
     # only a whole-fleet down drops the supervise loop's wake hooks (pane hooks show as window options)
     hooks = fleet_dir.tmux("show-hooks", "-g") + fleet_dir.tmux("show-hooks", "-gw")
     assert all(f"{hook}[0] run-shell" in hooks for hook in ("pane-died", "pane-exited", "window-unlinked")), hooks
