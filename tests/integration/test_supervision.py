@@ -313,15 +313,13 @@ def test_the_idle_wait_after_a_respawn_ends_in_a_quiet_look(
     """)
     assert fleet_dir.run("up").code == 0
     before = fleet_dir.status()["a"]["pid"]
-    _fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=1.0)
+    _fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=2.0)
     try:
         wait_for(lambda: len(looks) >= 1, timeout=10, what="the loop to go idle")
-        seen = len(looks)
-        wait_for(lambda: len(looks) > seen, timeout=10, what="the next idle look")
-        seen = len(looks)  # the next look is an idle wait away: kill now
         os.killpg(int(before), signal.SIGKILL)  # type: ignore[arg-type]
         wait_for(lambda: fleet_dir.status()["a"]["pid"] not in (None, before), timeout=10,
                  what="a respawn", explain=fleet_dir.explain)  # fmt: skip
+        seen = len(looks)  # the first look after the respawn is an idle wait away
         wait_for(lambda: len(looks) > seen, timeout=10, what="the look after the respawn")
     finally:
         stop.set()
