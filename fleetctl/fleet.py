@@ -903,9 +903,11 @@ class Fleet:
                         {"pid": opened[0].pid})  # fmt: skip
 
     def _maintain_logs(self, obs: Observation, records: dict[str, AgentRecord]) -> None:
-        """Rotate logs past log_max_size and re-create deleted ones, losslessly.
+        """Rotate logs past log_max_size and re-create deleted ones.
 
-        The pane's pipe is re-pointed with pipe-pane, so bytes in flight land in the old file.
+        The pane's pipe is re-pointed with pipe-pane, so bytes already in the old pipe land in the
+        old file. Not quite lossless: on a loaded machine a line has gone missing from the files
+        at the re-point (most likely bytes tmux had read but not yet written to the old pipe).
         """
         from shlex import quote
 
