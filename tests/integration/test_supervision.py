@@ -278,6 +278,24 @@ def _supervise_in_thread(h: FleetHarness, idle_wait: float):  # type: ignore[no-
     return fleet, looks, stop, thread
 
 
+def _up_one_sleeper(h: FleetHarness) -> int:
+    """A fleet of one agent that is respawned at once; its pid once `up` has verified it."""
+    h.write("""
+    [agents.a]
+    command = "sleep 100"
+    min_uptime = "0s"
+    backoff = "0s"
+    """)
+    assert h.run("up").code == 0
+    return int(h.status()["a"]["pid"])  # type: ignore[arg-type]
+
+
+def _kill_and_await_respawn(h: FleetHarness, pid: int) -> None:
+    """SIGKILL the agent's whole group (its wrapper cannot report the end) and wait for a new pid."""
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(lambda: h.status()["a"]["pid"] not in (None, pid), timeout=10, what="a respawn", explain=h.explain)
+
+
 def test_an_idle_fleet_is_looked_over_without_full_passes(fleet_dir: FleetHarness) -> None:
     fleet_dir.write("""
     [agents.a]
@@ -305,20 +323,11 @@ def test_the_idle_wait_after_a_respawn_ends_in_a_quiet_look(
     from fleetctl import fleet as fleet_module
 
     monkeypatch.setattr(fleet_module, "ACTED_RECHECK_SECONDS", 0.1)
-    fleet_dir.write("""
-    [agents.a]
-    command = "sleep 100"
-    min_uptime = "0s"
-    backoff = "0s"
-    """)
-    assert fleet_dir.run("up").code == 0
-    before = fleet_dir.status()["a"]["pid"]
+    before = _up_one_sleeper(fleet_dir)
     _fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=2.0)
     try:
         wait_for(lambda: len(looks) >= 1, timeout=10, what="the loop to go idle")
-        os.killpg(int(before), signal.SIGKILL)  # type: ignore[arg-type]
-        wait_for(lambda: fleet_dir.status()["a"]["pid"] not in (None, before), timeout=10,
-                 what="a respawn", explain=fleet_dir.explain)  # fmt: skip
+        _kill_and_await_respawn(fleet_dir, before)
         seen = len(looks)  # the first look after the respawn is an idle wait away
         wait_for(lambda: len(looks) > seen, timeout=10, what="the look after the respawn")
     finally:
@@ -333,23 +342,14 @@ def test_an_end_that_no_wake_up_reports_is_found_by_the_quiet_look(
     from fleetctl import fleet as fleet_module
 
     monkeypatch.setattr(fleet_module, "FULL_PASS_EVERY", 10_000)  # only the quiet look can notice
-    fleet_dir.write("""
-    [agents.a]
-    command = "sleep 100"
-    min_uptime = "0s"
-    backoff = "0s"
-    """)
-    assert fleet_dir.run("up").code == 0
-    before = fleet_dir.status()["a"]["pid"]
+    before = _up_one_sleeper(fleet_dir)
     fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=0.1)
     try:
         wait_for(lambda: len(looks) >= 2, timeout=10, what="the loop to go idle")
         fleet.tmux.drop_wake_hooks()  # tmux will not wake the loop, and a SIGKILLed wrapper cannot
-        os.killpg(int(before), signal.SIGKILL)  # type: ignore[arg-type]
-        wait_for(lambda: fleet_dir.status()["a"]["pid"] not in (None, before), timeout=10,
-                 what="a respawn", explain=fleet_dir.explain)  # fmt: skip
+        _kill_and_await_respawn(fleet_dir, before)
     finally:
         stop.set()
         thread.join(5)
-    assert not alive(before)  # type: ignore[arg-type]
+    assert not alive(before)
     assert False in looks  # the look that saw the end, and ran the full pass
