@@ -69,6 +69,8 @@ FULL_PASS_EVERY = 10
 # A pass that acted is checked by another this soon, so that the idle wait after it ends in a quiet
 # look, not in the full pass that a stale watch list would force.
 ACTED_RECHECK_SECONDS = 1.0
+# What an idle fleet's quiet look checks, per live run: (run id, pane pid, its start time, log, log_max_size)
+_WatchList = list[tuple[str, int, float, str, int]]
 SUPERVISE_ERROR_PAUSE_SECONDS = 1.0
 SUPERVISOR_STOP_SECONDS = 5.0
 HEALTH_TIMEOUT_SECONDS = 10.0
@@ -179,8 +181,7 @@ class Fleet:
         self.actor = actor
         self._scan: tuple[float, ProcTable] = (-1e9, ProcTable())
         self._panes_table = ProcTable()  # the last observation's processes (at least each live pane's)
-        # What an idle fleet's quiet look checks: (run id, pane pid, its start time, log, log_max_size)
-        self._watch: list[tuple[str, int, float, str, int]] | None = None
+        self._watch: _WatchList | None = None
         self._server: int | None = None  # the tmux server's pid: the last observation's live panes' parent
 
     @property
@@ -592,8 +593,8 @@ class Fleet:
             self._watch = None if result.acted or self.spec.pools else self._watch_list(obs, records)
         return result
 
-    def _watch_list(self, obs: Observation, records: dict[str, AgentRecord]) -> list[tuple[str, int, float, str, int]]:
-        out = []
+    def _watch_list(self, obs: Observation, records: dict[str, AgentRecord]) -> _WatchList:
+        out: _WatchList = []
         for spec in self.spec.agents:
             record, agent = records.get(spec.name), obs.agents.get(spec.name)
             run = record.current if record else None
