@@ -27,6 +27,7 @@ from fleetctl.store import schema
 PRIVATE = 0o600
 HEADER = b"SQLite format 3\x00"
 EMPTY = "the file is empty"
+NOT_SQLITE = "not a SQLite database"
 
 
 class Database:
@@ -254,6 +255,11 @@ def explain(path: Path, exc: BaseException) -> StoreError:
             "in it) and `fleetctl reconcile` adopts the running agents"
         )
         return StoreError(f"{path}: the state database is an empty file (0 bytes): it was truncated", hint=hint)
+    if first.startswith(NOT_SQLITE):
+        return StoreError(
+            f"{path}: {first}",
+            hint="restore fleet.db from a backup, or check that the fleet's state_dir is the one you meant",
+        )
     return StoreError(f"{path}: the state database is damaged: {first}{more}", hint=check)
 
 
@@ -271,7 +277,7 @@ def damage(path: Path, *, quick: bool = False, limit: int = 100) -> list[str] | 
     if not header:
         return [f"{EMPTY} (0 bytes)"]
     if header != HEADER:
-        return [f"not a SQLite database (it starts with {header[:16]!r}, expected {HEADER!r})"]
+        return [f"{NOT_SQLITE} (it starts with {header[:16]!r}, expected {HEADER!r})"]
     try:
         with read_only(path) as conn:
             found = [str(r[0]) for r in conn.execute(f"PRAGMA {'quick' if quick else 'integrity'}_check({limit})")]

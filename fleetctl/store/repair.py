@@ -13,6 +13,7 @@ import os
 import shutil
 import sqlite3
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,20 +56,49 @@ def recover(path: Path, dest: Path, *, use_cli: bool = True) -> Recovery:
         raise StoreError(f"{dest}: already exists", hint="name a new file to recover into")
     binary = shutil.which("sqlite3") if use_cli else None
     problems: list[str] = []
-    if binary is not None:
-        try:
-            problems = _recover_with_cli(binary, path, dest)
-            return Recovery(dest=dest, method="sqlite3 .recover", tables=_counts(dest), problems=tuple(problems))
-        except (OSError, subprocess.SubprocessError, sqlite3.DatabaseError) as exc:
-            problems = [f"sqlite3 .recover failed ({exc}); copied row by row instead"]
-            for leftover in (dest, Path(f"{dest}-wal"), Path(f"{dest}-shm")):
-                with contextlib.suppress(FileNotFoundError):
-                    leftover.unlink()
-    problems += _copy_rows(path, dest)
+    with tempfile.TemporaryDirectory(prefix=".recover-", dir=dest.parent) as work:
+        copy = _working_copy(path, Path(work))
+        if binary is not None:
+            try:
+                problems = _recover_with_cli(binary, copy, dest)
+                return Recovery(dest=dest, method="sqlite3 .recover", tables=_counts(dest), problems=tuple(problems))
+            except (OSError, subprocess.SubprocessError, sqlite3.DatabaseError) as exc:
+                problems = [f"sqlite3 .recover failed ({exc}); copied row by row instead"]
+                _remove(dest)
+        problems += _copy_rows(copy, dest)
     return Recovery(dest=dest, method="row copy", tables=_counts(dest), problems=tuple(problems))
 
 
 # --- internals ------------------------------------------------------------------------
+
+
+def _working_copy(path: Path, work: Path) -> Path:
+    """A copy of the database (with its -wal) to read from, so the damaged file is never written.
+
+    A truncated file is padded back to the size its header records: SQLite refuses to read
+    even the list of tables of a file shorter than that, while the padding is only
+    unreadable pages, which the copy steps over.
+    """
+    copy = work / path.name
+    shutil.copyfile(path, copy)
+    wal = Path(f"{path}-wal")
+    if wal.exists():
+        shutil.copyfile(wal, Path(f"{copy}-wal"))
+    with copy.open("rb") as f:
+        header = f.read(100)
+    if len(header) == 100:
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        pages = int.from_bytes(header[28:32], "big")
+        if page_size and copy.stat().st_size < pages * page_size:
+            os.truncate(copy, pages * page_size)
+    return copy
+
+
+def _remove(dest: Path) -> None:
+    for leftover in (dest, Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
 
 
 def _new_file(dest: Path) -> None:
@@ -76,8 +106,8 @@ def _new_file(dest: Path) -> None:
 
 
 def _recover_with_cli(binary: str, path: Path, dest: Path) -> list[str]:
-    dump = subprocess.run([binary, "-readonly", str(path), ".recover"], capture_output=True, timeout=3600, check=False)
-    if dump.returncode != 0 and not dump.stdout:
+    dump = subprocess.run([binary, str(path), ".recover"], capture_output=True, timeout=3600, check=False)
+    if dump.returncode != 0:  # e.g. a sqlite3 built without the sqlite_dbpage table that .recover reads
         raise subprocess.SubprocessError(dump.stderr.decode(errors="replace").strip() or f"exit {dump.returncode}")
     _new_file(dest)
     load = subprocess.run([binary, str(dest)], input=dump.stdout, capture_output=True, timeout=3600, check=False)
@@ -105,7 +135,8 @@ def _copy_rows(path: Path, dest: Path) -> list[str]:
         for statement in schema.statements():
             out.execute(statement)
         out.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
-        with read_only(path) as src:
+        src = sqlite3.connect(path, isolation_level=None)
+        try:
             for table, create in _tables(src, out, problems):
                 columns = _columns(src, table)
                 if not _columns(out, table):
@@ -119,6 +150,8 @@ def _copy_rows(path: Path, dest: Path) -> list[str]:
                 for row in _readable_rows(src, table, names, problems):
                     out.execute(insert, row[1:])
                 out.execute("COMMIT")
+        finally:
+            src.close()
     finally:
         out.close()
     return problems
@@ -156,15 +189,16 @@ def _readable_rows(
             row, skipped_to = _next_readable(src, query, after)
             if skipped_to is not None:
                 problems.append(f"{table}: rows after rowid {after} unreadable, skipped to {skipped_to}")
-            if row is None:
+            if row is None or int(row[0]) <= after:
                 return
             yield tuple(row)
             after = int(row[0])
             continue
-        if not batch:
+        fresh = [tuple(r) for r in batch if int(r[0]) > after]
+        if not fresh:  # the end, or a damaged tree that leads back to rows already read
             return
-        yield from (tuple(r) for r in batch)
-        after = int(batch[-1][0])
+        yield from fresh
+        after = max(int(r[0]) for r in fresh)
 
 
 def _next_readable(src: sqlite3.Connection, query: str, after: int) -> tuple[Any, int | None]:
