@@ -151,9 +151,8 @@ def test_a_busy_database_is_reported_as_locked(tmp_path: Path) -> None:
     store.db.execute("PRAGMA busy_timeout = 0")
     other = StateStore(tmp_path / "state")
     other.tasks()
-    with other.transaction():
-        with pytest.raises(StoreError) as info:
-            store.add_tasks([NewTask(title="t")], now=1.0)
+    with other.transaction(), pytest.raises(StoreError) as info:
+        store.add_tasks([NewTask(title="t")], now=1.0)
     assert "locked by another process" in info.value.message
     store.close()
     other.close()
