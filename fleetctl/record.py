@@ -80,7 +80,8 @@ def _repr(self: Any) -> str:
 def _eq(self: Any, other: object) -> bool | NotImplementedType:
     if other.__class__ is not self.__class__:
         return NotImplemented
-    return _values(self) == _values(other)
+    same: bool = _values(self) == _values(other)
+    return same
 
 
 def _hash(self: Any) -> int:
