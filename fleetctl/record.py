@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
-from types import NotImplementedType
 from typing import Any, TypeVar, dataclass_transform
 
 T = TypeVar("T")
@@ -77,11 +76,10 @@ def _repr(self: Any) -> str:
     return f"{type(self).__qualname__}({parts})"
 
 
-def _eq(self: Any, other: object) -> bool | NotImplementedType:
+def _eq(self: Any, other: object) -> object:
     if other.__class__ is not self.__class__:
         return NotImplemented
-    same: bool = _values(self) == _values(other)
-    return same
+    return _values(self) == _values(other)
 
 
 def _hash(self: Any) -> int:

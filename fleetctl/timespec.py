@@ -20,7 +20,7 @@ _SIZE_UNITS = {"b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 
 _ISO_FORMATS = ("%Y-%m-%d", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S")
 DURATION_FORMS = '"250ms", "90s", "30m", "12h", "2d" or plain seconds'
 SIZE_FORMS = '"512KB", "10MB", "1GB" or plain bytes'
-FORMS = '"30m", "12h", "2d", "90s", "2026-01-01", "2026-01-01T22:00" or "2026-01-01 22:00:00"'
+FORMS = '"30m", "12h", "2d", "90s", "250ms", "2026-01-01", "2026-01-01T22:00" or "2026-01-01 22:00:00"'
 
 
 def duration(value: object) -> float:
@@ -77,7 +77,7 @@ def parse_since(text: str, now: float) -> float:
             except ValueError:
                 continue
     if when is None or not value:
-        raise UsageError(f"--since {text!r}: not a duration with its unit, nor a date", hint=f"use one of {FORMS}")
+        raise UsageError(f"--since {text!r}: not a duration or date", hint=f"use one of {FORMS}")
     return when.timestamp() if when.tzinfo is None else when.astimezone().timestamp()
 
 
