@@ -1,18 +1,17 @@
-"""`fleetctl metrics`: the fleet in Prometheus text exposition format (version 0.0.4).
+"""`fleetctl metrics`: the fleet in Prometheus text exposition format, through prometheus_client.
 
 `collect()` reads the fleet once (one observation for status, one timed observation,
-store counters, the task board); `render()` is pure; `write_textfile()` replaces the file
-atomically, as node_exporter's textfile collector requires (it may read at any moment).
+store counters, the task board) into plain Metric records; `registry()` hands them to
+prometheus_client, whose `generate_latest` formats them and whose `write_to_textfile`
+replaces the file atomically, as node_exporter's textfile collector requires.
+prometheus_client is imported only here, and only when `metrics` runs.
 """
 
 from __future__ import annotations
 
-import contextlib
-import math
 import os
-import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,8 @@ from fleetctl.model import AgentState
 from fleetctl.record import record
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from fleetctl.fleet import Fleet
 
 PREFIX = "fleetctl"
@@ -62,33 +63,84 @@ def collect(fleet: Fleet) -> list[Metric]:
     for row in rows:
         by_state[row.state.value] += 1
     out = [
-        Metric(f"{PREFIX}_up", "gauge", "1 when the fleet's tmux server runs.",
-               (_one(1 if obs.server_running else 0, **fleet_label),)),
-        Metric(f"{PREFIX}_agents", "gauge", "Agents by state.",
-               tuple(_one(n, state=s, **fleet_label) for s, n in by_state.items())),
-        Metric(f"{PREFIX}_agent_state", "gauge", "1 for each agent's current state.",
-               tuple(_one(1, agent=r.name, state=r.state.value, **fleet_label) for r in rows)),
-        Metric(f"{PREFIX}_agent_respawns_in_window", "gauge", "Respawns counted against max_respawns now.",
-               tuple(_one(r.respawns, agent=r.name, **fleet_label) for r in rows)),
-        Metric(f"{PREFIX}_agent_runs_total", "counter", "Runs ever started, per agent.",
-               tuple(_one(n, agent=a, **fleet_label) for a, (n, _) in sorted(runs.items()))),
-        Metric(f"{PREFIX}_agent_respawns_total", "counter", "Respawns ever made, per agent.",
-               tuple(_one(r, agent=a, **fleet_label) for a, (_, r) in sorted(runs.items()))),
-        Metric(f"{PREFIX}_events_total", "counter", "Events recorded, by kind.",
-               tuple(_one(n, kind=k, **fleet_label) for k, n in sorted(events.items()))),
-        Metric(f"{PREFIX}_supervise_cycles_total", "counter", "Supervise loop cycles.",
-               (_one(_int(meta.get("supervise_cycles")), **fleet_label),)),
-        Metric(f"{PREFIX}_supervise_busy_cycles_total", "counter", "Supervise loop cycles that acted.",
-               (_one(_int(meta.get("supervise_busy_cycles")), **fleet_label),)),
-        Metric(f"{PREFIX}_observe_seconds", "gauge", "Time of one observation (tmux list-panes + /proc scan).",
-               (_one(observe_seconds, **fleet_label),)),
-    ]  # fmt: skip
+        Metric(
+            f"{PREFIX}_up",
+            "gauge",
+            "1 when the fleet's tmux server runs.",
+            (_one(1 if obs.server_running else 0, **fleet_label),),
+        ),
+        Metric(
+            f"{PREFIX}_agents",
+            "gauge",
+            "Agents by state.",
+            tuple(_one(n, state=s, **fleet_label) for s, n in by_state.items()),
+        ),
+        Metric(
+            f"{PREFIX}_agent_state",
+            "gauge",
+            "1 for each agent's current state.",
+            tuple(_one(1, agent=r.name, state=r.state.value, **fleet_label) for r in rows),
+        ),
+        Metric(
+            f"{PREFIX}_agent_respawns_in_window",
+            "gauge",
+            "Respawns counted against max_respawns now.",
+            tuple(_one(r.respawns, agent=r.name, **fleet_label) for r in rows),
+        ),
+        Metric(
+            f"{PREFIX}_agent_runs_total",
+            "counter",
+            "Runs ever started, per agent.",
+            tuple(_one(n, agent=a, **fleet_label) for a, (n, _) in sorted(runs.items())),
+        ),
+        Metric(
+            f"{PREFIX}_agent_respawns_total",
+            "counter",
+            "Respawns ever made, per agent.",
+            tuple(_one(r, agent=a, **fleet_label) for a, (_, r) in sorted(runs.items())),
+        ),
+        Metric(
+            f"{PREFIX}_events_total",
+            "counter",
+            "Events recorded, by kind.",
+            tuple(_one(n, kind=k, **fleet_label) for k, n in sorted(events.items())),
+        ),
+        Metric(
+            f"{PREFIX}_supervise_cycles_total",
+            "counter",
+            "Supervise loop cycles.",
+            (_one(_int(meta.get("supervise_cycles")), **fleet_label),),
+        ),
+        Metric(
+            f"{PREFIX}_supervise_busy_cycles_total",
+            "counter",
+            "Supervise loop cycles that acted.",
+            (_one(_int(meta.get("supervise_busy_cycles")), **fleet_label),),
+        ),
+        Metric(
+            f"{PREFIX}_observe_seconds",
+            "gauge",
+            "Time of one observation (tmux list-panes + /proc scan).",
+            (_one(observe_seconds, **fleet_label),),
+        ),
+    ]
     if "supervise_last_cycle_seconds" in meta:
-        out.append(Metric(f"{PREFIX}_supervise_cycle_seconds", "gauge", "Duration of the last supervise cycle.",
-                          (_one(_float(meta["supervise_last_cycle_seconds"]), **fleet_label),)))  # fmt: skip
-        out.append(Metric(f"{PREFIX}_supervise_last_cycle_timestamp_seconds", "gauge",
-                          "When the last supervise cycle ended (epoch seconds).",
-                          (_one(_float(meta.get("supervise_last_cycle_at")), **fleet_label),)))  # fmt: skip
+        out.append(
+            Metric(
+                f"{PREFIX}_supervise_cycle_seconds",
+                "gauge",
+                "Duration of the last supervise cycle.",
+                (_one(_float(meta["supervise_last_cycle_seconds"]), **fleet_label),),
+            )
+        )
+        out.append(
+            Metric(
+                f"{PREFIX}_supervise_last_cycle_timestamp_seconds",
+                "gauge",
+                "When the last supervise cycle ended (epoch seconds).",
+                (_one(_float(meta.get("supervise_last_cycle_at")), **fleet_label),),
+            )
+        )
     out += _task_metrics(fleet, fleet_label)
     return out
 
@@ -102,15 +154,24 @@ def _task_metrics(fleet: Fleet, fleet_label: dict[str, str]) -> list[Metric]:
         return []
     counts = TaskBoard(fleet).counts()
     out = [
-        Metric(f"{PREFIX}_tasks", "gauge", "Tasks by state.",
-               tuple(_one(n, state=s, **fleet_label) for s, n in sorted(counts.items()))),
-    ]  # fmt: skip
+        Metric(
+            f"{PREFIX}_tasks",
+            "gauge",
+            "Tasks by state.",
+            tuple(_one(n, state=s, **fleet_label) for s, n in sorted(counts.items())),
+        ),
+    ]
     values = fleet.store.dispatch_latencies(time.time() - LATENCY_WINDOW_SECONDS)
     samples = [_one(v, quantile=q, **fleet_label) for q, v in _quantiles(values)]
     samples += [_one(sum(values), "_sum", **fleet_label), _one(len(values), "_count", **fleet_label)]
-    out.append(Metric(f"{PREFIX}_dispatch_latency_seconds", "summary",
-                      "Seconds from a task being added to its first claim (tasks claimed in the last hour).",
-                      tuple(samples)))  # fmt: skip
+    out.append(
+        Metric(
+            f"{PREFIX}_dispatch_latency_seconds",
+            "summary",
+            "Seconds from a task being added to its first claim (tasks claimed in the last hour).",
+            tuple(samples),
+        )
+    )
     return out
 
 
@@ -137,52 +198,60 @@ def _float(value: str | None) -> float:
         return 0.0
 
 
-# --- rendering (pure) ----------------------------------------------------------------
+# --- rendering through prometheus_client ----------------------------------------------
+
+
+def registry(metrics: Sequence[Metric]) -> CollectorRegistry:
+    """A registry holding these metric families (a collector that yields them)."""
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric as Family
+
+    class _Fleet:
+        def collect(self) -> Iterator[Family]:
+            for m in metrics:
+                name = m.name.removesuffix("_total") if m.kind == "counter" else m.name
+                family = Family(name, m.help, m.kind)
+                for suffix, labels, value in m.samples:
+                    sample = name + ("_total" if m.kind == "counter" and not suffix else suffix)
+                    family.add_sample(sample, dict(labels), value)
+                yield family
+
+    out = CollectorRegistry(auto_describe=False)
+    out.register(_Fleet())
+    return out
 
 
 def render(metrics: Sequence[Metric]) -> str:
-    """Prometheus text format: HELP and TYPE per family, one line per sample."""
-    lines = []
-    for m in metrics:
-        lines.append(f"# HELP {m.name} {_escape_help(m.help)}")
-        lines.append(f"# TYPE {m.name} {m.kind}")
-        for suffix, labels, value in m.samples:
-            text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels)
-            name = m.name + suffix
-            lines.append(f"{name}{{{text}}} {_number(value)}" if text else f"{name} {_number(value)}")
-    return "\n".join(lines) + "\n"
+    """Prometheus text format (HELP and TYPE per family, one line per sample)."""
+    from prometheus_client import generate_latest
+
+    return generate_latest(registry(metrics)).decode()
 
 
-def _escape_help(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+def write_textfile(path: Path, metrics: Sequence[Metric] | str) -> None:
+    """Write beside the target and rename over it: a reader never sees half a file.
 
+    Takes the metrics (preferred), or text already rendered by `render()` (the CLI renders
+    once, then prints or writes).
+    """
+    from prometheus_client import write_to_textfile
+    from prometheus_client.parser import text_string_to_metric_families
 
-def _escape_label(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if value == int(value) and abs(value) < 2**53 else repr(value)
-
-
-def write_textfile(path: Path, text: str) -> None:
-    """Write beside the target and rename over it: a reader never sees half a file."""
     directory = path.parent
     if not directory.is_dir():
         raise UsageError(f"--textfile {path}: directory {directory} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    if isinstance(metrics, str):
+        text = metrics
+
+        class _Parsed:
+            def collect(self) -> Iterable[object]:
+                return text_string_to_metric_families(text)
+
+        from prometheus_client import CollectorRegistry
+
+        parsed = CollectorRegistry(auto_describe=False)
+        parsed.register(_Parsed())  # type: ignore[arg-type]
+        write_to_textfile(str(path), parsed)
+    else:
+        write_to_textfile(str(path), registry(metrics))
+    os.chmod(path, 0o644)

@@ -16,18 +16,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import Any, TypeVar, dataclass_transform
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
-if TYPE_CHECKING:
-    from typing import Any, TypeVar, dataclass_transform
-
-    T = TypeVar("T")
-else:
-
-    def dataclass_transform(**_: object) -> Callable[[Callable[..., object]], Callable[..., object]]:
-        """typing's marker for type checkers; at run time it changes nothing."""
-        return lambda decorated: decorated
-
+T = TypeVar("T")
 
 _MISSING: Any = object()
 
@@ -85,7 +76,7 @@ def _repr(self: Any) -> str:
     return f"{type(self).__qualname__}({parts})"
 
 
-def _eq(self: Any, other: object) -> bool:
+def _eq(self: Any, other: object) -> object:
     if other.__class__ is not self.__class__:
         return NotImplemented
     return _values(self) == _values(other)
@@ -144,7 +135,7 @@ def record(cls: type[T] | None = None, /, *, frozen: bool = True) -> Any:
     """Declare a record: `@record` (frozen) or `@record(frozen=False)`."""
 
     def wrap(c: type[T]) -> type[T]:
-        return _build(c, frozen)  # type: ignore[return-value]
+        return _build(c, frozen)
 
     return wrap if cls is None else wrap(cls)
 
@@ -155,4 +146,4 @@ def replace(obj: T, /, **changes: Any) -> T:
     unknown = set(changes) - set(names)
     if unknown:
         raise TypeError(f"{type(obj).__name__} has no field {', '.join(sorted(unknown))}")
-    return type(obj)(*[changes[n] if n in changes else getattr(obj, n) for n in names])
+    return type(obj)(**{n: changes[n] if n in changes else getattr(obj, n) for n in names})

@@ -12,7 +12,7 @@ NOW = 1_800_000_000.0
 
 @pytest.mark.parametrize(
     ("text", "ago"),
-    [("12h", 12 * 3600), ("30m", 1800), ("2d", 2 * 86400), ("90s", 90), (" 1.5h ", 5400), ("1w", 7 * 86400)],
+    [("12h", 12 * 3600), ("30m", 1800), ("2d", 2 * 86400), ("90s", 90), (" 1.5h ", 5400), ("500ms", 0.5)],
 )
 def test_relative(text: str, ago: float) -> None:
     assert parse_since(text, NOW) == NOW - ago
@@ -47,3 +47,19 @@ def test_interval() -> None:
     assert parse_interval("5m") == 300
     with pytest.raises(UsageError):
         parse_interval("2026-01-01")
+
+
+@pytest.mark.parametrize("text,seconds", [("250ms", 0.25), ("2d", 172800), ("90", 90), ("1.5H", 5400)])
+def test_one_grammar_for_the_fleet_file_and_the_cli(text: str, seconds: float) -> None:
+    """The fleet file once rejected "2d" and --since "250ms": both now read the same grammar."""
+    from fleetctl import spec
+
+    assert spec.parse_duration(text) == seconds
+    assert parse_interval(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["1w", "5 minutes", "-1s", "1e3"])
+def test_unknown_duration_names_the_value_and_the_forms(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_interval(text)
+    assert repr(text) in info.value.message and info.value.hint and '"250ms"' in info.value.hint

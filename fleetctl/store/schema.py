@@ -1,0 +1,131 @@
+"""The state database's tables. Each change of shape bumps SCHEMA_VERSION.
+
+SQL stays portable (no JSON functions; INSERT OR IGNORE only in the agents table) for a
+later PostgreSQL store.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 2
+
+CORE = """
+CREATE TABLE IF NOT EXISTS agents (
+    name TEXT PRIMARY KEY,
+    desired TEXT NOT NULL DEFAULT 'running',
+    failed_reason TEXT,
+    parked_until REAL,
+    counter_reset_at REAL NOT NULL DEFAULT 0,
+    health_failures INTEGER NOT NULL DEFAULT 0,
+    health_checked REAL,
+    stalled_since REAL,
+    last_activity REAL,
+    activity_mark TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    agent TEXT NOT NULL,
+    started REAL NOT NULL,
+    pid INTEGER,
+    pid_start REAL,
+    window_id TEXT,
+    pane_id TEXT,
+    respawn INTEGER NOT NULL DEFAULT 0,
+    fallback INTEGER NOT NULL DEFAULT 0,
+    verified REAL,
+    ended REAL,
+    exit_code INTEGER,
+    exit_signal INTEGER,
+    failure_class TEXT,
+    stopped_by TEXT,
+    stop_reason TEXT,
+    fingerprint TEXT NOT NULL DEFAULT '',
+    task_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_by_agent ON runs (agent, started DESC);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    kind TEXT NOT NULL,
+    agent TEXT,
+    reason TEXT NOT NULL DEFAULT '',
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+"""
+
+BACKLOG = """
+CREATE TABLE IF NOT EXISTS tasks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    priority INTEGER NOT NULL DEFAULT 2,
+    pool TEXT,
+    key TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 3,
+    budget_from INTEGER NOT NULL DEFAULT 0,
+    agent TEXT,
+    run_id TEXT,
+    lease_until REAL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    outcome TEXT,
+    result TEXT,
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS tasks_queue ON tasks (state, priority, id);
+CREATE INDEX IF NOT EXISTS tasks_lease ON tasks (state, lease_until);
+CREATE UNIQUE INDEX IF NOT EXISTS tasks_open_key ON tasks (key)
+    WHERE key IS NOT NULL AND state IN ('queued', 'running', 'needs-review', 'needs-human');
+CREATE TABLE IF NOT EXISTS task_labels (
+    task_id INTEGER NOT NULL,
+    label TEXT NOT NULL,
+    PRIMARY KEY (task_id, label)
+);
+CREATE INDEX IF NOT EXISTS task_labels_by_label ON task_labels (label, task_id);
+CREATE TABLE IF NOT EXISTS task_attempts (
+    task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    agent TEXT NOT NULL,
+    run_id TEXT,
+    started REAL NOT NULL,
+    ended REAL,
+    outcome TEXT,
+    reason TEXT,
+    PRIMARY KEY (task_id, attempt)
+);
+CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task_id);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    sender TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    text TEXT NOT NULL,
+    key TEXT,
+    wake INTEGER NOT NULL DEFAULT 0,
+    delivered REAL,
+    read REAL
+);
+CREATE INDEX IF NOT EXISTS messages_by_recipient ON messages (recipient, id);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_once ON messages (recipient, key) WHERE key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS breakers (
+    pool TEXT PRIMARY KEY,
+    state TEXT NOT NULL DEFAULT 'closed',
+    signature TEXT,
+    streak INTEGER NOT NULL DEFAULT 0,
+    opened_at REAL,
+    reason TEXT NOT NULL DEFAULT ''
+)
+"""
+
+
+def statements() -> list[str]:
+    """Every CREATE statement, in order (all are IF NOT EXISTS, so re-running them is a no-op)."""
+    return [s.strip() for s in (CORE + ";" + BACKLOG).split(";") if s.strip()]
