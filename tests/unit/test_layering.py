@@ -56,7 +56,9 @@ def test_only_the_process_gateway_reads_proc() -> None:
         if text.startswith("/proc")  # a path: prose that names /proc is no read
     ]
     assert readers == [], "read /proc through fleetctl.procs.ProcessGateway instead"
-    assert any(text.startswith("/proc") for text in _code_strings(ast.parse(GATEWAY.read_text()))), "the check finds nothing"
+    assert any(text.startswith("/proc") for text in _code_strings(ast.parse(GATEWAY.read_text()))), (
+        "the check finds nothing"
+    )
 
 
 def test_only_the_process_gateway_imports_psutil() -> None:
