@@ -176,8 +176,13 @@ class ProcessGateway:
 
         try:
             conns = psutil.net_connections(kind="tcp")
-        except psutil.AccessDenied:  # macOS without root: ask each candidate instead
-            return {}
+        except psutil.AccessDenied:  # macOS without root: every process we may ask, one by one
+            conns = []
+            for proc in psutil.process_iter():
+                try:
+                    conns += proc.net_connections(kind="tcp")
+                except psutil.Error:
+                    continue
         ports = [c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr]
         return dict(enumerate(ports))
 
