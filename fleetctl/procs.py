@@ -174,16 +174,16 @@ class ProcessGateway:
         """
         import psutil
 
+        listen = psutil.CONN_LISTEN
         try:
-            conns = psutil.net_connections(kind="tcp")
+            ports = [c.laddr.port for c in psutil.net_connections(kind="tcp") if c.status == listen and c.laddr]
         except psutil.AccessDenied:  # macOS without root: every process we may ask, one by one
-            conns = []
+            ports = []
             for proc in psutil.process_iter():
                 try:
-                    conns += proc.net_connections(kind="tcp")
+                    ports += [c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == listen and c.laddr]
                 except psutil.Error:
                     continue
-        ports = [c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr]
         return dict(enumerate(ports))
 
     def listening_ports(self, pids: Iterable[int], listening: dict[int, int] | None = None) -> dict[int, set[int]]:
