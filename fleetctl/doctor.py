@@ -86,44 +86,36 @@ def check_state_dir(state_dir: Path) -> Check:
     return Check("state dir", True, f"{state_dir} (0700, yours)")
 
 
-def check_lock(state_dir: Path, alive: Callable[[int], bool]) -> Check:
+def check_lock(
+    state_dir: Path, alive: Callable[[int], bool], holders: Callable[[Path], set[int] | None] | None = None
+) -> Check:
     """Who holds the fleet lock. flock is released when its holder dies, so it cannot go stale;
-    the pid written in the file is only who took it last."""
+    the pid written in the file is only who took it last. `holders` is the process gateway's
+    flock_holders (read without taking the lock)."""
     path = state_dir / "lock"
     try:
-        st = path.stat()
         recorded_text = path.read_text().strip()
     except FileNotFoundError:
         return Check("lock", True, "never taken")
     except OSError as exc:
         return Check("lock", False, f"{path}: {exc.strerror}")
+    if holders is None:
+        from fleetctl.procs import ProcessGateway
+
+        holders = ProcessGateway().flock_holders
     recorded = int(recorded_text) if recorded_text.isdigit() else None
-    holders = _flock_holders(st.st_dev, st.st_ino)
+    held = holders(path)
     last = ""
     if recorded is not None:
         last = f"last taken by pid {recorded} ({'alive' if alive(recorded) else 'exited'})"
-    if holders:
-        who = ", ".join(str(p) for p in sorted(holders))
+    if held:
+        who = ", ".join(str(p) for p in sorted(held))
         return Check(
             "lock", True, f"held now by pid {who} (a reconcile or supervise tick)" + (f"; {last}" if last else "")
         )
+    if held is None:  # this system does not say who holds a flock
+        return Check("lock", True, last or "taken before")
     return Check("lock", True, "free" + (f"; {last}" if last else ""))
-
-
-def _flock_holders(dev: int, ino: int) -> set[int]:
-    """Pids holding a flock on this inode, from /proc/locks (read only, takes no lock)."""
-    key = f"{os.major(dev):02x}:{os.minor(dev):02x}:{ino}"
-    out = set()
-    try:
-        with open("/proc/locks") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == key:
-                    with contextlib.suppress(ValueError):
-                        out.add(int(parts[4]))
-    except OSError:
-        pass
-    return out
 
 
 def check_database(state_dir: Path) -> Check:

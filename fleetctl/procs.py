@@ -1,69 +1,63 @@
-"""ProcessGateway: the only module that reads /proc or sends signals.
+"""ProcessGateway: the only module that looks at other processes or signals them.
 
-It reads /proc directly (Linux) rather than through psutil: one scan of /proc/*/stat
-gives every process's parent, group, start time and CPU time, which is all a status
-needs, at a fraction of the import and call cost. A process is identified by
-(pid, start time), never by a bare pid, so a recycled pid is never signalled.
+Built on psutil, so it runs wherever psutil does. A process is identified by (pid, start
+time) (psutil's create_time), never by a bare pid, so a recycled pid is never signalled.
+Where psutil has no figure on a platform (I/O counters on macOS, /proc/locks off Linux)
+the signal is absent, not an error.
+
+psutil is imported by the methods that use it, never at import time: importing this
+module costs nothing, and a command that never looks at a process never loads psutil.
+Every wait goes through an injected Clock, so the TERM -> KILL escalation is unit-tested
+with a fake one.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from fleetctl.model import ProcInfo
 from fleetctl.record import field, record
 
-_CLK_TCK = os.sysconf("SC_CLK_TCK")
-_KILL_POLL_SECONDS = 0.02
-_KILL_WAIT_SECONDS = 5.0
+if TYPE_CHECKING:
+    import psutil
+
+KILL_POLL_SECONDS = 0.02
+KILL_WAIT_SECONDS = 5.0
+IDENTITY_TOLERANCE_SECONDS = 0.05  # start times are in clock ticks (10 ms on Linux)
+FIND_ENV_SLACK_SECONDS = 2.0  # a process's start time and a run's start are read by different clocks
 
 
-def _boot_time() -> float:
-    with open("/proc/stat", "rb") as f:
-        for line in f:
-            if line.startswith(b"btime "):
-                return float(line.split()[1])
-    return 0.0
+class Clock(Protocol):
+    """What every wait here reads and sleeps on (a fake one in unit tests)."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
 
 
-_BOOT_TIME = _boot_time()
+class SystemClock:
+    """The real clock."""
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
 def _poll_pause(polls: int) -> float:
     """How long to wait before looking again at processes just signalled: most die within a
     millisecond, so look again soon, then back off to the steady poll."""
-    return min(_KILL_POLL_SECONDS, 0.002 * 2**polls)
-
-
-def _read_stat(pid: int | str) -> ProcInfo | None:
-    """A live process from /proc/<pid>/stat; None if it is gone or a zombie (os.read: a scan
-    reads hundreds)."""
-    try:
-        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    # comm may contain spaces and parentheses: split after the last ')'.
-    rest = data[data.rindex(b")") + 2 :].split()
-    if rest[0] in (b"Z", b"X"):
-        return None
-    # pid, ppid, pgid, start time, CPU time (user + system)
-    info = ProcInfo(int(pid), int(rest[1]), int(rest[2]), _BOOT_TIME + int(rest[19]) / _CLK_TCK,
-                    (int(rest[11]) + int(rest[12])) / _CLK_TCK)  # fmt: skip
-    return info
+    return min(KILL_POLL_SECONDS, 0.002 * 2.0 ** min(polls, 8))
 
 
 @record(frozen=False)
 class ProcTable:
-    """One scan of /proc: every live (non-zombie) process and its children."""
+    """One scan: every live (non-zombie) process and its children."""
 
     procs: dict[int, ProcInfo] = field(default_factory=dict)
     children: dict[int, list[int]] = field(default_factory=dict)
@@ -89,16 +83,20 @@ class ProcTable:
 class ProcessGateway:
     """Reads processes and ends them, for one machine."""
 
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock: Clock = clock or SystemClock()
+
+    # --- reading ----------------------------------------------------------------------
+
     def scan(self) -> ProcTable:
+        import psutil
+
         table = ProcTable()
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
-            info = _read_stat(entry.name)
-            if info is None:
-                continue
-            table.procs[info.pid] = info
-            table.children.setdefault(info.ppid, []).append(info.pid)
+        for pid in psutil.pids():
+            info = _info(pid)
+            if info is not None:
+                table.procs[pid] = info
+                table.children.setdefault(info.ppid, []).append(pid)
         return table
 
     def read(self, pids: Iterable[int]) -> ProcTable:
@@ -106,50 +104,29 @@ class ProcessGateway:
         one, for a fraction of a scan."""
         table = ProcTable()
         for pid in pids:
-            info = _read_stat(pid)
+            info = _info(pid)
             if info is not None:
                 table.procs[pid] = info
         return table
 
-    def listening(self) -> dict[int, int]:
-        """Every listening TCP socket on the machine (v4 and v6): inode -> port."""
-        return _listening_inodes()
+    def alive(self, pid: int, start_time: float | None = None) -> bool:
+        """Is this process running (not a zombie), and, given its start time, the same one?"""
+        info = _info(pid)
+        return info is not None and (start_time is None or _same_start(info.start_time, start_time))
 
-    def listening_ports(self, pids: Iterable[int], inode_port: dict[int, int] | None = None) -> dict[int, set[int]]:
-        """For each pid, the TCP ports it has a listening socket on (v4 and v6)."""
-        inode_port = _listening_inodes() if inode_port is None else inode_port
-        out: dict[int, set[int]] = {}
-        if not inode_port:
-            return out
-        for pid in pids:
-            try:
-                fds = os.scandir(f"/proc/{pid}/fd")
-            except OSError:
-                continue
-            with fds:
-                for fd in fds:
-                    try:
-                        target = os.readlink(fd.path)
-                    except OSError:
-                        continue
-                    if target.startswith("socket:["):
-                        port = inode_port.get(int(target[8:-1]))
-                        if port is not None:
-                            out.setdefault(pid, set()).add(port)
-        return out
+    def identity(self, pid: int) -> float | None:
+        """The start time that, with the pid, identifies this process; None if it is gone."""
+        info = _info(pid)
+        return None if info is None else info.start_time
 
-    def io_bytes(self, pids: Iterable[int]) -> int:
-        """Characters read and written by these processes (ttys and pipes included)."""
-        total = 0
-        for pid in pids:
-            try:
-                with open(f"/proc/{pid}/io", "rb") as f:
-                    for line in f:
-                        if line.startswith((b"rchar:", b"wchar:")):
-                            total += int(line.split()[1])
-            except OSError:
-                continue
-        return total
+    def environ(self, pid: int) -> dict[str, str]:
+        """The process's environment; empty if it is gone or not ours to read."""
+        import psutil
+
+        try:
+            return psutil.Process(pid).environ()
+        except psutil.Error:
+            return {}
 
     def find_env(
         self,
@@ -164,42 +141,126 @@ class ProcessGateway:
         This finds what left the process group and the tree (setsid, double fork). With
         `since`, only processes started after it are read: older ones cannot carry the run.
         `skip`: processes the caller knows cannot carry it (their environment is not read).
+        Processes that are gone, zombies or not ours to read are passed over.
         """
-        wanted = {f"{key}={v}".encode(): v for v in values}
+        import psutil
+
         found: dict[str, list[int]] = {}
-        if not wanted:
+        if not values:
             return found
         me = os.getpid()
         if table is not None and since is not None:
-            pids = [p.pid for p in table.procs.values() if p.start_time >= since - 2.0]
+            pids = [p.pid for p in table.procs.values() if p.start_time >= since - FIND_ENV_SLACK_SECONDS]
         else:
-            pids = [int(e.name) for e in os.scandir("/proc") if e.name.isdigit()]
+            pids = psutil.pids()
         for pid in pids:
             if pid == me or pid in skip:
                 continue
             try:
-                with open(f"/proc/{pid}/environ", "rb") as f:
-                    env = f.read()
-            except OSError:
+                value = psutil.Process(pid).environ().get(key)
+            except psutil.Error:  # NoSuchProcess, ZombieProcess, AccessDenied
                 continue
-            for item in env.split(b"\0"):
-                if item in wanted:
-                    found.setdefault(wanted[item], []).append(pid)
-                    break
+            if value in values:
+                found.setdefault(value, []).append(pid)
         return found
 
-    def alive(self, pid: int, start_time: float | None = None) -> bool:
-        info = _read_stat(pid)
-        return info is not None and (start_time is None or abs(info.start_time - start_time) < 0.05)
+    def listening(self) -> dict[int, int]:
+        """Every listening TCP socket on the machine (v4 and v6): a number per socket -> its port.
 
-    def identity(self, pid: int) -> float | None:
-        info = _read_stat(pid)
-        return None if info is None else info.start_time
+        One psutil.net_connections("tcp") call (LISTEN exists only for TCP, so UDP is not read).
+        It tells whether anything listens on a port at all; which process does is then asked
+        of the few candidates only (listening_ports), since mapping every socket to its process
+        means reading every file descriptor of every process.
+        """
+        import psutil
+
+        listen = psutil.CONN_LISTEN
+        try:
+            ports = [c.laddr.port for c in psutil.net_connections(kind="tcp") if c.status == listen and c.laddr]
+        except psutil.AccessDenied:  # macOS without root: every process we may ask, one by one
+            ports = []
+            for proc in psutil.process_iter():
+                try:
+                    ports += [c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == listen and c.laddr]
+                except psutil.Error:
+                    continue
+        return dict(enumerate(ports))
+
+    def listening_ports(self, pids: Iterable[int], listening: dict[int, int] | None = None) -> dict[int, set[int]]:
+        """For each pid, the TCP ports it has a listening socket on (v4 and v6).
+
+        `listening` (from listening()) saves asking anyone when nothing listens at all.
+        """
+        import psutil
+
+        if listening is not None and not listening:
+            return {}
+        out: dict[int, set[int]] = {}
+        for pid in pids:
+            try:
+                conns = psutil.Process(pid).net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
+            if ports:
+                out[pid] = ports
+        return out
+
+    def io_bytes(self, pids: Iterable[int]) -> int:
+        """Characters read and written by these processes (ttys and pipes included).
+
+        0 where the platform keeps no I/O counters (macOS): the I/O signal is absent there and
+        CPU time alone tells activity.
+        """
+        import psutil
+
+        if not hasattr(psutil.Process, "io_counters"):
+            return 0
+        total = 0
+        for pid in pids:
+            try:
+                io = psutil.Process(pid).io_counters()
+            except psutil.Error:
+                continue
+            # rchar/wchar on Linux count pipes and ttys too; elsewhere only storage I/O is known
+            total += getattr(io, "read_chars", io.read_bytes) + getattr(io, "write_chars", io.write_bytes)
+        return total
+
+    def flock_holders(self, path: Path) -> set[int] | None:
+        """Pids holding a flock on this file, read without taking it; None where the system does
+        not say (no /proc/locks: every system but Linux)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return set()
+        key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+        out = set()
+        try:
+            with open("/proc/locks") as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) >= 6 and parts[1] == "FLOCK" and parts[5] == key and parts[4].isdigit():
+                        out.add(int(parts[4]))
+        except OSError:
+            return None
+        return out
+
+    # --- ending -----------------------------------------------------------------------
 
     def terminate_groups(
         self, groups: list[tuple[dict[int, float], float]], killed_all: Callable[[], None] | None = None
     ) -> set[int]:
         """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline.
+
+        Each group is {pid: start time} and its grace in seconds. Only processes whose start
+        time still matches are signalled. See escalate for the rest.
+        """
+        return self.escalate([(_processes(targets), grace) for targets, grace in groups], killed_all)
+
+    def escalate(
+        self, groups: list[tuple[list[psutil.Process], float]], killed_all: Callable[[], None] | None = None
+    ) -> set[int]:
+        """TERM every process now, then KILL each group's survivors when its grace runs out.
 
         Every group is watched in the same polling loop, so N agents that ignore SIGTERM cost
         one stop_timeout in all, not N. Until its deadline a group is looked at only up to its
@@ -207,107 +268,141 @@ class ProcessGateway:
         cheap; after a KILL, every process is checked, soon and then less often. `killed_all`
         runs right after a KILL that leaves no group waiting for its deadline (never if all
         ended on TERM): what the caller does next overlaps the kernel's teardown of the killed.
-        Returns the pids still alive 5 s after their SIGKILL.
+        Returns the pids still alive KILL_WAIT_SECONDS after their SIGKILL.
         """
-        import signal  # here, not at the top: `status` never signals, and signal's enums cost milliseconds
+        import signal
 
-        start = time.monotonic()
-        for targets, _ in groups:
-            self._signal(targets, signal.SIGTERM)
-        pending = [(dict(targets), start + grace) for targets, grace in groups if targets]
-        killed: dict[int, tuple[float, float]] = {}  # pid -> (start time, give-up time)
+        clock = self.clock
+        start = clock.monotonic()
+        for procs, _ in groups:
+            _send(procs, signal.SIGTERM)
+        pending = [(list(procs), start + grace) for procs, grace in groups if procs]
+        killed: list[tuple[psutil.Process, float]] = []  # process, give-up time
         left: set[int] = set()
         polls = 0
         while pending or killed:
-            now = time.monotonic()
+            now = clock.monotonic()
             still = []
-            due: dict[int, float] = {}
-            for targets, deadline in pending:
+            due: list[psutil.Process] = []
+            for procs, deadline in pending:
                 if now >= deadline:
-                    due.update(targets)
-                elif self._any_alive(targets):
-                    still.append((targets, deadline))
+                    due += procs
+                elif _first_alive(procs):
+                    still.append((procs, deadline))
             if due:  # every group due now in one go: check them all, then KILL them all
-                self._signal(due, signal.SIGKILL)
-                killed.update({p: (s, now + _KILL_WAIT_SECONDS) for p, s in due.items()})
+                due = _running(due)
+                _send(due, signal.SIGKILL)
+                killed += [(p, now + KILL_WAIT_SECONDS) for p in due]
                 polls = 0  # SIGKILLed processes end within milliseconds: look again soon
                 if not still and killed_all is not None:
                     killed_all()
                     killed_all = None
             pending = still
-            for pid, (started, give_up) in list(killed.items()):
-                if not self.alive(pid, started):
-                    del killed[pid]
-                elif now >= give_up:
-                    left.add(pid)
-                    del killed[pid]
+            if killed:
+                running = {id(p) for p in _running([p for p, _ in killed])}
+                left |= {p.pid for p, give_up in killed if id(p) in running and now >= give_up}
+                killed = [(p, give_up) for p, give_up in killed if id(p) in running and now < give_up]
             if pending or killed:
                 pause = _poll_pause(polls)  # never past the next group's deadline
                 if pending:
-                    pause = min(pause, max(0.0, min(d for _, d in pending) - time.monotonic()))
-                time.sleep(pause)
+                    pause = min(pause, max(0.0, min(d for _, d in pending) - clock.monotonic()))
+                clock.sleep(pause)
                 polls += 1
         return left
 
-    def _any_alive(self, targets: dict[int, float]) -> bool:
-        """Is any of these processes alive? Drops the dead ones it passes on the way."""
-        for pid, started in list(targets.items()):
-            if self.alive(pid, started):
-                return True
-            del targets[pid]
-        return False
-
-    def environ(self, pid: int) -> dict[str, str]:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                raw = f.read()
-        except OSError:
-            return {}
-        out = {}
-        for item in raw.split(b"\0"):
-            key, sep, value = item.partition(b"=")
-            if sep:
-                out[key.decode(errors="replace")] = value.decode(errors="replace")
-        return out
-
     def wait_gone(self, targets: dict[int, float], timeout: float) -> set[int]:
         """Wait (bounded) for processes to exit; returns those still alive."""
-        return self._wait_gone(targets, time.monotonic() + timeout)
+        return self._wait(_processes(targets), timeout)
 
     def kill_now(self, targets: dict[int, float]) -> set[int]:
+        """SIGKILL these processes (those whose start time still matches) and wait for them to go;
+        returns those still alive KILL_WAIT_SECONDS later."""
         import signal
 
-        self._signal(targets, signal.SIGKILL)
-        return self._wait_gone(targets, time.monotonic() + _KILL_WAIT_SECONDS)
+        procs = _processes(targets)
+        _send(procs, signal.SIGKILL)
+        return self._wait(procs, KILL_WAIT_SECONDS)
 
-    def _signal(self, targets: dict[int, float], sig: int) -> None:
-        # Every identity is checked first, then the signals go out together: reading the
-        # /proc entry of a process the kernel is already tearing down is slow.
-        live = [pid for pid, start in targets.items() if self.alive(pid, start)]
-        for pid in live:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, sig)
-
-    def _wait_gone(self, targets: dict[int, float], deadline: float) -> set[int]:
-        left = {p for p, s in targets.items() if self.alive(p, s)}
+    def _wait(self, procs: list[psutil.Process], timeout: float) -> set[int]:
+        deadline = self.clock.monotonic() + timeout
+        left = _running(procs)
         polls = 0
-        while left and time.monotonic() < deadline:
-            time.sleep(_poll_pause(polls))
+        while left and self.clock.monotonic() < deadline:
+            self.clock.sleep(_poll_pause(polls))
             polls += 1
-            left = {p for p in left if self.alive(p, targets[p])}
-        return left
+            left = _running(left)
+        return {p.pid for p in left}
 
 
-def _listening_inodes() -> dict[int, int]:
-    inode_port: dict[int, int] = {}
-    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+def _same_start(a: float, b: float) -> bool:
+    return abs(a - b) < IDENTITY_TOLERANCE_SECONDS
+
+
+def _info(pid: int) -> ProcInfo | None:
+    """One live process; None if it is gone, a zombie, or not ours to read."""
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return None
+            cpu = proc.cpu_times()
+            ppid, started = proc.ppid(), proc.create_time()
+        pgid = os.getpgid(pid)
+    except (psutil.Error, ProcessLookupError):
+        return None
+    except OSError:  # a group we may not ask about (another session, on some systems)
+        pgid = -1
+    return ProcInfo(pid=pid, ppid=ppid, pgid=pgid, start_time=started, cpu_seconds=cpu.user + cpu.system)
+
+
+def _processes(targets: dict[int, float]) -> list[psutil.Process]:
+    """The processes of targets ({pid: start time}) that still run with that start time: a
+    recycled pid is dropped here, and psutil checks the identity again before each signal."""
+    import psutil
+
+    out = []
+    for pid, started in targets.items():
         try:
-            with open(path, "rb") as f:
-                next(f, None)
-                for line in f:
-                    parts = line.split()
-                    if len(parts) > 9 and parts[3] == b"0A":
-                        inode_port[int(parts[9])] = int(parts[1].rsplit(b":", 1)[1], 16)
-        except OSError:
+            proc = psutil.Process(pid)
+            if _same_start(proc.create_time(), started) and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.Error:
             continue
-    return inode_port
+    return out
+
+
+def _send(procs: list[psutil.Process], sig: int) -> None:
+    import psutil
+
+    for proc in procs:
+        try:
+            proc.send_signal(sig)
+        except psutil.Error:  # gone, or recycled since (psutil compares the start time)
+            continue
+
+
+def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
+    """Those of procs still running, by one non-blocking psutil.wait_procs (which also reaps
+    our own children); a zombie or a recycled pid counts as gone."""
+    import psutil
+
+    if not procs:
+        return []
+    _, alive = psutil.wait_procs(procs, timeout=0)
+    out = []
+    for proc in alive:
+        try:
+            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                out.append(proc)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _first_alive(procs: list[psutil.Process]) -> bool:
+    """Is any of these processes alive? Drops the dead ones it passes on the way."""
+    while procs and not _running(procs[:1]):
+        procs.pop(0)
+    return bool(procs)

@@ -1,22 +1,146 @@
-"""ProcessGateway against real processes: the FLEET_RUN search and what it may skip."""
+"""ProcessGateway: the TERM -> KILL escalation and the waits, on a fake clock (no real waiting),
+and the FLEET_RUN search against a real process."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
+from typing import Any
 
+import psutil
 import pytest
 
-from fleetctl.procs import ProcessGateway
+from fleetctl.procs import KILL_WAIT_SECONDS, ProcessGateway
+
+
+class FakeClock:
+    """Time moves only when someone sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
+class FakeProcess:
+    """Answers what psutil.wait_procs and the gateway ask a psutil.Process. It ends `on_term`
+    fake seconds after a SIGTERM and `on_kill` after a SIGKILL (None: it does not)."""
+
+    def __init__(self, clock: FakeClock, pid: int, on_term: float | None = None, on_kill: float | None = 0.001):
+        self.clock, self.pid, self.on_term, self.on_kill = clock, pid, on_term, on_kill
+        self.signals: list[tuple[float, int]] = []
+        self.ends_at: float | None = None
+
+    def _gone(self) -> bool:
+        return self.ends_at is not None and self.clock.now >= self.ends_at
+
+    def send_signal(self, sig: int) -> None:
+        if self._gone():
+            raise psutil.NoSuchProcess(self.pid)
+        self.signals.append((self.clock.now, sig))
+        delay = self.on_term if sig == signal.SIGTERM else self.on_kill
+        if delay is not None:
+            end = self.clock.now + delay
+            self.ends_at = end if self.ends_at is None else min(self.ends_at, end)
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        if self._gone():
+            return None
+        raise psutil.TimeoutExpired(timeout or 0, self.pid)
+
+    def is_running(self) -> bool:
+        return not self._gone()
+
+    def status(self) -> str:
+        return psutil.STATUS_SLEEPING
+
+    def sent(self) -> list[int]:
+        return [sig for _, sig in self.signals]
+
+
+def _escalate(clock: FakeClock, groups: list[tuple[list[FakeProcess], float]], **kw: Any) -> set[int]:
+    started = time.monotonic()
+    left = ProcessGateway(clock).escalate(groups, **kw)  # type: ignore[arg-type]
+    assert time.monotonic() - started < 2.0, "the fake clock must make every wait instant"
+    return left
+
+
+@pytest.mark.timeout(10)
+def test_a_process_that_ignores_term_gets_kill_when_its_grace_runs_out() -> None:
+    clock = FakeClock()
+    stubborn = FakeProcess(clock, 101)
+    assert _escalate(clock, [([stubborn], 10.0)]) == set()
+    assert stubborn.sent() == [signal.SIGTERM, signal.SIGKILL]
+    (term_at, _), (kill_at, _) = stubborn.signals
+    assert term_at == 0.0
+    assert 10.0 <= kill_at < 10.05, "KILL at the end of the grace, not before and not much after"
+
+
+@pytest.mark.timeout(10)
+def test_a_process_that_ends_on_term_is_never_killed_and_nobody_waits_for_the_grace() -> None:
+    clock = FakeClock()
+    polite = FakeProcess(clock, 102, on_term=0.3)
+    called: list[str] = []
+    assert _escalate(clock, [([polite], 10.0)], killed_all=lambda: called.append("x")) == set()
+    assert polite.sent() == [signal.SIGTERM]
+    assert 0.3 <= clock.now < 0.4, "returns as soon as the process is gone"
+    assert called == [], "killed_all runs only after a KILL"
+
+
+@pytest.mark.timeout(10)
+def test_groups_are_stopped_together_each_killed_at_its_own_deadline() -> None:
+    clock = FakeClock()
+    quick, slow, polite = FakeProcess(clock, 201), FakeProcess(clock, 202), FakeProcess(clock, 203, on_term=0.1)
+    called: list[float] = []
+    left = _escalate(clock, [([quick], 2.0), ([slow, polite], 5.0)], killed_all=lambda: called.append(clock.now))
+    assert left == set()
+    assert next(t for t, s in quick.signals if s == signal.SIGKILL) == pytest.approx(2.0, abs=0.05)
+    assert next(t for t, s in slow.signals if s == signal.SIGKILL) == pytest.approx(5.0, abs=0.05)
+    assert polite.sent() == [signal.SIGTERM]
+    assert clock.now < 5.5, "one grace in all (the longest), not the sum of them"
+    assert len(called) == 1 and called[0] == pytest.approx(5.0, abs=0.05), "once, after the last KILL"
+
+
+@pytest.mark.timeout(10)
+def test_a_process_that_survives_kill_is_reported_after_the_kill_wait() -> None:
+    clock = FakeClock()
+    unkillable = FakeProcess(clock, 301, on_kill=None)
+    assert _escalate(clock, [([unkillable], 1.0)]) == {301}
+    assert clock.now == pytest.approx(1.0 + KILL_WAIT_SECONDS, abs=0.05)
+
+
+@pytest.mark.timeout(10)
+def test_wait_gone_gives_up_at_its_timeout_on_the_injected_clock() -> None:
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        clock = FakeClock()
+        gateway = ProcessGateway(clock)
+        started = gateway.identity(child.pid)
+        assert started is not None
+        began = time.monotonic()
+        assert gateway.wait_gone({child.pid: started}, 30.0) == {child.pid}
+        assert time.monotonic() - began < 2.0 and clock.now >= 30.0
+        assert child.poll() is None, "waiting signals nothing"
+    finally:
+        child.kill()
+        child.wait()
 
 
 @pytest.mark.timeout(20)
 def test_find_env_finds_a_carrier_and_reads_nothing_it_is_told_to_skip() -> None:
     run = uuid.uuid4().hex
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"],
-                             env={**os.environ, "FLEET_RUN": run})  # fmt: skip
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], env={**os.environ, "FLEET_RUN": run}
+    )
     try:
         gateway = ProcessGateway()
         table = gateway.scan()
