@@ -154,6 +154,21 @@ def _joined(commands: Iterable[Sequence[str]]) -> list[str]:
     return args
 
 
+def _import_libtmux() -> None:
+    """Import libtmux, also under the TUI: libtmux reads `sys.stdout.encoding` as it is imported
+    (libtmux._compat), and Textual's capture of stdout has no such attribute."""
+    import sys
+
+    if "libtmux.server" in sys.modules or hasattr(sys.stdout, "encoding"):
+        return
+    captured = sys.stdout
+    sys.stdout = sys.__stdout__ or sys.stderr
+    try:
+        import libtmux.server  # noqa: F401 - imported for the side effect, once
+    finally:
+        sys.stdout = captured
+
+
 class TmuxGateway:
     """All tmux access for one fleet's private server."""
 
@@ -167,6 +182,7 @@ class TmuxGateway:
     def server(self) -> Server:
         """libtmux's handle on the private server (imported here: `status` never needs it)."""
         if self._server is None:
+            _import_libtmux()
             from libtmux.server import Server
 
             self._server = Server(socket_name=self.socket_name)
@@ -177,11 +193,12 @@ class TmuxGateway:
 
     def _run(self, args: Sequence[str]) -> _Reply:
         """One tmux invocation through libtmux's command runner."""
+        server = self.server
         from libtmux import exc
 
         self.calls += 1
         try:
-            reply = self.server.cmd(*args)
+            reply = server.cmd(*args)
         except exc.TmuxCommandNotFound:
             raise TmuxError(args[0], "tmux is not installed (no `tmux` on PATH)") from None
         return _Reply(code=reply.returncode, lines=tuple(reply.stdout), stderr="\n".join(reply.stderr))
