@@ -16,7 +16,6 @@ import re
 import shutil
 import socket
 import sqlite3
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -29,7 +28,6 @@ from fleetctl.record import record, replace
 if TYPE_CHECKING:
     from fleetctl.fleet import AgentStatus
 
-MIN_TMUX_VERSION = (3, 2)
 # After verification the agent keeps running this long, so output printed just after
 # start (a late Traceback) is still seen.
 SETTLE_SECONDS = 0.5
@@ -52,18 +50,20 @@ class Check:
 
 
 def check_tmux() -> Check:
+    """Is tmux installed, and at least the version libtmux (and so fleetctl) supports?"""
+    from libtmux import common, exc
+
+    needed = f"fleetctl needs tmux >= {common.TMUX_MIN_VERSION}"
     try:
-        out = subprocess.run(["tmux", "-V"], capture_output=True, text=True, timeout=10, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return Check("tmux", False, f"cannot run tmux ({exc}); install tmux >= 3.2")
-    text = (out.stdout or out.stderr).strip()
-    m = re.search(r"(\d+)\.(\d+)", text)
-    if out.returncode != 0 or m is None:
-        return Check("tmux", False, f"`tmux -V` gave {text!r}; expected a version >= 3.2")
-    version = (int(m.group(1)), int(m.group(2)))
-    if version < MIN_TMUX_VERSION:
-        return Check("tmux", False, f"{text} is too old; fleetctl needs tmux >= 3.2")
-    return Check("tmux", True, text)
+        version = common.get_version_str()
+        recent = common.has_minimum_version(raises=False)
+    except exc.TmuxCommandNotFound:
+        return Check("tmux", False, f"tmux is not installed (no `tmux` on PATH); {needed}")
+    except (exc.LibTmuxException, OSError, IndexError) as error:  # IndexError: `tmux -V` said no version
+        return Check("tmux", False, f"cannot tell tmux's version ({error or '`tmux -V` said none'}); {needed}")
+    if not recent:
+        return Check("tmux", False, f"tmux {version} is too old; {needed}")
+    return Check("tmux", True, f"tmux {version}")
 
 
 def check_state_dir(state_dir: Path) -> Check:

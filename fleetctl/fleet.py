@@ -817,14 +817,15 @@ class Fleet:
                       fingerprint=spec.fingerprint())  # fmt: skip
             requests.append(self._window_request(spec, run, spec.fallback if s.fallback else spec.command))
             runs.append(run)
-        taken = [p.window_index for p in (*(a.pane for a in obs.agents.values()), *obs.others)]
-        opened = {w.name: w for w in self.tmux.open_windows(requests, close_first=old_windows, taken=taken)}
+        batch = self.tmux.open_windows(requests, close_first=old_windows)
+        opened = {w.name: w for w in batch.opened}
         failures = []
         for s, run in zip([s for s in spawns if self.spec.agent(s.agent)], runs, strict=True):
             window = opened.get(s.agent)
             if window is None:
-                failures.append(f"{s.agent}: tmux could not open a window")
-                self._event("start-failed", s.agent, "tmux could not open a window", {"run": run.id})
+                why = f"tmux could not open a window: {batch.reason(s.agent) or 'no window id came back'}"
+                failures.append(f"{s.agent}: {why}")
+                self._event("start-failed", s.agent, why, {"run": run.id})
                 continue
             run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
             self.store.add_run(run, self.procs.identity(window.pid))
@@ -897,11 +898,13 @@ class Fleet:
         argv = (sys.executable, "-m", "fleetctl", "-c", str(self.spec.path), "supervise")
         env = (("FLEET_NAME", self.spec.name), ("FLEETCTL_SUPERVISOR", "1"))
         req = WindowRequest(SUPERVISOR_WINDOW, argv, str(self.spec.path.parent), env)
-        taken = [p.window_index for p in (*(a.pane for a in obs.agents.values()), *obs.others)]
-        opened = self.tmux.open_windows([req], close_first=[p.window_id for p in current], taken=taken)
-        if opened:
-            self._event("supervisor-started", None, f"supervise loop in window {opened[0].window_id}",
-                        {"pid": opened[0].pid})  # fmt: skip
+        batch = self.tmux.open_windows([req], close_first=[p.window_id for p in current])
+        if batch.opened:
+            self._event("supervisor-started", None, f"supervise loop in window {batch.opened[0].window_id}",
+                        {"pid": batch.opened[0].pid})  # fmt: skip
+        else:
+            why = batch.reason(req.name)
+            self._event("warning", None, f"tmux could not open the supervise loop's window: {why}", {})
 
     def _maintain_logs(self, obs: Observation, records: dict[str, AgentRecord]) -> None:
         """Rotate logs past log_max_size and re-create deleted ones.

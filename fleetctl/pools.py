@@ -279,15 +279,18 @@ class PoolRunner:
         error = "no window id came back"
         try:
             fleet.ensure_session()
-            opened = {w.name: w for w in fleet.tmux.open_windows(requests)}
+            batch = fleet.tmux.open_windows(requests)
+            opened = {w.name: w for w in batch.opened}
+            reasons = {f.name: f.reason for f in batch.failed}
         except TmuxError as exc:
-            opened, error = {}, exc.message
+            opened, reasons, error = {}, {}, exc.message
         started = 0
         for task, run, _pool, workspace in prepared:
             window = opened.get(run.agent)
             if window is None:
+                why = reasons.get(run.agent, error)
                 self._settle(dispatch.WindowTask(task, None),
-                             dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {error}"),
+                             dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {why}"),
                              fleet.clock())  # fmt: skip
                 continue
             run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)

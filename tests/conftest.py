@@ -1,8 +1,9 @@
 """Shared fixtures: every test gets its own HOME, its own tmux socket dir and fleet name.
 
-No test ever talks to a person's tmux server: TMUX_TMPDIR points into a fresh temp dir,
-fleets use `tmux -L fleetctl-<unique name>`, and teardown kills that server and every
-process that carries the test fleet's FLEET_NAME (and only those).
+No test ever talks to a person's tmux server: TMUX_TMPDIR points into a fresh temp dir, and
+each tmux server comes from libtmux's pytest plugin (`TestServer`, `server`), which kills it
+after the test and removes its socket file. Fleets use `tmux -L fleetctl-<unique name>`;
+teardown also kills every process that carries the test fleet's FLEET_NAME (and only those).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from libtmux.server import Server
+
+from fleetctl.tmux import TmuxGateway
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -116,10 +120,11 @@ class CliResult:
 class FleetHarness:
     """A fleet file in a temp dir, a CLI runner for it, and the fleet's private tmux server."""
 
-    def __init__(self, directory: Path, name: str) -> None:
+    def __init__(self, directory: Path, name: str, server: Server) -> None:
         self.dir = directory
         self.name = name
         self.path = directory / "fleet.toml"
+        self.server = server  # the fleet's private server (socket fleetctl-<name>), through libtmux
 
     def write(self, body: str, *, supervisor: bool = False, extra_fleet: str = "") -> Path:
         header = f'[fleet]\nname = "{self.name}"\nsupervisor = {"true" if supervisor else "false"}\n{extra_fleet}\n'
@@ -137,8 +142,8 @@ class FleetHarness:
 
     def run_process(self, *args: str, timeout: float = 60) -> CliResult:
         """The CLI as a separate process (for concurrency and exec tests)."""
-        proc = subprocess.run([sys.executable, "-m", "fleetctl", "-c", str(self.path), *args],
-                              capture_output=True, text=True, timeout=timeout, check=False)  # fmt: skip
+        argv = [sys.executable, "-m", "fleetctl", "-c", str(self.path), *args]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     def fleet(self, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -154,8 +159,8 @@ class FleetHarness:
         return {row["name"]: row for row in json.loads(result.out)}
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", f"fleetctl-{self.name}", *args], capture_output=True, text=True,
-                              check=False).stdout  # fmt: skip
+        """What a tmux command prints on the fleet's server (empty if it fails)."""
+        return "".join(line + "\n" for line in self.server.cmd(*args).stdout)
 
     def processes(self) -> list[int]:
         """Every live process started in this fleet's tmux server (tmux marks each with TMUX=<socket>,...)."""
@@ -218,13 +223,15 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
 
 
 @pytest.fixture
-def fleet_dir(tmp_path: Path) -> Iterator[FleetHarness]:
+def fleet_dir(tmp_path: Path, TestServer: type[Server]) -> Iterator[FleetHarness]:
+    """A fleet with a unique name whose server is libtmux's TestServer: killed after the test,
+    its socket file removed (by the plugin), and every process it started killed (here)."""
     name = f"t{uuid.uuid4().hex[:10]}"
     directory = tmp_path / "fleet"
     directory.mkdir()
-    harness = FleetHarness(directory, name)
+    harness = FleetHarness(directory, name, TestServer(socket_name=f"fleetctl-{name}"))
     yield harness
-    subprocess.run(["tmux", "-L", f"fleetctl-{name}", "kill-server"], capture_output=True, check=False)
+    harness.server.cmd("kill-server")  # before the sweep: nothing respawns what it kills
     for _ in range(3):
         pids = pids_with_env("FLEET_NAME", name) + harness.processes()
         if not pids:
@@ -233,3 +240,12 @@ def fleet_dir(tmp_path: Path) -> Iterator[FleetHarness]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
+
+
+@pytest.fixture
+def gateway(server: Server, tmp_path: Path) -> TmuxGateway:
+    """A TmuxGateway on the libtmux plugin's throwaway server, its session (no wake fifo) open."""
+    assert server.socket_name is not None
+    tmux = TmuxGateway(server.socket_name, "gw")
+    tmux.ensure_session(str(tmp_path), None)
+    return tmux
