@@ -13,7 +13,6 @@ import contextlib
 import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fleetctl import dispatch
 from fleetctl import spec as spec_module
@@ -33,11 +32,11 @@ from fleetctl.model import (
     new_run_id,
 )
 from fleetctl.record import replace
-from fleetctl.tmux import TmuxError
+from fleetctl.runtime import launcher, logs, observe, terminate
+from fleetctl.runtime.context import Runtime
+from fleetctl.runtime.events import alert, emit
+from fleetctl.tmux import TmuxError, WindowRequest
 from fleetctl.worktree import WorkspaceError, ensure_worktree
-
-if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet, TickResult
 
 TASKS_DIR = "tasks"
 WORKTREES_DIR = "worktrees"
@@ -49,7 +48,7 @@ OUTPUT_LINES = 40
 class PoolRunner:
     """Runs one dispatch pass for a Fleet; the caller holds the fleet lock."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Runtime) -> None:
         self.fleet = fleet
         self.store = fleet.store
 
@@ -68,7 +67,7 @@ class PoolRunner:
 
     def tick(self, obs: Observation) -> float | None:
         """Watch every task window, settle the ended ones, fill free slots; returns the next deadline."""
-        fleet, now = self.fleet, self.fleet.clock()
+        fleet, now = self.fleet, self.fleet.now()
         panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
         windows = []
         finished: list[str] = []
@@ -76,7 +75,7 @@ class PoolRunner:
             pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
             if pane is not None and run is not None and run.live and (fleet.runs_dir / f"{run.id}.exit").exists():
                 # The wrapper wrote the exit code and only lingers to let tmux read the last
-                # output: the run has ended (as for agents, see Fleet._find_ended). Its window
+                # output: the run has ended (as for agents, see runtime.observe.find_ended). Its window
                 # is closed below, once its log has settled, so it never holds a slot.
                 pane = replace(pane, dead=True)
                 finished.append(pane.window_id)
@@ -96,7 +95,7 @@ class PoolRunner:
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
-            soon = fleet.clock() + dispatch.VERIFY_POLL_SECONDS
+            soon = fleet.now() + dispatch.VERIFY_POLL_SECONDS
             return soon if plan.wake_at is None else min(plan.wake_at, soon)
         return plan.wake_at
 
@@ -139,19 +138,19 @@ class PoolRunner:
             pool = fleet.spec.pool(window.pool)
             roots = [window.pane.pid] if window.pane is not None else []
             batch.append(([kill.run_id], roots, pool.stop_timeout if pool else 10.0))
-        left = fleet._terminate(batch)
+        left = terminate.terminate(fleet, batch)
         if left:
-            fleet._event("warning", None, f"task processes survived SIGKILL: {sorted(left)}", {"left": sorted(left)})
+            emit(fleet, "warning", None, f"task processes survived SIGKILL: {sorted(left)}", {"left": sorted(left)})
         windows = []
         for kill in kills:
             window = by_task[kill.task_id]
             assert window.run is not None
             agent = window.run.agent
-            output = fleet.output_tail(agent, kill.run_id, OUTPUT_LINES)
+            output = logs.output_tail(fleet, agent, kill.run_id, OUTPUT_LINES)
             cls = FailureClass.STALLED if kill.reason == "idle" else FailureClass.KILLED
-            fleet.store.end_run(kill.run_id, fleet.clock(), failure_class=cls, stopped_by=fleet.actor,
+            fleet.store.end_run(kill.run_id, fleet.now(), failure_class=cls, stopped_by=fleet.actor,
                                 stop_reason=f"{kill.reason}: {kill.detail}")  # fmt: skip
-            fleet._event("task-killed", agent, f"{kill.reason}: {kill.detail}",
+            emit(fleet, "task-killed", agent, f"{kill.reason}: {kill.detail}",
                          {"task": window.task.id, "attempt": window.task.attempt, "run": kill.run_id,
                           "why": kill.reason, "output": output.splitlines()[-5:]}, now)  # fmt: skip
             self._settle(window, dispatch.RunEnd(killed=kill.reason, detail=kill.detail, output=output), now)
@@ -167,12 +166,12 @@ class PoolRunner:
             end = dispatch.RunEnd(killed="spawn", detail="the task's window run was never recorded")
         elif not run.live:
             stopped = run.stopped_by in ("down", "remove")
-            output = fleet.output_tail(run.agent, run.id, OUTPUT_LINES)
+            output = logs.output_tail(fleet, run.agent, run.id, OUTPUT_LINES)
             end = dispatch.RunEnd(run.exit_code, run.exit_signal, output, killed=run.stopped_by if stopped else None,
                                   detail=run.stop_reason or "")  # fmt: skip
         else:
-            code, sig = fleet._exit_status(run, window.pane)
-            output = fleet._last_output(run.agent, run.id, settle=sig is None)
+            code, sig = observe.exit_status(fleet, run, window.pane)
+            output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
             gate_code = _read_int(self._run_file(run.id, "gate"))
             gate_output = _tail(self._gate_log(run), 20)
             clean = code == 0 and sig is None
@@ -205,7 +204,7 @@ class PoolRunner:
                                       event=(verdict.kind, agent, verdict.reason, data)):  # fmt: skip
                 fleet.on_event(Event(now, verdict.kind, agent, verdict.reason, data))
                 if verdict.state is TaskState.NEEDS_HUMAN:
-                    fleet.alert("needs-human", agent, f"task {task.id}: {verdict.reason}")
+                    alert(fleet, "needs-human", agent, f"task {task.id}: {verdict.reason}")
                 break
             latest = self.store.task(task.id)  # someone reported or cancelled meanwhile
             if latest is None or latest.attempt != task.attempt:
@@ -223,7 +222,7 @@ class PoolRunner:
         kind = f"breaker-{change}" if change else None
         self._save_breaker(after, kind, after.reason if change != "closed" else "trial task succeeded", now)
         if change == "opened":
-            self.fleet.alert("breaker-open", pool.name, f"dispatch paused: {after.reason}")
+            alert(self.fleet, "breaker-open", pool.name, f"dispatch paused: {after.reason}")
 
     def _save_breaker(self, breaker: Breaker, kind: str | None, reason: str, now: float) -> None:
         event = (kind, breaker.pool, reason, {"pool": breaker.pool, "state": breaker.state.value}) if kind else None
@@ -254,12 +253,12 @@ class PoolRunner:
             if state is BreakerState.OPEN:
                 continue
             for _ in range(1 if state is BreakerState.HALF_OPEN else claim.count):
-                task = self.store.claim_task(now=fleet.clock(), lease=pool.lease, max_attempts=pool.max_attempts,
+                task = self.store.claim_task(now=fleet.now(), lease=pool.lease, max_attempts=pool.max_attempts,
                                              pool=pool.name, labels=pool.labels)  # fmt: skip
                 if task is None:
                     break
                 run = Run(id=new_run_id(), agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
-                          started=fleet.clock(), task_id=task.id)  # fmt: skip
+                          started=fleet.now(), task_id=task.id)  # fmt: skip
                 fleet.on_event(Event(run.started, "task-claimed", run.agent, f"attempt {task.attempt}: {task.title}",
                                      {"task": task.id, "attempt": task.attempt}))  # fmt: skip
                 self.store.attach_run(task.id, task.attempt, run.id)
@@ -267,10 +266,10 @@ class PoolRunner:
                 try:
                     workspace = self._workspace(pool, task)
                 except WorkspaceError as exc:
-                    fleet._event("task-workspace-failed", run.agent, exc.message, {"task": task.id,
+                    emit(fleet, "task-workspace-failed", run.agent, exc.message, {"task": task.id,
                                  "attempt": task.attempt, "error": exc.message})  # fmt: skip
                     self._settle(dispatch.WindowTask(task, None), dispatch.RunEnd(killed="workspace",
-                                 detail=exc.message), fleet.clock())  # fmt: skip
+                                 detail=exc.message), fleet.now())  # fmt: skip
                     continue
                 requests.append(self._request(pool, task, run, workspace))
                 prepared.append((task, run, pool, str(workspace)))
@@ -278,7 +277,7 @@ class PoolRunner:
             return 0
         error = "no window id came back"
         try:
-            fleet.ensure_session()
+            launcher.ensure_session(fleet)
             opened = {w.name: w for w in fleet.tmux.open_windows(requests)}
         except TmuxError as exc:
             opened, error = {}, exc.message
@@ -288,13 +287,13 @@ class PoolRunner:
             if window is None:
                 self._settle(dispatch.WindowTask(task, None),
                              dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {error}"),
-                             fleet.clock())  # fmt: skip
+                             fleet.now())  # fmt: skip
                 continue
             run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
             self.store.add_run(run, fleet.procs.identity(window.pid))
             data = {"task": task.id, "attempt": task.attempt, "run": run.id, "pid": window.pid,
                     "window": window.window_id, "workspace": workspace}  # fmt: skip
-            fleet._event("task-started", run.agent, task.title, data)
+            emit(fleet, "task-started", run.agent, task.title, data)
             started += 1
         return started
 
@@ -305,7 +304,7 @@ class PoolRunner:
             return path
         return pool.cwd
 
-    def _request(self, pool: PoolSpec, task: Task, run: Run, workspace: Path):  # type: ignore[no-untyped-def]
+    def _request(self, pool: PoolSpec, task: Task, run: Run, workspace: Path) -> WindowRequest:
         """The task file and the window: the pool's command with {task_file} {workspace} {task_id}."""
         path = self.task_file(task.id)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -323,7 +322,7 @@ class PoolRunner:
         agent = AgentSpec(name=run.agent, command=command, cwd=workspace, env=env, pool=pool.name, task_id=task.id,
                           start_timeout=pool.start_timeout, min_uptime=pool.min_uptime,
                           stop_timeout=pool.stop_timeout)  # fmt: skip
-        return self.fleet._window_request(agent, run, command, linger=False)
+        return launcher.window_request(self.fleet, agent, run, command, linger=False)
 
     def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
         """Agent, then (if it exited 0 or reported done) the gate with a timeout; the agent's code is the run's."""
@@ -345,19 +344,18 @@ class PoolRunner:
         ])  # fmt: skip
 
 
-def on_tick(fleet: Fleet, obs: Observation, result: TickResult) -> None:
-    """The one hook of Fleet.tick: dispatch, then deliver wakes to agents that are up."""
+def on_tick(fleet: Runtime, obs: Observation) -> float | None:
+    """The one hook of a full pass: dispatch, then deliver wakes to agents that are up;
+    returns when dispatch wants the next pass (None: no deadline of its own)."""
     from fleetctl.bus import Bus
 
     try:
         wake_at = PoolRunner(fleet).tick(obs)
         Bus(fleet).deliver_pending(obs)
     except FleetError as exc:
-        fleet._event("dispatch-error", None, exc.message, {})
-        return
-    if wake_at is not None:
-        current = result.plan.wake_at
-        result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
+        emit(fleet, "dispatch-error", None, exc.message, {})
+        return None
+    return wake_at
 
 
 def _read_int(path: Path) -> int | None:

@@ -280,6 +280,10 @@ class ProcessGateway:
         self._signal(targets, signal.SIGKILL)
         return self._wait_gone(targets, time.monotonic() + _KILL_WAIT_SECONDS)
 
+    def signal(self, targets: dict[int, float], sig: int) -> None:
+        """Send sig to each of these processes that is still the one recorded (pid, start time)."""
+        self._signal(targets, sig)
+
     def _signal(self, targets: dict[int, float], sig: int) -> None:
         # Every identity is checked first, then the signals go out together: reading the
         # /proc entry of a process the kernel is already tearing down is slow.

@@ -16,7 +16,7 @@ from fleetctl.model import TASK_WINDOW_SEPARATOR, Event, Run, TaskAttempt
 from fleetctl.record import field, record
 
 if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet
+    from fleetctl.runtime.context import Runtime
 
 REPORT_SCHEMA_VERSION = 1
 # Events after an alert that mean its agent was dealt with (restarted or reset).
@@ -354,9 +354,9 @@ def _end(run: Run) -> float:
 # --- gathering (reads the store and the task board) ---------------------------------------
 
 
-def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
+def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
     """Read what `build` needs from the fleet's store; changes nothing."""
-    until = fleet.clock() if until is None else until
+    until = fleet.now() if until is None else until
     store = fleet.store
     events = _all_events(fleet, since) if store.path.exists() else []
     runs = store.runs_between(since, until) if store.path.exists() else []
@@ -380,7 +380,7 @@ def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
     )
 
 
-def _all_events(fleet: Fleet, since: float, page: int = 50_000) -> list[Event]:
+def _all_events(fleet: Runtime, since: float, page: int = 50_000) -> list[Event]:
     """Every event since `since`, fetched in pages (store.events caps one query)."""
     out: list[Event] = []
     after = 0
@@ -392,12 +392,10 @@ def _all_events(fleet: Fleet, since: float, page: int = 50_000) -> list[Event]:
         after = batch[-1].id
 
 
-def _task_counts(fleet: Fleet, events: Sequence[Event]) -> tuple[dict[str, int] | None, dict[str, int] | None]:
+def _task_counts(fleet: Runtime, events: Sequence[Event]) -> tuple[dict[str, int] | None, dict[str, int] | None]:
     """Task changes in the window (from task-* events) and the board now; None without tasks."""
-    try:
-        from fleetctl.tasks import TaskBoard  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None, None
+    from fleetctl.tasks import TaskBoard
+
     states = dict(TaskBoard(fleet).counts()) if fleet.store.path.exists() else {}
     changes = dict.fromkeys(TASK_STATES, 0)
     for e in events:

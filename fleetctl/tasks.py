@@ -26,7 +26,7 @@ from fleetctl.model import (
 from fleetctl.store_tasks import KeyConflict, NewTask
 
 if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet
+    from fleetctl.runtime.context import Runtime
 
 PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 0, 4, 2
 TITLE_MAX_CHARS = 500
@@ -43,7 +43,7 @@ class _Invalid(ValueError):
 class TaskBoard:
     """Add, list, claim and settle tasks of one fleet."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Runtime) -> None:
         self.fleet = fleet
         self.store = fleet.store
 
@@ -119,7 +119,7 @@ class TaskBoard:
         return self._add(items)
 
     def _add(self, items: list[NewTask]) -> list[int]:
-        now = self.fleet.clock()
+        now = self.fleet.now()
         added = self.store.add_tasks(items, now)
         for item, (tid, created) in zip(items, added, strict=True):
             if created:
@@ -155,7 +155,7 @@ class TaskBoard:
     # --- changing ---------------------------------------------------------------------
 
     def cancel(self, task_id: int) -> Task:
-        task = self.store.cancel_task(task_id, self.fleet.clock())
+        task = self.store.cancel_task(task_id, self.fleet.now())
         if task is None:
             raise UsageError(f"task {task_id} is {self.show(task_id).state.value}; only an open task can be cancelled")
         wake.notify(self.fleet.wake_fifo)  # its window, if any, is closed at once
@@ -163,7 +163,7 @@ class TaskBoard:
 
     def retry(self, task_id: int) -> Task:
         try:
-            task = self.store.retry_task(task_id, self.fleet.clock())
+            task = self.store.retry_task(task_id, self.fleet.now())
         except KeyConflict:
             raise UsageError(f"task {task_id}: another open task has its key {self.show(task_id).key!r}") from None
         if task is None:
@@ -184,7 +184,7 @@ class TaskBoard:
             if self.store.breakers().get(pool, Breaker(pool)).state is BreakerState.OPEN:
                 return None
         return self.store.claim_task(
-            now=self.fleet.clock(),
+            now=self.fleet.now(),
             lease=spec.lease if spec else DEFAULT_LEASE_SECONDS,
             max_attempts=spec.max_attempts if spec else DEFAULT_MAX_ATTEMPTS,
             agent=agent.strip(),
@@ -199,7 +199,7 @@ class TaskBoard:
             return task
         self._must_run(task, "done")
         pool = self.fleet.spec.pool(task.pool or (task.agent or "").split(".", 1)[0])
-        now = self.fleet.clock()
+        now = self.fleet.now()
         if task.run_id is not None and pool is not None and pool.gate:
             if self.store.mark_outcome(task.id, task.attempt, "done", result, now):
                 (self.fleet.runs_dir / f"{task.run_id}.done").touch()
@@ -219,7 +219,7 @@ class TaskBoard:
         if task.state is TaskState.FAILED:
             return task
         self._must_run(task, "fail")
-        if self.store.settle_task(task.id, task.attempt, TaskState.FAILED, self.fleet.clock(), reason=reason.strip(),
+        if self.store.settle_task(task.id, task.attempt, TaskState.FAILED, self.fleet.now(), reason=reason.strip(),
                                   event=("task-failed", task.agent, reason.strip(), {"task": task.id,
                                          "attempt": task.attempt}), outcome="fail"):  # fmt: skip
             wake.notify(self.fleet.wake_fifo)
@@ -234,7 +234,7 @@ class TaskBoard:
 
     def reset_breakers(self, pools: Iterable[str]) -> None:
         """Close pools' breakers by hand (`fleetctl reset POOL`); dispatch resumes at once."""
-        now = self.fleet.clock()
+        now = self.fleet.now()
         for name in pools:
             if self.fleet.spec.pool(name) is None:
                 raise UsageError(f"no pool named {name!r}")
