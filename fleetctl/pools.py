@@ -225,10 +225,10 @@ class PoolRunner:
             alert(self.fleet, "breaker-open", pool.name, f"dispatch paused: {after.reason}")
 
     def _save_breaker(self, breaker: Breaker, kind: str | None, reason: str, now: float) -> None:
-        event = (kind, breaker.pool, reason, {"pool": breaker.pool, "state": breaker.state.value}) if kind else None
-        self.store.save_breaker(breaker, event, now)
-        if event is not None:
-            self.fleet.on_event(Event(now, *event))
+        data: dict[str, object] = {"pool": breaker.pool, "state": breaker.state.value}
+        self.store.save_breaker(breaker, (kind, breaker.pool, reason, data) if kind else None, now)
+        if kind:
+            self.fleet.on_event(Event(time=now, kind=kind, agent=breaker.pool, reason=reason, data=data))
 
     def _cleanup(self, run_id: str) -> None:
         for suffix in ("exit", "agent", "gate", "done", "sh"):
@@ -282,7 +282,7 @@ class PoolRunner:
         except TmuxError as exc:
             opened, error = {}, exc.message
         started = 0
-        for task, run, _pool, workspace in prepared:
+        for task, run, _pool, place in prepared:
             window = opened.get(run.agent)
             if window is None:
                 self._settle(dispatch.WindowTask(task, None),
@@ -292,7 +292,7 @@ class PoolRunner:
             run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
             self.store.add_run(run, fleet.procs.identity(window.pid))
             data = {"task": task.id, "attempt": task.attempt, "run": run.id, "pid": window.pid,
-                    "window": window.window_id, "workspace": workspace}  # fmt: skip
+                    "window": window.window_id, "place": place}  # fmt: skip
             emit(fleet, "task-started", run.agent, task.title, data)
             started += 1
         return started

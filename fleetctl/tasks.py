@@ -6,6 +6,7 @@ transaction; every change that can free or need a slot wakes the supervise loop 
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -140,7 +141,7 @@ class TaskBoard:
             raise UsageError(f"no task {task_id}")
         return task
 
-    def attempts(self, task_id: int) -> list[TaskAttempt]:
+    def attempts(self, task_id: int) -> builtins.list[TaskAttempt]:
         self.show(task_id)
         return self.store.attempts(task_id)
 

@@ -140,7 +140,8 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
             fallback=s.fallback,
             fingerprint=spec.fingerprint(),
         )
-        requests.append(window_request(rt, spec, run, spec.fallback if s.fallback else spec.command))
+        command = spec.fallback if s.fallback and spec.fallback else spec.command
+        requests.append(window_request(rt, spec, run, command))
         started.append((s, run))
     opened = {w.name: w for w in rt.tmux.open_windows(requests, close_first=old_windows, taken=_taken(obs))}
     failures = []

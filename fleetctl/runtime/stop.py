@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 
 from fleetctl import plan as planner
-from fleetctl.model import AgentRecord, FailureClass, Observation
+from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
 from fleetctl.runtime import logs, observe, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
@@ -80,9 +80,9 @@ def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
             # The supervisor and the home window stop with the agents, in the same batch
             # (the supervisor cannot act meanwhile: we hold the lock), and are confirmed
             # gone before `down` returns rather than left to kill-server's SIGHUP.
-            for pane in obs.others:
-                if pane.window_name.startswith("_") and not pane.dead:
-                    batch.append(([], [pane.pid], SUPERVISOR_STOP_SECONDS))
+            for other in obs.others:
+                if other.window_name.startswith("_") and not other.dead:
+                    batch.append(([], [other.pid], SUPERVISOR_STOP_SECONDS))
         # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
         task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
         targets |= set(task_panes)
@@ -90,7 +90,7 @@ def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
         windows = []
         for name in sorted(targets):
             record, agent = records.get(name), obs.agents.get(name)
-            pane = agent.pane if agent is not None else task_panes.get(name)
+            pane: PaneInfo | None = agent.pane if agent is not None else task_panes.get(name)
             run = record.current if record and record.current and record.current.live else None
             roots = [pane.pid] if pane is not None and not pane.dead else []
             if run is None and not roots:

@@ -30,7 +30,7 @@ Targets = dict[int, float]
 def _poll_pause(polls: int) -> float:
     """How long to wait before looking again at processes just signalled: most die within a
     millisecond, so look again soon, then back off to the steady poll."""
-    return min(KILL_POLL_SECONDS, 0.002 * 2**polls)
+    return min(KILL_POLL_SECONDS, 0.002 * 2.0**polls)
 
 
 def escalate(
