@@ -43,8 +43,9 @@ class Bus:
         known = ", ".join(a.name for a in spec.agents) or "none"
         raise UsageError(f"no agent named {to!r} (agents: {known}; or `*` for all, `{HUMAN}` for people)")
 
-    def send(self, to: str, text: str, sender: str | None = None, key: str | None = None,
-             wake: bool = False) -> list[int]:  # fmt: skip
+    def send(
+        self, to: str, text: str, sender: str | None = None, key: str | None = None, wake: bool = False
+    ) -> list[int]:
         """Store one message per recipient (once per recipient and key); a wake is typed now if it can be."""
         if not text or not text.strip():
             raise UsageError("TEXT: expected a non-empty message")

@@ -79,7 +79,7 @@ class PoolRunner:
                 # is closed below, once its log has settled, so it never holds a slot.
                 pane = replace(pane, dead=True)
                 finished.append(pane.window_id)
-            window = dispatch.WindowTask(task, run, pane)
+            window = dispatch.WindowTask(task=task, run=run, pane=pane)
             pool = fleet.spec.pool(window.pool)
             if run is not None and pane is not None and not pane.dead and pool is not None and pool.gate:
                 window = replace(window, gating=self._run_file(run.id, "agent").exists())
@@ -87,8 +87,9 @@ class PoolRunner:
         pools = fleet.spec.pools
         queued = self.store.queued_by_pool() if pools else {}
         breakers = self.store.breakers() if pools else {}
-        plan = dispatch.plan(pools, windows, queued, breakers, self.store.next_lease_expiry(), now,
-                             fleet.spec.max_actions_per_tick)  # fmt: skip
+        plan = dispatch.plan(
+            pools, windows, queued, breakers, self.store.next_lease_expiry(), now, fleet.spec.max_actions_per_tick
+        )
         close, opened = self._apply(plan, windows, breakers, now)
         held = {w.pane.pane_id for w in windows if w.pane is not None}
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
@@ -99,8 +100,9 @@ class PoolRunner:
             return soon if plan.wake_at is None else min(plan.wake_at, soon)
         return plan.wake_at
 
-    def _apply(self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker],
-               now: float) -> tuple[list[str], int]:  # fmt: skip
+    def _apply(
+        self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker], now: float
+    ) -> tuple[list[str], int]:
         by_task = {w.task.id: w for w in windows}
         kills: list[dispatch.KillRun] = []
         claims: list[dispatch.Claim] = []
@@ -109,7 +111,7 @@ class PoolRunner:
             if isinstance(action, dispatch.ExpireLeases):
                 self.store.expire_leases(now)
             elif isinstance(action, dispatch.HalfOpen):
-                breaker = replace(breakers.get(action.pool, Breaker(action.pool)), state=BreakerState.HALF_OPEN)
+                breaker = replace(breakers.get(action.pool, Breaker(pool=action.pool)), state=BreakerState.HALF_OPEN)
                 self._save_breaker(breaker, "breaker-half-open", "cooldown over: dispatching one trial task", now)
             elif isinstance(action, dispatch.VerifyRun):
                 self.store.verify_run(action.run_id, now)
@@ -148,11 +150,27 @@ class PoolRunner:
             agent = window.run.agent
             output = logs.output_tail(fleet, agent, kill.run_id, OUTPUT_LINES)
             cls = FailureClass.STALLED if kill.reason == "idle" else FailureClass.KILLED
-            fleet.store.end_run(kill.run_id, fleet.now(), failure_class=cls, stopped_by=fleet.actor,
-                                stop_reason=f"{kill.reason}: {kill.detail}")  # fmt: skip
-            emit(fleet, "task-killed", agent, f"{kill.reason}: {kill.detail}",
-                         {"task": window.task.id, "attempt": window.task.attempt, "run": kill.run_id,
-                          "why": kill.reason, "output": output.splitlines()[-5:]}, now)  # fmt: skip
+            fleet.store.end_run(
+                kill.run_id,
+                fleet.now(),
+                failure_class=cls,
+                stopped_by=fleet.actor,
+                stop_reason=f"{kill.reason}: {kill.detail}",
+            )
+            emit(
+                fleet,
+                "task-killed",
+                agent,
+                f"{kill.reason}: {kill.detail}",
+                {
+                    "task": window.task.id,
+                    "attempt": window.task.attempt,
+                    "run": kill.run_id,
+                    "why": kill.reason,
+                    "output": output.splitlines()[-5:],
+                },
+                now,
+            )
             self._settle(window, dispatch.RunEnd(killed=kill.reason, detail=kill.detail, output=output), now)
             self._cleanup(kill.run_id)
             if window.pane is not None:
@@ -167,8 +185,13 @@ class PoolRunner:
         elif not run.live:
             stopped = run.stopped_by in ("down", "remove")
             output = logs.output_tail(fleet, run.agent, run.id, OUTPUT_LINES)
-            end = dispatch.RunEnd(run.exit_code, run.exit_signal, output, killed=run.stopped_by if stopped else None,
-                                  detail=run.stop_reason or "")  # fmt: skip
+            end = dispatch.RunEnd(
+                exit_code=run.exit_code,
+                exit_signal=run.exit_signal,
+                output=output,
+                killed=run.stopped_by if stopped else None,
+                detail=run.stop_reason or "",
+            )
         else:
             code, sig = observe.exit_status(fleet, run, window.pane)
             output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
@@ -178,10 +201,18 @@ class PoolRunner:
             if code is None and sig is None:
                 end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")
             else:
-                end = dispatch.RunEnd(code, sig, output, gate_code, gate_output)
+                end = dispatch.RunEnd(
+                    exit_code=code, exit_signal=sig, output=output, gate_code=gate_code, gate_output=gate_output
+                )
             reason = "exited with code 0" if clean else (end.detail or f"exit {code}, signal {sig}")
-            fleet.store.end_run(run.id, now, exit_code=code, exit_signal=sig, stop_reason=reason,
-                                failure_class=FailureClass.EXITED if clean else FailureClass.CRASHED)  # fmt: skip
+            fleet.store.end_run(
+                run.id,
+                now,
+                exit_code=code,
+                exit_signal=sig,
+                stop_reason=reason,
+                failure_class=FailureClass.EXITED if clean else FailureClass.CRASHED,
+            )
             self._cleanup(run.id)
         self._settle(window, end, now)
 
@@ -195,14 +226,25 @@ class PoolRunner:
             verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
             if verdict.state is None:
                 break
-            data: dict[str, object] = {"task": task.id, "attempt": task.attempt, "run": task.run_id,
-                                       "exit_code": end.exit_code, "exit_signal": end.exit_signal,
-                                       "output": end.output.splitlines()[-5:]}  # fmt: skip
+            data: dict[str, object] = {
+                "task": task.id,
+                "attempt": task.attempt,
+                "run": task.run_id,
+                "exit_code": end.exit_code,
+                "exit_signal": end.exit_signal,
+                "output": end.output.splitlines()[-5:],
+            }
             if end.gate_code is not None:
                 data["gate_code"] = end.gate_code
-            if self.store.settle_task(task.id, task.attempt, verdict.state, now, reason=verdict.reason,
-                                      event=(verdict.kind, agent, verdict.reason, data)):  # fmt: skip
-                fleet.on_event(Event(now, verdict.kind, agent, verdict.reason, data))
+            if self.store.settle_task(
+                task.id,
+                task.attempt,
+                verdict.state,
+                now,
+                reason=verdict.reason,
+                event=(verdict.kind, agent, verdict.reason, data),
+            ):
+                fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
                 if verdict.state is TaskState.NEEDS_HUMAN:
                     alert(fleet, "needs-human", agent, f"task {task.id}: {verdict.reason}")
                 break
@@ -215,7 +257,7 @@ class PoolRunner:
     def _breaker_after(self, pool: PoolSpec | None, verdict: dispatch.Verdict, now: float) -> None:
         if pool is None:
             return
-        breaker = self.store.breakers().get(pool.name, Breaker(pool.name))
+        breaker = self.store.breakers().get(pool.name, Breaker(pool=pool.name))
         after, change = dispatch.breaker_after(breaker, pool, verdict, now)
         if after == breaker:
             return
@@ -249,27 +291,51 @@ class PoolRunner:
         for claim in claims:
             pool = fleet.spec.pool(claim.pool)
             assert pool is not None
-            state = breakers.get(pool.name, Breaker(pool.name)).state
+            state = breakers.get(pool.name, Breaker(pool=pool.name)).state
             if state is BreakerState.OPEN:
                 continue
             for _ in range(1 if state is BreakerState.HALF_OPEN else claim.count):
-                task = self.store.claim_task(now=fleet.now(), lease=pool.lease, max_attempts=pool.max_attempts,
-                                             pool=pool.name, labels=pool.labels)  # fmt: skip
+                task = self.store.claim_task(
+                    now=fleet.now(),
+                    lease=pool.lease,
+                    max_attempts=pool.max_attempts,
+                    pool=pool.name,
+                    labels=pool.labels,
+                )
                 if task is None:
                     break
-                run = Run(id=new_run_id(), agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
-                          started=fleet.now(), task_id=task.id)  # fmt: skip
-                fleet.on_event(Event(run.started, "task-claimed", run.agent, f"attempt {task.attempt}: {task.title}",
-                                     {"task": task.id, "attempt": task.attempt}))  # fmt: skip
+                run = Run(
+                    id=new_run_id(),
+                    agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
+                    started=fleet.now(),
+                    task_id=task.id,
+                )
+                fleet.on_event(
+                    Event(
+                        time=run.started,
+                        kind="task-claimed",
+                        agent=run.agent,
+                        reason=f"attempt {task.attempt}: {task.title}",
+                        data={"task": task.id, "attempt": task.attempt},
+                    )
+                )
                 self.store.attach_run(task.id, task.attempt, run.id)
                 task = replace(task, run_id=run.id, agent=run.agent)
                 try:
                     workspace = self._workspace(pool, task)
                 except WorkspaceError as exc:
-                    emit(fleet, "task-workspace-failed", run.agent, exc.message, {"task": task.id,
-                                 "attempt": task.attempt, "error": exc.message})  # fmt: skip
-                    self._settle(dispatch.WindowTask(task, None), dispatch.RunEnd(killed="workspace",
-                                 detail=exc.message), fleet.now())  # fmt: skip
+                    emit(
+                        fleet,
+                        "task-workspace-failed",
+                        run.agent,
+                        exc.message,
+                        {"task": task.id, "attempt": task.attempt, "error": exc.message},
+                    )
+                    self._settle(
+                        dispatch.WindowTask(task=task, run=None),
+                        dispatch.RunEnd(killed="workspace", detail=exc.message),
+                        fleet.now(),
+                    )
                     continue
                 requests.append(self._request(pool, task, run, workspace))
                 prepared.append((task, run, pool, str(workspace)))
@@ -285,14 +351,22 @@ class PoolRunner:
         for task, run, _pool, place in prepared:
             window = opened.get(run.agent)
             if window is None:
-                self._settle(dispatch.WindowTask(task, None),
-                             dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {error}"),
-                             fleet.now())  # fmt: skip
+                self._settle(
+                    dispatch.WindowTask(task=task, run=None),
+                    dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {error}"),
+                    fleet.now(),
+                )
                 continue
             run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
             self.store.add_run(run, fleet.procs.identity(window.pid))
-            data = {"task": task.id, "attempt": task.attempt, "run": run.id, "pid": window.pid,
-                    "window": window.window_id, "place": place}  # fmt: skip
+            data = {
+                "task": task.id,
+                "attempt": task.attempt,
+                "run": run.id,
+                "pid": window.pid,
+                "window": window.window_id,
+                "place": place,
+            }
             emit(fleet, "task-started", run.agent, task.title, data)
             started += 1
         return started
@@ -308,8 +382,13 @@ class PoolRunner:
         """The task file and the window: the pool's command with {task_file} {workspace} {task_id}."""
         path = self.task_file(task.id)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        payload = {"id": task.id, "title": task.title, "body": task.body, "labels": list(task.labels),
-                   "attempt": task.attempt}  # fmt: skip
+        payload = {
+            "id": task.id,
+            "title": task.title,
+            "body": task.body,
+            "labels": list(task.labels),
+            "attempt": task.attempt,
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=1) + "\n")
         tmp.replace(path)
@@ -317,11 +396,24 @@ class PoolRunner:
         command = spec_module.substitute(pool.command, values)
         if pool.gate:
             command = self._with_gate(command, spec_module.substitute(pool.gate, values), pool, run)
-        env = (*pool.env, ("FLEETCTL_CONFIG", str(self.fleet.spec.path)), ("FLEET_TASK_FILE", str(path)),
-               ("FLEET_WORKSPACE", str(workspace)), ("FLEET_POOL", pool.name))  # fmt: skip
-        agent = AgentSpec(name=run.agent, command=command, cwd=workspace, env=env, pool=pool.name, task_id=task.id,
-                          start_timeout=pool.start_timeout, min_uptime=pool.min_uptime,
-                          stop_timeout=pool.stop_timeout)  # fmt: skip
+        env = (
+            *pool.env,
+            ("FLEETCTL_CONFIG", str(self.fleet.spec.path)),
+            ("FLEET_TASK_FILE", str(path)),
+            ("FLEET_WORKSPACE", str(workspace)),
+            ("FLEET_POOL", pool.name),
+        )
+        agent = AgentSpec(
+            name=run.agent,
+            command=command,
+            cwd=workspace,
+            env=env,
+            pool=pool.name,
+            task_id=task.id,
+            start_timeout=pool.start_timeout,
+            min_uptime=pool.min_uptime,
+            stop_timeout=pool.stop_timeout,
+        )
         return launcher.window_request(self.fleet, agent, run, command, linger=False)
 
     def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
@@ -330,18 +422,20 @@ class PoolRunner:
         agent_file, gate_file, done_file = (str(self._run_file(run.id, s)) for s in ("agent", "gate", "done"))
         log = self._gate_log(run)
         timeout = int(pool.wall_timeout or GATE_TIMEOUT_SECONDS) + 1
-        return "\n".join([
-            f"/bin/sh -c {q(command)}",
-            "code=$?",
-            f"echo $code > {q(agent_file)}",
-            f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
-            f"  echo {q('fleetctl: gate: ' + gate)}",
-            f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
-            f"  echo $? > {q(gate_file)}",
-            f"  tail -n 20 {q(str(log))}",
-            "fi",
-            "exit $code",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                f"/bin/sh -c {q(command)}",
+                "code=$?",
+                f"echo $code > {q(agent_file)}",
+                f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
+                f"  echo {q('fleetctl: gate: ' + gate)}",
+                f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
+                f"  echo $? > {q(gate_file)}",
+                f"  tail -n 20 {q(str(log))}",
+                "fi",
+                "exit $code",
+            ]
+        )
 
 
 def on_tick(fleet: Runtime, obs: Observation) -> float | None:

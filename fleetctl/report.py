@@ -336,8 +336,10 @@ def find_duplicate_claims(attempts: Sequence[TaskAttempt]) -> list[str]:
         holder: TaskAttempt | None = None
         for a in group:
             if holder is not None and a.started < _claim_end(holder):
-                out.append(f"task {task_id}: attempt {a.attempt} ({a.agent}) claimed while attempt "
-                           f"{holder.attempt} ({holder.agent}) still held it")  # fmt: skip
+                out.append(
+                    f"task {task_id}: attempt {a.attempt} ({a.agent}) claimed while attempt "
+                    f"{holder.attempt} ({holder.agent}) still held it"
+                )
             if holder is None or _claim_end(a) > _claim_end(holder):
                 holder = a
     return out
@@ -373,7 +375,7 @@ def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
         runs,
         agent_names=[a.name for a in fleet.spec.agents],
         failed_now=failed_now,
-        cycles=Cycles(total, busy, seconds),
+        cycles=Cycles(total=total, busy=busy, seconds=seconds),
         tasks=tasks,
         task_states=states,
         attempts=attempts,
@@ -417,15 +419,40 @@ def render_text(report: Report, now: float | None = None) -> str:
         "",
     ]
     rows = [
-        [a.name, a.runs_started, a.respawns, a.crashes, a.start_failures, a.stalls, a.timeouts,
-         _kills(a), a.alerts, "failed" if a.failed else ""]
+        [
+            a.name,
+            a.runs_started,
+            a.respawns,
+            a.crashes,
+            a.start_failures,
+            a.stalls,
+            a.timeouts,
+            _kills(a),
+            a.alerts,
+            "failed" if a.failed else "",
+        ]
         for a in report.agents
-    ]  # fmt: skip
+    ]
     t = report.totals()
-    rows.append(["total", t["runs_started"], t["respawns"], t["crashes"], t["start_failures"], t["stalls"],
-                 t["timeouts"], t["kills"], t["alerts"], ""])  # fmt: skip
-    lines.append(_table(["AGENT", "RUNS", "RESPAWNS", "CRASHES", "START-FAIL", "STALLS", "TIMEOUTS", "KILLS",
-                        "ALERTS", "NOW"], rows))  # fmt: skip
+    rows.append(
+        [
+            "total",
+            t["runs_started"],
+            t["respawns"],
+            t["crashes"],
+            t["start_failures"],
+            t["stalls"],
+            t["timeouts"],
+            t["kills"],
+            t["alerts"],
+            "",
+        ]
+    )
+    lines.append(
+        _table(
+            ["AGENT", "RUNS", "RESPAWNS", "CRASHES", "START-FAIL", "STALLS", "TIMEOUTS", "KILLS", "ALERTS", "NOW"], rows
+        )
+    )
     sections = [
         ("crashes", report.crashes),
         ("start failures", report.start_failures),

@@ -50,8 +50,15 @@ class TaskBoard:
 
     # --- adding -----------------------------------------------------------------------
 
-    def _new(self, title: Any, body: Any = "", priority: Any = DEFAULT_PRIORITY, labels: Any = (),
-             pool: Any = None, key: Any = None) -> NewTask:  # fmt: skip
+    def _new(
+        self,
+        title: Any,
+        body: Any = "",
+        priority: Any = DEFAULT_PRIORITY,
+        labels: Any = (),
+        pool: Any = None,
+        key: Any = None,
+    ) -> NewTask:
         if not isinstance(title, str) or not title.strip():
             raise _Invalid("title", "a non-empty title")
         if len(title) > TITLE_MAX_CHARS:
@@ -59,8 +66,10 @@ class TaskBoard:
         if not isinstance(body, str):
             raise _Invalid("body", "a string")
         if isinstance(priority, bool) or not isinstance(priority, int) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-            raise _Invalid("priority", f"an integer from {PRIORITY_MIN} (most urgent) to {PRIORITY_MAX}, "
-                           f"got {json.dumps(priority)}")  # fmt: skip
+            raise _Invalid(
+                "priority",
+                f"an integer from {PRIORITY_MIN} (most urgent) to {PRIORITY_MAX}, got {json.dumps(priority)}",
+            )
         if (
             isinstance(labels, str)
             or not isinstance(labels, list | tuple)
@@ -76,10 +85,25 @@ class TaskBoard:
             max_attempts = spec.max_attempts
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise _Invalid("key", "a non-empty string")
-        return NewTask(title.strip(), body, priority, tuple(x.strip() for x in labels), pool, key, max_attempts)
+        return NewTask(
+            title=title.strip(),
+            body=body,
+            priority=priority,
+            labels=tuple(x.strip() for x in labels),
+            pool=pool,
+            key=key,
+            max_attempts=max_attempts,
+        )
 
-    def add(self, title: str, body: str = "", priority: int = DEFAULT_PRIORITY, labels: Sequence[str] = (),
-            pool: str | None = None, key: str | None = None) -> int:  # fmt: skip
+    def add(
+        self,
+        title: str,
+        body: str = "",
+        priority: int = DEFAULT_PRIORITY,
+        labels: Sequence[str] = (),
+        pool: str | None = None,
+        key: str | None = None,
+    ) -> int:
         """Queue one task and return its id (an open task with the same key: that task's id)."""
         try:
             item = self._new(title, body, priority, list(labels), pool, key)
@@ -124,7 +148,9 @@ class TaskBoard:
         added = self.store.add_tasks(items, now)
         for item, (tid, created) in zip(items, added, strict=True):
             if created:
-                self.fleet.on_event(Event(now, "task-added", None, item.title, {"task": tid}))
+                self.fleet.on_event(
+                    Event(time=now, kind="task-added", agent=None, reason=item.title, data={"task": tid})
+                )
         wake.notify(self.fleet.wake_fifo)
         return [tid for tid, _ in added]
 
@@ -151,7 +177,7 @@ class TaskBoard:
     def breakers(self) -> dict[str, Breaker]:
         """Every pool's breaker (closed when it never tripped)."""
         stored = self.store.breakers()
-        return {p.name: stored.get(p.name, Breaker(p.name)) for p in self.fleet.spec.pools}
+        return {p.name: stored.get(p.name, Breaker(pool=p.name)) for p in self.fleet.spec.pools}
 
     # --- changing ---------------------------------------------------------------------
 
@@ -182,7 +208,7 @@ class TaskBoard:
             if spec is None:
                 known = ", ".join(p.name for p in self.fleet.spec.pools) or "none"
                 raise UsageError(f"no pool named {pool!r} (pools: {known})")
-            if self.store.breakers().get(pool, Breaker(pool)).state is BreakerState.OPEN:
+            if self.store.breakers().get(pool, Breaker(pool=pool)).state is BreakerState.OPEN:
                 return None
         return self.store.claim_task(
             now=self.fleet.now(),
@@ -205,9 +231,16 @@ class TaskBoard:
             if self.store.mark_outcome(task.id, task.attempt, "done", result, now):
                 (self.fleet.runs_dir / f"{task.run_id}.done").touch()
                 return self.show(task_id)
-        elif self.store.settle_task(task.id, task.attempt, TaskState.DONE, now, reason="reported done", result=result,
-                                    event=("task-done", task.agent, "reported done", {"task": task.id,
-                                           "attempt": task.attempt}), outcome="done"):  # fmt: skip
+        elif self.store.settle_task(
+            task.id,
+            task.attempt,
+            TaskState.DONE,
+            now,
+            reason="reported done",
+            result=result,
+            event=("task-done", task.agent, "reported done", {"task": task.id, "attempt": task.attempt}),
+            outcome="done",
+        ):
             wake.notify(self.fleet.wake_fifo)
             return self.show(task_id)
         return self._must_run(self.show(task_id), "done")
@@ -220,9 +253,15 @@ class TaskBoard:
         if task.state is TaskState.FAILED:
             return task
         self._must_run(task, "fail")
-        if self.store.settle_task(task.id, task.attempt, TaskState.FAILED, self.fleet.now(), reason=reason.strip(),
-                                  event=("task-failed", task.agent, reason.strip(), {"task": task.id,
-                                         "attempt": task.attempt}), outcome="fail"):  # fmt: skip
+        if self.store.settle_task(
+            task.id,
+            task.attempt,
+            TaskState.FAILED,
+            self.fleet.now(),
+            reason=reason.strip(),
+            event=("task-failed", task.agent, reason.strip(), {"task": task.id, "attempt": task.attempt}),
+            outcome="fail",
+        ):
             wake.notify(self.fleet.wake_fifo)
             return self.show(task_id)
         return self._must_run(self.show(task_id), "fail")
@@ -239,5 +278,5 @@ class TaskBoard:
         for name in pools:
             if self.fleet.spec.pool(name) is None:
                 raise UsageError(f"no pool named {name!r}")
-            self.store.save_breaker(Breaker(name), ("breaker-reset", name, "closed by hand", {"pool": name}), now)
+            self.store.save_breaker(Breaker(pool=name), ("breaker-reset", name, "closed by hand", {"pool": name}), now)
         wake.notify(self.fleet.wake_fifo)
