@@ -3,21 +3,19 @@
 A wake is typed only into a verified, live window, and only by the one process that
 claims its delivery in the store, so it is typed exactly once even when `send`, the
 supervise loop and a reconcile race. A wake for an agent that is down waits in the
-store and is typed when the agent next runs (Fleet.tick delivers pending wakes).
+store and is typed when the agent next runs (each full pass delivers pending wakes).
 """
 
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from fleetctl import wake
 from fleetctl.errors import UsageError
 from fleetctl.model import TASK_WINDOW_SEPARATOR, Message, Observation, PaneInfo
+from fleetctl.runtime.context import Runtime
+from fleetctl.runtime.events import emit
 from fleetctl.tmux import TmuxError
-
-if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet
 
 BROADCAST = "*"
 HUMAN = "human"  # the people's inbox: agents report to it with `fleetctl send human ...`
@@ -25,7 +23,7 @@ TEXT_MAX_CHARS = 10_000
 
 
 class Bus:
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Runtime) -> None:
         self.fleet = fleet
         self.store = fleet.store
 
@@ -45,8 +43,9 @@ class Bus:
         known = ", ".join(a.name for a in spec.agents) or "none"
         raise UsageError(f"no agent named {to!r} (agents: {known}; or `*` for all, `{HUMAN}` for people)")
 
-    def send(self, to: str, text: str, sender: str | None = None, key: str | None = None,
-             wake: bool = False) -> list[int]:  # fmt: skip
+    def send(
+        self, to: str, text: str, sender: str | None = None, key: str | None = None, wake: bool = False
+    ) -> list[int]:
         """Store one message per recipient (once per recipient and key); a wake is typed now if it can be."""
         if not text or not text.strip():
             raise UsageError("TEXT: expected a non-empty message")
@@ -58,7 +57,7 @@ class Bus:
             raise UsageError("--key: expected a non-empty key")
         names = self.recipients(to)
         sender = sender or os.environ.get("FLEET_AGENT") or HUMAN
-        sent = self.store.add_messages(sender, names, text, key, wake, self.fleet.clock())
+        sent = self.store.add_messages(sender, names, text, key, wake, self.fleet.now())
         if wake and any(created for _, created in sent):
             self.deliver_pending()
             _notify(self.fleet)
@@ -68,7 +67,7 @@ class Bus:
         """A recipient's messages, oldest first; `ack` marks the returned ones read."""
         messages = self.store.messages(name, unread)
         if ack:
-            self.store.ack_messages([m.id for m in messages if m.read is None], self.fleet.clock())
+            self.store.ack_messages([m.id for m in messages if m.read is None], self.fleet.now())
         return messages
 
     def deliver_pending(self, obs: Observation | None = None) -> int:
@@ -87,7 +86,7 @@ class Bus:
             pane = by_pane.get(live.get(message.recipient, ""))
             if pane is None or pane.window_name != message.recipient:
                 continue
-            if not self.store.claim_wake(message.id, self.fleet.clock()):
+            if not self.store.claim_wake(message.id, self.fleet.now()):
                 continue
             try:
                 self.fleet.tmux.send_text(pane.pane_id, message.text)
@@ -95,10 +94,10 @@ class Bus:
                 self.store.unclaim_wake(message.id)
                 continue
             typed += 1
-            self.fleet._event("woke", message.recipient, message.text[:80],
-                              {"message": message.id, "from": message.sender})  # fmt: skip
+            data: dict[str, object] = {"message": message.id, "from": message.sender}
+            emit(self.fleet, "woke", message.recipient, message.text[:80], data)
         return typed
 
 
-def _notify(fleet: Fleet) -> None:
+def _notify(fleet: Runtime) -> None:
     wake.notify(fleet.wake_fifo)

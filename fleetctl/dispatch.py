@@ -128,7 +128,7 @@ def plan(
     budget: int = 50,
 ) -> DispatchPlan:
     """What to do with every task window and how many tasks each pool should claim."""
-    b = _Builder(now, budget)
+    b = _Builder(now=now, budget=budget)
     by_name = {p.name: p for p in pools}
     busy: dict[str, int] = {}
     if lease_expiry is not None:
@@ -141,14 +141,14 @@ def plan(
             busy[window.pool] = busy.get(window.pool, 0) + 1
     unassigned = queued.get(None, 0)
     for pool in pools:
-        breaker = breakers.get(pool.name, Breaker(pool.name))
+        breaker = breakers.get(pool.name, Breaker(pool=pool.name))
         cap = pool.slots
         if breaker.state is BreakerState.OPEN:
             due = (breaker.opened_at or now) + pool.breaker_cooldown
             if now < due:
                 b.wake(due)
                 continue
-            b.actions.append(HalfOpen(pool.name))
+            b.actions.append(HalfOpen(pool=pool.name))
             cap = 1
         elif breaker.state is BreakerState.HALF_OPEN:
             cap = 1
@@ -156,11 +156,11 @@ def plan(
         wanted = min(free, queued.get(pool.name, 0) + unassigned)
         if wanted > 0:
             granted = min(wanted, b.budget)
-            if granted and b.costly(Claim(pool.name, granted), granted):
+            if granted and b.costly(Claim(pool=pool.name, count=granted), granted):
                 unassigned = max(0, unassigned - max(0, granted - queued.get(pool.name, 0)))
             if granted < wanted:
                 b.wake(now + VERIFY_POLL_SECONDS)
-    return DispatchPlan(tuple(b.actions), b.wake_at)
+    return DispatchPlan(actions=tuple(b.actions), wake_at=b.wake_at)
 
 
 def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool:
@@ -171,20 +171,20 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
         start_timeout = pool.start_timeout if pool else 10.0
         due = (task.started or now) + start_timeout + SPAWN_GRACE_SECONDS
         if now >= due:
-            b.actions.append(FinishRun(task.id, None))
+            b.actions.append(FinishRun(task_id=task.id, run_id=None))
             return False
         b.wake(due)
         return True
     if not run.live or pane is None or pane.dead:
-        b.actions.append(FinishRun(task.id, run.id))
+        b.actions.append(FinishRun(task_id=task.id, run_id=run.id))
         return False
     if task.state is TaskState.CANCELLED:
-        return not b.costly(KillRun(task.id, run.id, "cancelled", "task cancelled"))
+        return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="cancelled", detail="task cancelled"))
     if task.state.terminal:
         due = (task.finished or now) + REPORT_GRACE_SECONDS
         if now >= due:
             detail = f"reported {task.state.value} {_secs(now - (task.finished or now))} ago and still running"
-            return not b.costly(KillRun(task.id, run.id, "reported", detail))
+            return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="reported", detail=detail))
         b.wake(due)
         return True
     if pool is None:
@@ -192,27 +192,34 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
     age = now - run.started
     if run.verified is None:
         if age >= pool.min_uptime:
-            b.actions.append(VerifyRun(task.id, run.id))
+            b.actions.append(VerifyRun(task_id=task.id, run_id=run.id))
         elif age > pool.start_timeout:
-            return not b.costly(KillRun(task.id, run.id, "start", f"not verified after {_secs(pool.start_timeout)}"))
+            return not b.costly(
+                KillRun(
+                    task_id=task.id,
+                    run_id=run.id,
+                    reason="start",
+                    detail=f"not verified after {_secs(pool.start_timeout)}",
+                )
+            )
         else:
             b.wake(run.started + pool.min_uptime)
     if not window.gating:
         if pool.wall_timeout is not None:
             if age >= pool.wall_timeout:
                 detail = f"ran {_secs(age)}, over wall_timeout {_secs(pool.wall_timeout)}"
-                return not b.costly(KillRun(task.id, run.id, "wall", detail))
+                return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="wall", detail=detail))
             b.wake(run.started + pool.wall_timeout)
         if pool.idle_timeout is not None:
             last = max(pane.activity, run.started)
             if now - last >= pool.idle_timeout:
                 detail = f"no output for {_secs(now - last)}, over idle_timeout {_secs(pool.idle_timeout)}"
-                return not b.costly(KillRun(task.id, run.id, "idle", detail))
+                return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="idle", detail=detail))
             b.wake(last + pool.idle_timeout)
     if task.state is TaskState.RUNNING and task.lease_until is not None:
         renew_at = task.lease_until - pool.lease / 2
         if now >= renew_at:
-            b.actions.append(RenewLease(task.id, now + pool.lease))
+            b.actions.append(RenewLease(task_id=task.id, until=now + pool.lease))
         else:
             b.wake(renew_at)
     return True
@@ -255,15 +262,22 @@ GATE_TIMEOUT_CODE = 124  # what `timeout` exits with
 
 def verdict(task: Task, end: RunEnd, gate: bool) -> Verdict:
     if task.state is TaskState.CANCELLED:
-        return Verdict(None, "task-cancelled", "cancelled", neutral=True)
+        return Verdict(state=None, kind="task-cancelled", reason="cancelled", neutral=True)
     if task.state is TaskState.FAILED:
-        return Verdict(None, "task-failed", task.reason or "failed", failure=f"fail: {normalize(task.reason or '')}")
+        return Verdict(
+            state=None,
+            kind="task-failed",
+            reason=task.reason or "failed",
+            failure=f"fail: {normalize(task.reason or '')}",
+        )
     if task.state.terminal:
-        return Verdict(None, f"task-{task.state.value}", task.reason or task.state.value)
+        return Verdict(state=None, kind=f"task-{task.state.value}", reason=task.reason or task.state.value)
     if task.state is TaskState.QUEUED:
-        return Verdict(None, "task-requeued", "already re-queued", neutral=True)
+        return Verdict(state=None, kind="task-requeued", reason="already re-queued", neutral=True)
     if end.killed in ("down", "remove"):
-        return Verdict(TaskState.QUEUED, "task-requeued", end.detail or f"stopped by {end.killed}", neutral=True)
+        return Verdict(
+            state=TaskState.QUEUED, kind="task-requeued", reason=end.detail or f"stopped by {end.killed}", neutral=True
+        )
     if end.killed is not None:
         signature = f"{end.killed}_timeout" if end.killed in ("wall", "idle") else f"{end.killed}: {end.detail}"
         return _attempt_failed(task, f"{end.killed}: {end.detail}" if end.detail else end.killed, signature)
@@ -271,16 +285,25 @@ def verdict(task: Task, end: RunEnd, gate: bool) -> Verdict:
     clean = end.exit_code == 0 and end.exit_signal is None
     if gate and end.gate_code is not None:
         if end.gate_code == 0:
-            return Verdict(TaskState.DONE, "task-done", "gate passed")
+            return Verdict(state=TaskState.DONE, kind="task-done", reason="gate passed")
         tail = " | ".join(end.gate_output.splitlines()[-5:])
         what = "gate timed out" if end.gate_code == GATE_TIMEOUT_CODE else f"gate failed (exit {end.gate_code})"
-        return Verdict(TaskState.NEEDS_REVIEW, "task-needs-review", f"{what}: {tail}" if tail else what)
+        return Verdict(
+            state=TaskState.NEEDS_REVIEW, kind="task-needs-review", reason=f"{what}: {tail}" if tail else what
+        )
     if clean or reported:
         if gate:
-            return Verdict(TaskState.NEEDS_REVIEW, "task-needs-review", "the gate did not report a result")
-        return Verdict(TaskState.DONE, "task-done", "reported done" if reported else "exited with code 0")
-    how = f"killed by signal {end.exit_signal}" if end.exit_signal is not None else (
-        f"exited with code {end.exit_code}" if end.exit_code is not None else "ended without an exit code")  # fmt: skip
+            return Verdict(
+                state=TaskState.NEEDS_REVIEW, kind="task-needs-review", reason="the gate did not report a result"
+            )
+        return Verdict(
+            state=TaskState.DONE, kind="task-done", reason="reported done" if reported else "exited with code 0"
+        )
+    how = (
+        f"killed by signal {end.exit_signal}"
+        if end.exit_signal is not None
+        else (f"exited with code {end.exit_code}" if end.exit_code is not None else "ended without an exit code")
+    )
     line = error_line(end.output)
     reason = f"{how}: {line}" if line else how
     return _attempt_failed(task, reason, f"{how}: {normalize(line)}")
@@ -289,10 +312,16 @@ def verdict(task: Task, end: RunEnd, gate: bool) -> Verdict:
 def _attempt_failed(task: Task, reason: str, signature: str) -> Verdict:
     sig = signature[:SIGNATURE_MAX_CHARS]
     if task.attempts_left > 0:
-        return Verdict(TaskState.QUEUED, "task-requeued", f"attempt {task.attempt} failed: {reason}", failure=sig)
+        return Verdict(
+            state=TaskState.QUEUED, kind="task-requeued", reason=f"attempt {task.attempt} failed: {reason}", failure=sig
+        )
     used = task.attempt - task.budget_from
-    return Verdict(TaskState.NEEDS_HUMAN, "task-needs-human", f"{used} of {task.max_attempts} attempts failed; "
-                   f"last: {reason}", failure=sig)  # fmt: skip
+    return Verdict(
+        state=TaskState.NEEDS_HUMAN,
+        kind="task-needs-human",
+        reason=f"{used} of {task.max_attempts} attempts failed; last: {reason}",
+        failure=sig,
+    )
 
 
 def error_line(output: str) -> str:
@@ -318,7 +347,7 @@ def breaker_after(breaker: Breaker, pool: PoolSpec, result: Verdict, now: float)
         return breaker, None
     if result.failure is None:
         if breaker.state is BreakerState.HALF_OPEN:
-            return Breaker(pool.name), "closed"
+            return Breaker(pool=pool.name), "closed"
         if breaker.streak == 0 and breaker.signature is None:
             return breaker, None
         return replace(breaker, streak=0, signature=None), None

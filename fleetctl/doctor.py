@@ -70,9 +70,11 @@ def check_state_dir(state_dir: Path) -> Check:
     try:
         st = state_dir.stat()
     except FileNotFoundError:
-        return Check("state dir", True, f"{state_dir} does not exist yet (created with mode 0700 on first use)")
+        return Check(
+            name="state dir", ok=True, detail=f"{state_dir} does not exist yet (created with mode 0700 on first use)"
+        )
     except OSError as exc:
-        return Check("state dir", False, f"{state_dir}: {exc.strerror}")
+        return Check(name="state dir", ok=False, detail=f"{state_dir}: {exc.strerror}")
     problems = []
     if st.st_uid != os.getuid():
         problems.append(f"owned by uid {st.st_uid}, not you (uid {os.getuid()})")
@@ -82,8 +84,8 @@ def check_state_dir(state_dir: Path) -> Check:
     if not os.access(state_dir, os.W_OK | os.X_OK):
         problems.append("not writable by you")
     if problems:
-        return Check("state dir", False, f"{state_dir}: " + "; ".join(problems))
-    return Check("state dir", True, f"{state_dir} (0700, yours)")
+        return Check(name="state dir", ok=False, detail=f"{state_dir}: " + "; ".join(problems))
+    return Check(name="state dir", ok=True, detail=f"{state_dir} (0700, yours)")
 
 
 def check_lock(
@@ -121,7 +123,7 @@ def check_lock(
 def check_database(state_dir: Path) -> Check:
     path = state_dir / "fleet.db"
     if not path.exists():
-        return Check("database", True, f"{path} does not exist yet")
+        return Check(name="database", ok=True, detail=f"{path} does not exist yet")
     try:
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
         try:
@@ -129,10 +131,14 @@ def check_database(state_dir: Path) -> Check:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        return Check("database", False, f"{path}: unreadable ({exc}); move it aside (mv {path} {path}.bad)")
+        return Check(
+            name="database", ok=False, detail=f"{path}: unreadable ({exc}); move it aside (mv {path} {path}.bad)"
+        )
     if result != "ok":
-        return Check("database", False, f"{path}: quick_check says {result}; move it aside (mv {path} {path}.bad)")
-    return Check("database", True, f"{path} ok")
+        return Check(
+            name="database", ok=False, detail=f"{path}: quick_check says {result}; move it aside (mv {path} {path}.bad)"
+        )
+    return Check(name="database", ok=True, detail=f"{path} ok")
 
 
 # --- agents ---------------------------------------------------------------------------
@@ -171,8 +177,9 @@ def doctor_spec(spec: FleetSpec, agents: Sequence[AgentSpec], state_dir: Path) -
             notes[agent.name] = f"port {port} instead of {agent.port}, which is in use"
         changed.append(new)
     name = f"doctor-{spec.name}-{os.getpid()}"
-    return replace(spec, name=name, state_dir=state_dir, agents=tuple(changed), pools=(), supervisor=False,
-                   on_alert=None), notes  # fmt: skip
+    return replace(
+        spec, name=name, state_dir=state_dir, agents=tuple(changed), pools=(), supervisor=False, on_alert=None
+    ), notes
 
 
 def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
@@ -202,8 +209,9 @@ def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
             pane = panes.get(agent.name)
             if pane is not None:
                 output += "\n" + strip_ansi(fleet.tmux.capture(pane.pane_id, CAPTURE_LINES))
-            checks.append(_verdict(agent, failed.get(agent.name), rows.get(agent.name), run, output,
-                                   notes.get(agent.name)))  # fmt: skip
+            checks.append(
+                _verdict(agent, failed.get(agent.name), rows.get(agent.name), run, output, notes.get(agent.name))
+            )
         return checks
     finally:
         with contextlib.suppress(Exception):
@@ -225,17 +233,19 @@ def _verdict(
     found = f"; output matched {match[0]!r}: {match[1]}" if match else ""
     if failure is not None:
         detail = re.sub(r" \(run `fleetctl reset [^`]*` once fixed\)", "", failure.split(": ", 1)[1])  # not ours
-        return Check(name, False, detail + found + suffix)
+        return Check(name=name, ok=False, detail=detail + found + suffix)
     if row is not None and row.state is not AgentState.RUNNING:
         why = run.stop_reason if run is not None and run.stop_reason else row.reason or row.state.value
-        return Check(name, False, f"{row.state.value} right after it was verified: {why}" + found + suffix)
+        return Check(
+            name=name, ok=False, detail=f"{row.state.value} right after it was verified: {why}" + found + suffix
+        )
     if match:
-        return Check(name, False, f"started, but its output matched {match[0]!r}: {match[1]}" + suffix)
+        return Check(name=name, ok=False, detail=f"started, but its output matched {match[0]!r}: {match[1]}" + suffix)
     what = [f"pid {run.pid}"] if run is not None else []
     if agent.port is not None:
         what.append(f"port {agent.port}")
     what.append(f"min_uptime {agent.min_uptime:g}s")
-    return Check(name, True, "verified: " + ", ".join(what) + suffix)
+    return Check(name=name, ok=True, detail="verified: " + ", ".join(what) + suffix)
 
 
 def _first_match(patterns: Sequence[str], output: str) -> tuple[str, str] | None:

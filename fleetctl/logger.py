@@ -3,7 +3,8 @@ and a status that logs nothing should not pay it."""
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
+from typing import TYPE_CHECKING
+
 if TYPE_CHECKING:
     import logging
 

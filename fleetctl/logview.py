@@ -57,7 +57,11 @@ def segments(directory: Path) -> list[Segment]:
             st = path.stat()
         except OSError:
             continue
-        found.append(Segment(path, run, int(suffix[1:]) if suffix else None, st.st_ino, st.st_mtime))
+        found.append(
+            Segment(
+                path=path, run=run, rotated_ms=int(suffix[1:]) if suffix else None, inode=st.st_ino, mtime=st.st_mtime
+            )
+        )
     last_write: dict[str, float] = {}
     for seg in found:
         last_write[seg.run] = max(last_write.get(seg.run, 0.0), seg.mtime)

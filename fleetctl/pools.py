@@ -13,7 +13,6 @@ import contextlib
 import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fleetctl import dispatch
 from fleetctl import spec as spec_module
@@ -33,11 +32,11 @@ from fleetctl.model import (
     new_run_id,
 )
 from fleetctl.record import replace
-from fleetctl.tmux import TmuxError
+from fleetctl.runtime import launcher, logs, observe, terminate
+from fleetctl.runtime.context import Runtime
+from fleetctl.runtime.events import alert, emit
+from fleetctl.tmux import TmuxError, WindowRequest
 from fleetctl.worktree import WorkspaceError, ensure_worktree
-
-if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet, TickResult
 
 TASKS_DIR = "tasks"
 WORKTREES_DIR = "worktrees"
@@ -49,7 +48,7 @@ OUTPUT_LINES = 40
 class PoolRunner:
     """Runs one dispatch pass for a Fleet; the caller holds the fleet lock."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Runtime) -> None:
         self.fleet = fleet
         self.store = fleet.store
 
@@ -68,7 +67,7 @@ class PoolRunner:
 
     def tick(self, obs: Observation) -> float | None:
         """Watch every task window, settle the ended ones, fill free slots; returns the next deadline."""
-        fleet, now = self.fleet, self.fleet.clock()
+        fleet, now = self.fleet, self.fleet.now()
         panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
         windows = []
         finished: list[str] = []
@@ -76,11 +75,11 @@ class PoolRunner:
             pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
             if pane is not None and run is not None and run.live and (fleet.runs_dir / f"{run.id}.exit").exists():
                 # The wrapper wrote the exit code and only lingers to let tmux read the last
-                # output: the run has ended (as for agents, see Fleet._find_ended). Its window
+                # output: the run has ended (as for agents, see runtime.observe.find_ended). Its window
                 # is closed below, once its log has settled, so it never holds a slot.
                 pane = replace(pane, dead=True)
                 finished.append(pane.window_id)
-            window = dispatch.WindowTask(task, run, pane)
+            window = dispatch.WindowTask(task=task, run=run, pane=pane)
             pool = fleet.spec.pool(window.pool)
             if run is not None and pane is not None and not pane.dead and pool is not None and pool.gate:
                 window = replace(window, gating=self._run_file(run.id, "agent").exists())
@@ -88,20 +87,22 @@ class PoolRunner:
         pools = fleet.spec.pools
         queued = self.store.queued_by_pool() if pools else {}
         breakers = self.store.breakers() if pools else {}
-        plan = dispatch.plan(pools, windows, queued, breakers, self.store.next_lease_expiry(), now,
-                             fleet.spec.max_actions_per_tick)  # fmt: skip
+        plan = dispatch.plan(
+            pools, windows, queued, breakers, self.store.next_lease_expiry(), now, fleet.spec.max_actions_per_tick
+        )
         close, opened = self._apply(plan, windows, breakers, now)
         held = {w.pane.pane_id for w in windows if w.pane is not None}
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
-            soon = fleet.clock() + dispatch.VERIFY_POLL_SECONDS
+            soon = fleet.now() + dispatch.VERIFY_POLL_SECONDS
             return soon if plan.wake_at is None else min(plan.wake_at, soon)
         return plan.wake_at
 
-    def _apply(self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker],
-               now: float) -> tuple[list[str], int]:  # fmt: skip
+    def _apply(
+        self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker], now: float
+    ) -> tuple[list[str], int]:
         by_task = {w.task.id: w for w in windows}
         kills: list[dispatch.KillRun] = []
         claims: list[dispatch.Claim] = []
@@ -110,7 +111,7 @@ class PoolRunner:
             if isinstance(action, dispatch.ExpireLeases):
                 self.store.expire_leases(now)
             elif isinstance(action, dispatch.HalfOpen):
-                breaker = replace(breakers.get(action.pool, Breaker(action.pool)), state=BreakerState.HALF_OPEN)
+                breaker = replace(breakers.get(action.pool, Breaker(pool=action.pool)), state=BreakerState.HALF_OPEN)
                 self._save_breaker(breaker, "breaker-half-open", "cooldown over: dispatching one trial task", now)
             elif isinstance(action, dispatch.VerifyRun):
                 self.store.verify_run(action.run_id, now)
@@ -139,21 +140,37 @@ class PoolRunner:
             pool = fleet.spec.pool(window.pool)
             roots = [window.pane.pid] if window.pane is not None else []
             batch.append(([kill.run_id], roots, pool.stop_timeout if pool else 10.0))
-        left = fleet._terminate(batch)
+        left = terminate.terminate(fleet, batch)
         if left:
-            fleet._event("warning", None, f"task processes survived SIGKILL: {sorted(left)}", {"left": sorted(left)})
+            emit(fleet, "warning", None, f"task processes survived SIGKILL: {sorted(left)}", {"left": sorted(left)})
         windows = []
         for kill in kills:
             window = by_task[kill.task_id]
             assert window.run is not None
             agent = window.run.agent
-            output = fleet.output_tail(agent, kill.run_id, OUTPUT_LINES)
+            output = logs.output_tail(fleet, agent, kill.run_id, OUTPUT_LINES)
             cls = FailureClass.STALLED if kill.reason == "idle" else FailureClass.KILLED
-            fleet.store.end_run(kill.run_id, fleet.clock(), failure_class=cls, stopped_by=fleet.actor,
-                                stop_reason=f"{kill.reason}: {kill.detail}")  # fmt: skip
-            fleet._event("task-killed", agent, f"{kill.reason}: {kill.detail}",
-                         {"task": window.task.id, "attempt": window.task.attempt, "run": kill.run_id,
-                          "why": kill.reason, "output": output.splitlines()[-5:]}, now)  # fmt: skip
+            fleet.store.end_run(
+                kill.run_id,
+                fleet.now(),
+                failure_class=cls,
+                stopped_by=fleet.actor,
+                stop_reason=f"{kill.reason}: {kill.detail}",
+            )
+            emit(
+                fleet,
+                "task-killed",
+                agent,
+                f"{kill.reason}: {kill.detail}",
+                {
+                    "task": window.task.id,
+                    "attempt": window.task.attempt,
+                    "run": kill.run_id,
+                    "why": kill.reason,
+                    "output": output.splitlines()[-5:],
+                },
+                now,
+            )
             self._settle(window, dispatch.RunEnd(killed=kill.reason, detail=kill.detail, output=output), now)
             self._cleanup(kill.run_id)
             if window.pane is not None:
@@ -167,22 +184,35 @@ class PoolRunner:
             end = dispatch.RunEnd(killed="spawn", detail="the task's window run was never recorded")
         elif not run.live:
             stopped = run.stopped_by in ("down", "remove")
-            output = fleet.output_tail(run.agent, run.id, OUTPUT_LINES)
-            end = dispatch.RunEnd(run.exit_code, run.exit_signal, output, killed=run.stopped_by if stopped else None,
-                                  detail=run.stop_reason or "")  # fmt: skip
+            output = logs.output_tail(fleet, run.agent, run.id, OUTPUT_LINES)
+            end = dispatch.RunEnd(
+                exit_code=run.exit_code,
+                exit_signal=run.exit_signal,
+                output=output,
+                killed=run.stopped_by if stopped else None,
+                detail=run.stop_reason or "",
+            )
         else:
-            code, sig = fleet._exit_status(run, window.pane)
-            output = fleet._last_output(run.agent, run.id, settle=sig is None)
+            code, sig = observe.exit_status(fleet, run, window.pane)
+            output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
             gate_code = _read_int(self._run_file(run.id, "gate"))
             gate_output = _tail(self._gate_log(run), 20)
             clean = code == 0 and sig is None
             if code is None and sig is None:
                 end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")
             else:
-                end = dispatch.RunEnd(code, sig, output, gate_code, gate_output)
+                end = dispatch.RunEnd(
+                    exit_code=code, exit_signal=sig, output=output, gate_code=gate_code, gate_output=gate_output
+                )
             reason = "exited with code 0" if clean else (end.detail or f"exit {code}, signal {sig}")
-            fleet.store.end_run(run.id, now, exit_code=code, exit_signal=sig, stop_reason=reason,
-                                failure_class=FailureClass.EXITED if clean else FailureClass.CRASHED)  # fmt: skip
+            fleet.store.end_run(
+                run.id,
+                now,
+                exit_code=code,
+                exit_signal=sig,
+                stop_reason=reason,
+                failure_class=FailureClass.EXITED if clean else FailureClass.CRASHED,
+            )
             self._cleanup(run.id)
         self._settle(window, end, now)
 
@@ -196,16 +226,27 @@ class PoolRunner:
             verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
             if verdict.state is None:
                 break
-            data: dict[str, object] = {"task": task.id, "attempt": task.attempt, "run": task.run_id,
-                                       "exit_code": end.exit_code, "exit_signal": end.exit_signal,
-                                       "output": end.output.splitlines()[-5:]}  # fmt: skip
+            data: dict[str, object] = {
+                "task": task.id,
+                "attempt": task.attempt,
+                "run": task.run_id,
+                "exit_code": end.exit_code,
+                "exit_signal": end.exit_signal,
+                "output": end.output.splitlines()[-5:],
+            }
             if end.gate_code is not None:
                 data["gate_code"] = end.gate_code
-            if self.store.settle_task(task.id, task.attempt, verdict.state, now, reason=verdict.reason,
-                                      event=(verdict.kind, agent, verdict.reason, data)):  # fmt: skip
-                fleet.on_event(Event(now, verdict.kind, agent, verdict.reason, data))
+            if self.store.settle_task(
+                task.id,
+                task.attempt,
+                verdict.state,
+                now,
+                reason=verdict.reason,
+                event=(verdict.kind, agent, verdict.reason, data),
+            ):
+                fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
                 if verdict.state is TaskState.NEEDS_HUMAN:
-                    fleet.alert("needs-human", agent, f"task {task.id}: {verdict.reason}")
+                    alert(fleet, "needs-human", agent, f"task {task.id}: {verdict.reason}")
                 break
             latest = self.store.task(task.id)  # someone reported or cancelled meanwhile
             if latest is None or latest.attempt != task.attempt:
@@ -216,20 +257,20 @@ class PoolRunner:
     def _breaker_after(self, pool: PoolSpec | None, verdict: dispatch.Verdict, now: float) -> None:
         if pool is None:
             return
-        breaker = self.store.breakers().get(pool.name, Breaker(pool.name))
+        breaker = self.store.breakers().get(pool.name, Breaker(pool=pool.name))
         after, change = dispatch.breaker_after(breaker, pool, verdict, now)
         if after == breaker:
             return
         kind = f"breaker-{change}" if change else None
         self._save_breaker(after, kind, after.reason if change != "closed" else "trial task succeeded", now)
         if change == "opened":
-            self.fleet.alert("breaker-open", pool.name, f"dispatch paused: {after.reason}")
+            alert(self.fleet, "breaker-open", pool.name, f"dispatch paused: {after.reason}")
 
     def _save_breaker(self, breaker: Breaker, kind: str | None, reason: str, now: float) -> None:
-        event = (kind, breaker.pool, reason, {"pool": breaker.pool, "state": breaker.state.value}) if kind else None
-        self.store.save_breaker(breaker, event, now)
-        if event is not None:
-            self.fleet.on_event(Event(now, *event))
+        data: dict[str, object] = {"pool": breaker.pool, "state": breaker.state.value}
+        self.store.save_breaker(breaker, (kind, breaker.pool, reason, data) if kind else None, now)
+        if kind:
+            self.fleet.on_event(Event(time=now, kind=kind, agent=breaker.pool, reason=reason, data=data))
 
     def _cleanup(self, run_id: str) -> None:
         for suffix in ("exit", "agent", "gate", "done", "sh"):
@@ -250,27 +291,51 @@ class PoolRunner:
         for claim in claims:
             pool = fleet.spec.pool(claim.pool)
             assert pool is not None
-            state = breakers.get(pool.name, Breaker(pool.name)).state
+            state = breakers.get(pool.name, Breaker(pool=pool.name)).state
             if state is BreakerState.OPEN:
                 continue
             for _ in range(1 if state is BreakerState.HALF_OPEN else claim.count):
-                task = self.store.claim_task(now=fleet.clock(), lease=pool.lease, max_attempts=pool.max_attempts,
-                                             pool=pool.name, labels=pool.labels)  # fmt: skip
+                task = self.store.claim_task(
+                    now=fleet.now(),
+                    lease=pool.lease,
+                    max_attempts=pool.max_attempts,
+                    pool=pool.name,
+                    labels=pool.labels,
+                )
                 if task is None:
                     break
-                run = Run(id=new_run_id(), agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
-                          started=fleet.clock(), task_id=task.id)  # fmt: skip
-                fleet.on_event(Event(run.started, "task-claimed", run.agent, f"attempt {task.attempt}: {task.title}",
-                                     {"task": task.id, "attempt": task.attempt}))  # fmt: skip
+                run = Run(
+                    id=new_run_id(),
+                    agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
+                    started=fleet.now(),
+                    task_id=task.id,
+                )
+                fleet.on_event(
+                    Event(
+                        time=run.started,
+                        kind="task-claimed",
+                        agent=run.agent,
+                        reason=f"attempt {task.attempt}: {task.title}",
+                        data={"task": task.id, "attempt": task.attempt},
+                    )
+                )
                 self.store.attach_run(task.id, task.attempt, run.id)
                 task = replace(task, run_id=run.id, agent=run.agent)
                 try:
                     workspace = self._workspace(pool, task)
                 except WorkspaceError as exc:
-                    fleet._event("task-workspace-failed", run.agent, exc.message, {"task": task.id,
-                                 "attempt": task.attempt, "error": exc.message})  # fmt: skip
-                    self._settle(dispatch.WindowTask(task, None), dispatch.RunEnd(killed="workspace",
-                                 detail=exc.message), fleet.clock())  # fmt: skip
+                    emit(
+                        fleet,
+                        "task-workspace-failed",
+                        run.agent,
+                        exc.message,
+                        {"task": task.id, "attempt": task.attempt, "error": exc.message},
+                    )
+                    self._settle(
+                        dispatch.WindowTask(task=task, run=None),
+                        dispatch.RunEnd(killed="workspace", detail=exc.message),
+                        fleet.now(),
+                    )
                     continue
                 requests.append(self._request(pool, task, run, workspace))
                 prepared.append((task, run, pool, str(workspace)))
@@ -278,26 +343,34 @@ class PoolRunner:
             return 0
         error = "no window id came back"
         try:
-            fleet.ensure_session()
+            launcher.ensure_session(fleet)
             batch = fleet.tmux.open_windows(requests)
             opened = {w.name: w for w in batch.opened}
             reasons = {f.name: f.reason for f in batch.failed}
         except TmuxError as exc:
             opened, reasons, error = {}, {}, exc.message
         started = 0
-        for task, run, _pool, workspace in prepared:
+        for task, run, _pool, place in prepared:
             window = opened.get(run.agent)
             if window is None:
                 why = reasons.get(run.agent, error)
-                self._settle(dispatch.WindowTask(task, None),
-                             dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {why}"),
-                             fleet.clock())  # fmt: skip
+                self._settle(
+                    dispatch.WindowTask(task=task, run=None),
+                    dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {why}"),
+                    fleet.now(),
+                )
                 continue
             run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
             self.store.add_run(run, fleet.procs.identity(window.pid))
-            data = {"task": task.id, "attempt": task.attempt, "run": run.id, "pid": window.pid,
-                    "window": window.window_id, "workspace": workspace}  # fmt: skip
-            fleet._event("task-started", run.agent, task.title, data)
+            data = {
+                "task": task.id,
+                "attempt": task.attempt,
+                "run": run.id,
+                "pid": window.pid,
+                "window": window.window_id,
+                "place": place,
+            }
+            emit(fleet, "task-started", run.agent, task.title, data)
             started += 1
         return started
 
@@ -308,12 +381,17 @@ class PoolRunner:
             return path
         return pool.cwd
 
-    def _request(self, pool: PoolSpec, task: Task, run: Run, workspace: Path):  # type: ignore[no-untyped-def]
+    def _request(self, pool: PoolSpec, task: Task, run: Run, workspace: Path) -> WindowRequest:
         """The task file and the window: the pool's command with {task_file} {workspace} {task_id}."""
         path = self.task_file(task.id)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        payload = {"id": task.id, "title": task.title, "body": task.body, "labels": list(task.labels),
-                   "attempt": task.attempt}  # fmt: skip
+        payload = {
+            "id": task.id,
+            "title": task.title,
+            "body": task.body,
+            "labels": list(task.labels),
+            "attempt": task.attempt,
+        }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=1) + "\n")
         tmp.replace(path)
@@ -321,12 +399,25 @@ class PoolRunner:
         command = spec_module.substitute(pool.command, values)
         if pool.gate:
             command = self._with_gate(command, spec_module.substitute(pool.gate, values), pool, run)
-        env = (*pool.env, ("FLEETCTL_CONFIG", str(self.fleet.spec.path)), ("FLEET_TASK_FILE", str(path)),
-               ("FLEET_WORKSPACE", str(workspace)), ("FLEET_POOL", pool.name))  # fmt: skip
-        agent = AgentSpec(name=run.agent, command=command, cwd=workspace, env=env, pool=pool.name, task_id=task.id,
-                          start_timeout=pool.start_timeout, min_uptime=pool.min_uptime,
-                          stop_timeout=pool.stop_timeout)  # fmt: skip
-        return self.fleet._window_request(agent, run, command, linger=False)
+        env = (
+            *pool.env,
+            ("FLEETCTL_CONFIG", str(self.fleet.spec.path)),
+            ("FLEET_TASK_FILE", str(path)),
+            ("FLEET_WORKSPACE", str(workspace)),
+            ("FLEET_POOL", pool.name),
+        )
+        agent = AgentSpec(
+            name=run.agent,
+            command=command,
+            cwd=workspace,
+            env=env,
+            pool=pool.name,
+            task_id=task.id,
+            start_timeout=pool.start_timeout,
+            min_uptime=pool.min_uptime,
+            stop_timeout=pool.stop_timeout,
+        )
+        return launcher.window_request(self.fleet, agent, run, command, linger=False)
 
     def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
         """Agent, then (if it exited 0 or reported done) the gate with a timeout; the agent's code is the run's."""
@@ -334,33 +425,34 @@ class PoolRunner:
         agent_file, gate_file, done_file = (str(self._run_file(run.id, s)) for s in ("agent", "gate", "done"))
         log = self._gate_log(run)
         timeout = int(pool.wall_timeout or GATE_TIMEOUT_SECONDS) + 1
-        return "\n".join([
-            f"/bin/sh -c {q(command)}",
-            "code=$?",
-            f"echo $code > {q(agent_file)}",
-            f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
-            f"  echo {q('fleetctl: gate: ' + gate)}",
-            f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
-            f"  echo $? > {q(gate_file)}",
-            f"  tail -n 20 {q(str(log))}",
-            "fi",
-            "exit $code",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                f"/bin/sh -c {q(command)}",
+                "code=$?",
+                f"echo $code > {q(agent_file)}",
+                f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
+                f"  echo {q('fleetctl: gate: ' + gate)}",
+                f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
+                f"  echo $? > {q(gate_file)}",
+                f"  tail -n 20 {q(str(log))}",
+                "fi",
+                "exit $code",
+            ]
+        )
 
 
-def on_tick(fleet: Fleet, obs: Observation, result: TickResult) -> None:
-    """The one hook of Fleet.tick: dispatch, then deliver wakes to agents that are up."""
+def on_tick(fleet: Runtime, obs: Observation) -> float | None:
+    """The one hook of a full pass: dispatch, then deliver wakes to agents that are up;
+    returns when dispatch wants the next pass (None: no deadline of its own)."""
     from fleetctl.bus import Bus
 
     try:
         wake_at = PoolRunner(fleet).tick(obs)
         Bus(fleet).deliver_pending(obs)
     except FleetError as exc:
-        fleet._event("dispatch-error", None, exc.message, {})
-        return
-    if wake_at is not None:
-        current = result.plan.wake_at
-        result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
+        emit(fleet, "dispatch-error", None, exc.message, {})
+        return None
+    return wake_at
 
 
 def _read_int(path: Path) -> int | None:

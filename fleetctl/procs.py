@@ -7,17 +7,16 @@ the signal is absent, not an error.
 
 psutil is imported by the methods that use it, never at import time: importing this
 module costs nothing, and a command that never looks at a process never loads psutil.
-Every wait goes through an injected Clock, so the TERM -> KILL escalation is unit-tested
-with a fake one.
+The TERM -> KILL escalation is the runtime's (fleetctl.runtime.terminate), on the fleet's
+clock; this gateway only reads processes and signals them.
 """
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from fleetctl.model import ProcInfo
 from fleetctl.record import field, record
@@ -25,34 +24,8 @@ from fleetctl.record import field, record
 if TYPE_CHECKING:
     import psutil
 
-KILL_POLL_SECONDS = 0.02
-KILL_WAIT_SECONDS = 5.0
 IDENTITY_TOLERANCE_SECONDS = 0.05  # start times are in clock ticks (10 ms on Linux)
 FIND_ENV_SLACK_SECONDS = 2.0  # a process's start time and a run's start are read by different clocks
-
-
-class Clock(Protocol):
-    """What every wait here reads and sleeps on (a fake one in unit tests)."""
-
-    def monotonic(self) -> float: ...
-
-    def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
-
-
-def _poll_pause(polls: int) -> float:
-    """How long to wait before looking again at processes just signalled: most die within a
-    millisecond, so look again soon, then back off to the steady poll."""
-    return min(KILL_POLL_SECONDS, 0.002 * 2.0 ** min(polls, 8))
 
 
 @record(frozen=False)
@@ -82,9 +55,6 @@ class ProcTable:
 
 class ProcessGateway:
     """Reads processes and ends them, for one machine."""
-
-    def __init__(self, clock: Clock | None = None) -> None:
-        self.clock: Clock = clock or SystemClock()
 
     # --- reading ----------------------------------------------------------------------
 
@@ -247,91 +217,10 @@ class ProcessGateway:
 
     # --- ending -----------------------------------------------------------------------
 
-    def terminate_groups(
-        self, groups: list[tuple[dict[int, float], float]], killed_all: Callable[[], None] | None = None
-    ) -> set[int]:
-        """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline.
-
-        Each group is {pid: start time} and its grace in seconds. Only processes whose start
-        time still matches are signalled. See escalate for the rest.
-        """
-        return self.escalate([(_processes(targets), grace) for targets, grace in groups], killed_all)
-
-    def escalate(
-        self, groups: list[tuple[list[psutil.Process], float]], killed_all: Callable[[], None] | None = None
-    ) -> set[int]:
-        """TERM every process now, then KILL each group's survivors when its grace runs out.
-
-        Every group is watched in the same polling loop, so N agents that ignore SIGTERM cost
-        one stop_timeout in all, not N. Until its deadline a group is looked at only up to its
-        first live process (is anything left?), so waiting on a hundred stubborn agents stays
-        cheap; after a KILL, every process is checked, soon and then less often. `killed_all`
-        runs right after a KILL that leaves no group waiting for its deadline (never if all
-        ended on TERM): what the caller does next overlaps the kernel's teardown of the killed.
-        Returns the pids still alive KILL_WAIT_SECONDS after their SIGKILL.
-        """
-        import signal
-
-        clock = self.clock
-        start = clock.monotonic()
-        for procs, _ in groups:
-            _send(procs, signal.SIGTERM)
-        pending = [(list(procs), start + grace) for procs, grace in groups if procs]
-        killed: list[tuple[psutil.Process, float]] = []  # process, give-up time
-        left: set[int] = set()
-        polls = 0
-        while pending or killed:
-            now = clock.monotonic()
-            still = []
-            due: list[psutil.Process] = []
-            for procs, deadline in pending:
-                if now >= deadline:
-                    due += procs
-                elif _first_alive(procs):
-                    still.append((procs, deadline))
-            if due:  # every group due now in one go: check them all, then KILL them all
-                due = _running(due)
-                _send(due, signal.SIGKILL)
-                killed += [(p, now + KILL_WAIT_SECONDS) for p in due]
-                polls = 0  # SIGKILLed processes end within milliseconds: look again soon
-                if not still and killed_all is not None:
-                    killed_all()
-                    killed_all = None
-            pending = still
-            if killed:
-                running = {id(p) for p in _running([p for p, _ in killed])}
-                left |= {p.pid for p, give_up in killed if id(p) in running and now >= give_up}
-                killed = [(p, give_up) for p, give_up in killed if id(p) in running and now < give_up]
-            if pending or killed:
-                pause = _poll_pause(polls)  # never past the next group's deadline
-                if pending:
-                    pause = min(pause, max(0.0, min(d for _, d in pending) - clock.monotonic()))
-                clock.sleep(pause)
-                polls += 1
-        return left
-
-    def wait_gone(self, targets: dict[int, float], timeout: float) -> set[int]:
-        """Wait (bounded) for processes to exit; returns those still alive."""
-        return self._wait(_processes(targets), timeout)
-
-    def kill_now(self, targets: dict[int, float]) -> set[int]:
-        """SIGKILL these processes (those whose start time still matches) and wait for them to go;
-        returns those still alive KILL_WAIT_SECONDS later."""
-        import signal
-
-        procs = _processes(targets)
-        _send(procs, signal.SIGKILL)
-        return self._wait(procs, KILL_WAIT_SECONDS)
-
-    def _wait(self, procs: list[psutil.Process], timeout: float) -> set[int]:
-        deadline = self.clock.monotonic() + timeout
-        left = _running(procs)
-        polls = 0
-        while left and self.clock.monotonic() < deadline:
-            self.clock.sleep(_poll_pause(polls))
-            polls += 1
-            left = _running(left)
-        return {p.pid for p in left}
+    def signal(self, targets: dict[int, float], sig: int) -> None:
+        """Send sig to each of these processes ({pid: start time}) that is still the one
+        recorded: a recycled pid is never signalled."""
+        _send(_processes(targets), sig)
 
 
 def _same_start(a: float, b: float) -> bool:
@@ -381,28 +270,3 @@ def _send(procs: list[psutil.Process], sig: int) -> None:
             proc.send_signal(sig)
         except psutil.Error:  # gone, or recycled since (psutil compares the start time)
             continue
-
-
-def _running(procs: list[psutil.Process]) -> list[psutil.Process]:
-    """Those of procs still running, by one non-blocking psutil.wait_procs (which also reaps
-    our own children); a zombie or a recycled pid counts as gone."""
-    import psutil
-
-    if not procs:
-        return []
-    _, alive = psutil.wait_procs(procs, timeout=0)
-    out = []
-    for proc in alive:
-        try:
-            if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
-                out.append(proc)
-        except psutil.Error:
-            continue
-    return out
-
-
-def _first_alive(procs: list[psutil.Process]) -> bool:
-    """Is any of these processes alive? Drops the dead ones it passes on the way."""
-    while procs and not _running(procs[:1]):
-        procs.pop(0)
-    return bool(procs)

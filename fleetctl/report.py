@@ -16,7 +16,7 @@ from fleetctl.model import TASK_WINDOW_SEPARATOR, Event, Run, TaskAttempt
 from fleetctl.record import field, record
 
 if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet
+    from fleetctl.runtime.context import Runtime
 
 REPORT_SCHEMA_VERSION = 1
 # Events after an alert that mean its agent was dealt with (restarted or reset).
@@ -336,8 +336,10 @@ def find_duplicate_claims(attempts: Sequence[TaskAttempt]) -> list[str]:
         holder: TaskAttempt | None = None
         for a in group:
             if holder is not None and a.started < _claim_end(holder):
-                out.append(f"task {task_id}: attempt {a.attempt} ({a.agent}) claimed while attempt "
-                           f"{holder.attempt} ({holder.agent}) still held it")  # fmt: skip
+                out.append(
+                    f"task {task_id}: attempt {a.attempt} ({a.agent}) claimed while attempt "
+                    f"{holder.attempt} ({holder.agent}) still held it"
+                )
             if holder is None or _claim_end(a) > _claim_end(holder):
                 holder = a
     return out
@@ -354,9 +356,9 @@ def _end(run: Run) -> float:
 # --- gathering (reads the store and the task board) ---------------------------------------
 
 
-def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
+def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
     """Read what `build` needs from the fleet's store; changes nothing."""
-    until = fleet.clock() if until is None else until
+    until = fleet.now() if until is None else until
     store = fleet.store
     events = _all_events(fleet, since) if store.path.exists() else []
     runs = store.runs_between(since, until) if store.path.exists() else []
@@ -373,14 +375,14 @@ def load(fleet: Fleet, since: float, until: float | None = None) -> Report:
         runs,
         agent_names=[a.name for a in fleet.spec.agents],
         failed_now=failed_now,
-        cycles=Cycles(total, busy, seconds),
+        cycles=Cycles(total=total, busy=busy, seconds=seconds),
         tasks=tasks,
         task_states=states,
         attempts=attempts,
     )
 
 
-def _all_events(fleet: Fleet, since: float, page: int = 50_000) -> list[Event]:
+def _all_events(fleet: Runtime, since: float, page: int = 50_000) -> list[Event]:
     """Every event since `since`, fetched in pages (store.events caps one query)."""
     out: list[Event] = []
     after = 0
@@ -392,12 +394,10 @@ def _all_events(fleet: Fleet, since: float, page: int = 50_000) -> list[Event]:
         after = batch[-1].id
 
 
-def _task_counts(fleet: Fleet, events: Sequence[Event]) -> tuple[dict[str, int] | None, dict[str, int] | None]:
+def _task_counts(fleet: Runtime, events: Sequence[Event]) -> tuple[dict[str, int] | None, dict[str, int] | None]:
     """Task changes in the window (from task-* events) and the board now; None without tasks."""
-    try:
-        from fleetctl.tasks import TaskBoard  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return None, None
+    from fleetctl.tasks import TaskBoard
+
     states = dict(TaskBoard(fleet).counts()) if fleet.store.path.exists() else {}
     changes = dict.fromkeys(TASK_STATES, 0)
     for e in events:
@@ -419,15 +419,40 @@ def render_text(report: Report, now: float | None = None) -> str:
         "",
     ]
     rows = [
-        [a.name, a.runs_started, a.respawns, a.crashes, a.start_failures, a.stalls, a.timeouts,
-         _kills(a), a.alerts, "failed" if a.failed else ""]
+        [
+            a.name,
+            a.runs_started,
+            a.respawns,
+            a.crashes,
+            a.start_failures,
+            a.stalls,
+            a.timeouts,
+            _kills(a),
+            a.alerts,
+            "failed" if a.failed else "",
+        ]
         for a in report.agents
-    ]  # fmt: skip
+    ]
     t = report.totals()
-    rows.append(["total", t["runs_started"], t["respawns"], t["crashes"], t["start_failures"], t["stalls"],
-                 t["timeouts"], t["kills"], t["alerts"], ""])  # fmt: skip
-    lines.append(_table(["AGENT", "RUNS", "RESPAWNS", "CRASHES", "START-FAIL", "STALLS", "TIMEOUTS", "KILLS",
-                        "ALERTS", "NOW"], rows))  # fmt: skip
+    rows.append(
+        [
+            "total",
+            t["runs_started"],
+            t["respawns"],
+            t["crashes"],
+            t["start_failures"],
+            t["stalls"],
+            t["timeouts"],
+            t["kills"],
+            t["alerts"],
+            "",
+        ]
+    )
+    lines.append(
+        _table(
+            ["AGENT", "RUNS", "RESPAWNS", "CRASHES", "START-FAIL", "STALLS", "TIMEOUTS", "KILLS", "ALERTS", "NOW"], rows
+        )
+    )
     sections = [
         ("crashes", report.crashes),
         ("start failures", report.start_failures),

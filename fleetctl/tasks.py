@@ -6,6 +6,7 @@ transaction; every change that can free or need a slot wakes the supervise loop 
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -26,7 +27,7 @@ from fleetctl.model import (
 from fleetctl.store_tasks import KeyConflict, NewTask
 
 if TYPE_CHECKING:
-    from fleetctl.fleet import Fleet
+    from fleetctl.runtime.context import Runtime
 
 PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 0, 4, 2
 TITLE_MAX_CHARS = 500
@@ -43,14 +44,21 @@ class _Invalid(ValueError):
 class TaskBoard:
     """Add, list, claim and settle tasks of one fleet."""
 
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Runtime) -> None:
         self.fleet = fleet
         self.store = fleet.store
 
     # --- adding -----------------------------------------------------------------------
 
-    def _new(self, title: Any, body: Any = "", priority: Any = DEFAULT_PRIORITY, labels: Any = (),
-             pool: Any = None, key: Any = None) -> NewTask:  # fmt: skip
+    def _new(
+        self,
+        title: Any,
+        body: Any = "",
+        priority: Any = DEFAULT_PRIORITY,
+        labels: Any = (),
+        pool: Any = None,
+        key: Any = None,
+    ) -> NewTask:
         if not isinstance(title, str) or not title.strip():
             raise _Invalid("title", "a non-empty title")
         if len(title) > TITLE_MAX_CHARS:
@@ -58,8 +66,10 @@ class TaskBoard:
         if not isinstance(body, str):
             raise _Invalid("body", "a string")
         if isinstance(priority, bool) or not isinstance(priority, int) or not PRIORITY_MIN <= priority <= PRIORITY_MAX:
-            raise _Invalid("priority", f"an integer from {PRIORITY_MIN} (most urgent) to {PRIORITY_MAX}, "
-                           f"got {json.dumps(priority)}")  # fmt: skip
+            raise _Invalid(
+                "priority",
+                f"an integer from {PRIORITY_MIN} (most urgent) to {PRIORITY_MAX}, got {json.dumps(priority)}",
+            )
         if (
             isinstance(labels, str)
             or not isinstance(labels, list | tuple)
@@ -75,10 +85,25 @@ class TaskBoard:
             max_attempts = spec.max_attempts
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise _Invalid("key", "a non-empty string")
-        return NewTask(title.strip(), body, priority, tuple(x.strip() for x in labels), pool, key, max_attempts)
+        return NewTask(
+            title=title.strip(),
+            body=body,
+            priority=priority,
+            labels=tuple(x.strip() for x in labels),
+            pool=pool,
+            key=key,
+            max_attempts=max_attempts,
+        )
 
-    def add(self, title: str, body: str = "", priority: int = DEFAULT_PRIORITY, labels: Sequence[str] = (),
-            pool: str | None = None, key: str | None = None) -> int:  # fmt: skip
+    def add(
+        self,
+        title: str,
+        body: str = "",
+        priority: int = DEFAULT_PRIORITY,
+        labels: Sequence[str] = (),
+        pool: str | None = None,
+        key: str | None = None,
+    ) -> int:
         """Queue one task and return its id (an open task with the same key: that task's id)."""
         try:
             item = self._new(title, body, priority, list(labels), pool, key)
@@ -119,11 +144,13 @@ class TaskBoard:
         return self._add(items)
 
     def _add(self, items: list[NewTask]) -> list[int]:
-        now = self.fleet.clock()
+        now = self.fleet.now()
         added = self.store.add_tasks(items, now)
         for item, (tid, created) in zip(items, added, strict=True):
             if created:
-                self.fleet.on_event(Event(now, "task-added", None, item.title, {"task": tid}))
+                self.fleet.on_event(
+                    Event(time=now, kind="task-added", agent=None, reason=item.title, data={"task": tid})
+                )
         wake.notify(self.fleet.wake_fifo)
         return [tid for tid, _ in added]
 
@@ -140,7 +167,7 @@ class TaskBoard:
             raise UsageError(f"no task {task_id}")
         return task
 
-    def attempts(self, task_id: int) -> list[TaskAttempt]:
+    def attempts(self, task_id: int) -> builtins.list[TaskAttempt]:
         self.show(task_id)
         return self.store.attempts(task_id)
 
@@ -150,12 +177,12 @@ class TaskBoard:
     def breakers(self) -> dict[str, Breaker]:
         """Every pool's breaker (closed when it never tripped)."""
         stored = self.store.breakers()
-        return {p.name: stored.get(p.name, Breaker(p.name)) for p in self.fleet.spec.pools}
+        return {p.name: stored.get(p.name, Breaker(pool=p.name)) for p in self.fleet.spec.pools}
 
     # --- changing ---------------------------------------------------------------------
 
     def cancel(self, task_id: int) -> Task:
-        task = self.store.cancel_task(task_id, self.fleet.clock())
+        task = self.store.cancel_task(task_id, self.fleet.now())
         if task is None:
             raise UsageError(f"task {task_id} is {self.show(task_id).state.value}; only an open task can be cancelled")
         wake.notify(self.fleet.wake_fifo)  # its window, if any, is closed at once
@@ -163,7 +190,7 @@ class TaskBoard:
 
     def retry(self, task_id: int) -> Task:
         try:
-            task = self.store.retry_task(task_id, self.fleet.clock())
+            task = self.store.retry_task(task_id, self.fleet.now())
         except KeyConflict:
             raise UsageError(f"task {task_id}: another open task has its key {self.show(task_id).key!r}") from None
         if task is None:
@@ -181,10 +208,10 @@ class TaskBoard:
             if spec is None:
                 known = ", ".join(p.name for p in self.fleet.spec.pools) or "none"
                 raise UsageError(f"no pool named {pool!r} (pools: {known})")
-            if self.store.breakers().get(pool, Breaker(pool)).state is BreakerState.OPEN:
+            if self.store.breakers().get(pool, Breaker(pool=pool)).state is BreakerState.OPEN:
                 return None
         return self.store.claim_task(
-            now=self.fleet.clock(),
+            now=self.fleet.now(),
             lease=spec.lease if spec else DEFAULT_LEASE_SECONDS,
             max_attempts=spec.max_attempts if spec else DEFAULT_MAX_ATTEMPTS,
             agent=agent.strip(),
@@ -199,14 +226,21 @@ class TaskBoard:
             return task
         self._must_run(task, "done")
         pool = self.fleet.spec.pool(task.pool or (task.agent or "").split(".", 1)[0])
-        now = self.fleet.clock()
+        now = self.fleet.now()
         if task.run_id is not None and pool is not None and pool.gate:
             if self.store.mark_outcome(task.id, task.attempt, "done", result, now):
                 (self.fleet.runs_dir / f"{task.run_id}.done").touch()
                 return self.show(task_id)
-        elif self.store.settle_task(task.id, task.attempt, TaskState.DONE, now, reason="reported done", result=result,
-                                    event=("task-done", task.agent, "reported done", {"task": task.id,
-                                           "attempt": task.attempt}), outcome="done"):  # fmt: skip
+        elif self.store.settle_task(
+            task.id,
+            task.attempt,
+            TaskState.DONE,
+            now,
+            reason="reported done",
+            result=result,
+            event=("task-done", task.agent, "reported done", {"task": task.id, "attempt": task.attempt}),
+            outcome="done",
+        ):
             wake.notify(self.fleet.wake_fifo)
             return self.show(task_id)
         return self._must_run(self.show(task_id), "done")
@@ -219,9 +253,15 @@ class TaskBoard:
         if task.state is TaskState.FAILED:
             return task
         self._must_run(task, "fail")
-        if self.store.settle_task(task.id, task.attempt, TaskState.FAILED, self.fleet.clock(), reason=reason.strip(),
-                                  event=("task-failed", task.agent, reason.strip(), {"task": task.id,
-                                         "attempt": task.attempt}), outcome="fail"):  # fmt: skip
+        if self.store.settle_task(
+            task.id,
+            task.attempt,
+            TaskState.FAILED,
+            self.fleet.now(),
+            reason=reason.strip(),
+            event=("task-failed", task.agent, reason.strip(), {"task": task.id, "attempt": task.attempt}),
+            outcome="fail",
+        ):
             wake.notify(self.fleet.wake_fifo)
             return self.show(task_id)
         return self._must_run(self.show(task_id), "fail")
@@ -234,9 +274,9 @@ class TaskBoard:
 
     def reset_breakers(self, pools: Iterable[str]) -> None:
         """Close pools' breakers by hand (`fleetctl reset POOL`); dispatch resumes at once."""
-        now = self.fleet.clock()
+        now = self.fleet.now()
         for name in pools:
             if self.fleet.spec.pool(name) is None:
                 raise UsageError(f"no pool named {name!r}")
-            self.store.save_breaker(Breaker(name), ("breaker-reset", name, "closed by hand", {"pool": name}), now)
+            self.store.save_breaker(Breaker(pool=name), ("breaker-reset", name, "closed by hand", {"pool": name}), now)
         wake.notify(self.fleet.wake_fifo)

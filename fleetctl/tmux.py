@@ -22,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from fleetctl import logger
@@ -120,15 +120,10 @@ class FailedWindow:
 
 @record
 class OpenedWindows:
-    """What `open_windows` did: the windows that opened and those that failed.
-
-    Iterating it gives the opened windows (as the plain list it used to be)."""
+    """What `open_windows` did: the windows that opened and those that failed."""
 
     opened: tuple[OpenedWindow, ...] = ()
     failed: tuple[FailedWindow, ...] = ()
-
-    def __iter__(self) -> Iterator[OpenedWindow]:
-        return iter(self.opened)
 
     def reason(self, name: str) -> str | None:
         """Why the window `name` failed to open; None if it did not fail."""
@@ -304,9 +299,7 @@ class TmuxGateway:
         if reply.code != 0 and "duplicate session" not in reply.stderr:
             raise TmuxError("new-session", reply.stderr)
 
-    def open_windows(
-        self, requests: Sequence[WindowRequest], close_first: Sequence[str] = (), taken: Iterable[int] | None = None
-    ) -> OpenedWindows:
+    def open_windows(self, requests: Sequence[WindowRequest], close_first: Sequence[str] = ()) -> OpenedWindows:
         """Open every window in as few tmux invocations as tmux accepts; ids come back from `-P -F`.
 
         tmux places each window when it runs the command: after the session's last window
@@ -322,9 +315,7 @@ class TmuxGateway:
         windows (dead panes of replaced runs) are closed at the end of the last call, so
         that new agents start before tmux tears the old windows down (their hooks
         included); if that fails (one was gone already), they are closed one by one.
-        `taken` is no longer used (placement is tmux's) and accepted for older callers.
         """
-        del taken
         kills = [["kill-window", "-t", wid] for wid in dict.fromkeys(close_first)]
         commands = [self._window_command(req) for req in requests]
         opened: list[OpenedWindow] = []

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from fleetctl.clock import SystemClock
 from fleetctl.procs import ProcessGateway
+from fleetctl.runtime import terminate
 from tests.conftest import alive, pids_with_env, wait_for
 
 IGNORE_TERM = (
@@ -73,7 +75,7 @@ def test_a_setsid_grandchild_is_found_by_fleet_run_and_killed(
     carriers = gateway.find_env("FLEET_RUN", {run})
     assert sorted(carriers[run]) == sorted([root.pid, escaped])
     pids = set(table.tree(root.pid)) | set(table.group(root.pid)) | set(carriers[run])
-    left = gateway.terminate_groups([({p: table.procs[p].start_time for p in pids}, 2.0)])
+    left = terminate.escalate(gateway, SystemClock(), [({p: table.procs[p].start_time for p in pids}, 2.0)])
     assert left == set()
     wait_for(lambda: not alive(root.pid), timeout=5, what="the root to be gone")
     wait_for(lambda: not alive(escaped), timeout=5, what="the escaped grandchild to be gone")
@@ -87,7 +89,7 @@ def test_a_process_that_ignores_term_is_killed_after_the_grace(started: list[sub
     identity = gateway.identity(stubborn)
     assert identity is not None
     began = time.monotonic()
-    assert gateway.terminate_groups([({stubborn: identity}, 0.5)]) == set()
+    assert terminate.escalate(gateway, SystemClock(), [({stubborn: identity}, 0.5)]) == set()
     took = time.monotonic() - began
     assert shell.stdout is not None
     assert shell.stdout.readline() == "TERM\n", "TERM first"
@@ -105,9 +107,9 @@ def test_a_pid_whose_start_time_does_not_match_is_never_signalled(started: list[
     assert identity is not None
     recycled = {bystander: identity - 30.0}
     assert not gateway.alive(bystander, identity - 30.0) and gateway.alive(bystander, identity)
-    assert gateway.terminate_groups([(recycled, 0.2)]) == set()
-    assert gateway.kill_now(recycled) == set()
-    assert gateway.wait_gone(recycled, 0.2) == set()
+    assert terminate.escalate(gateway, SystemClock(), [(recycled, 0.2)]) == set()
+    assert terminate.kill_now(gateway, SystemClock(), recycled) == set()
+    assert terminate.wait_gone(gateway, SystemClock(), recycled, 0.2) == set()
     # A signal sent is pending before kill() returns, and it interrupts the child's read: had
     # it been sent anything, the child would print TERM (or die) before answering.
     assert shell.stdin is not None and shell.stdout is not None

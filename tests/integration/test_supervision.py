@@ -267,13 +267,15 @@ def _supervise_in_thread(h: FleetHarness, idle_wait: float):  # type: ignore[no-
     """The supervise loop of this fleet in a thread of the test, with a short idle wait."""
     import threading
 
+    from fleetctl.runtime.supervisor import Supervisor
+
     fleet = h.fleet()
-    fleet.idle_wait = idle_wait
+    supervisor = Supervisor(fleet, idle_wait)
     looks: list[bool] = []
-    quiet = fleet._quiet
-    fleet._quiet = lambda: looks.append(quiet()) or looks[-1]  # type: ignore[method-assign]
+    quiet = supervisor.quiet
+    supervisor.quiet = lambda: looks.append(quiet()) or looks[-1]  # type: ignore[method-assign]
     stop = threading.Event()
-    thread = threading.Thread(target=fleet.supervise, kwargs={"should_stop": stop.is_set}, daemon=True)
+    thread = threading.Thread(target=supervisor.run, kwargs={"should_stop": stop.is_set}, daemon=True)
     thread.start()
     return fleet, looks, stop, thread
 
@@ -320,9 +322,9 @@ def test_the_idle_wait_after_a_respawn_ends_in_a_quiet_look(
 ) -> None:
     """A pass that acted is checked soon by another, so that the next idle wait is quiet: it
     does not find a stale watch list and pay for a full pass."""
-    from fleetctl import fleet as fleet_module
+    from fleetctl.runtime import supervisor
 
-    monkeypatch.setattr(fleet_module, "ACTED_RECHECK_SECONDS", 0.1)
+    monkeypatch.setattr(supervisor, "ACTED_RECHECK_SECONDS", 0.1)
     before = _up_one_sleeper(fleet_dir)
     _fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=2.0)
     try:
@@ -339,9 +341,9 @@ def test_the_idle_wait_after_a_respawn_ends_in_a_quiet_look(
 def test_an_end_that_no_wake_up_reports_is_found_by_the_quiet_look(
     fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fleetctl import fleet as fleet_module
+    from fleetctl.runtime import supervisor
 
-    monkeypatch.setattr(fleet_module, "FULL_PASS_EVERY", 10_000)  # only the quiet look can notice
+    monkeypatch.setattr(supervisor, "FULL_PASS_EVERY", 10_000)  # only the quiet look can notice
     before = _up_one_sleeper(fleet_dir)
     fleet, looks, stop, thread = _supervise_in_thread(fleet_dir, idle_wait=0.1)
     try:

@@ -93,11 +93,11 @@ def test_a_window_tmux_refuses_does_not_keep_the_others_from_opening(gateway: Tm
     huge = request("huge", tmp_path, "sleep", "100", "x" * 20_000)
     batch = [huge, request("a", tmp_path), request("b", tmp_path), request("c", tmp_path)]
     result = gateway.open_windows(batch)
-    assert {w.name for w in result} == {"a", "b", "c"}
+    assert {w.name for w in result.opened} == {"a", "b", "c"}
     assert [(f.name, f.reason) for f in result.failed] == [("huge", "command too long")]
     listed = windows(gateway)
     assert "huge" not in listed
-    assert {w.name: w.window_id for w in result} == {k: v for k, v in listed.items() if k in "abc"}
+    assert {w.name: w.window_id for w in result.opened} == {k: v for k, v in listed.items() if k in "abc"}
 
 
 def test_windows_open_with_their_pipes_after_whatever_indexes_are_taken(gateway: TmuxGateway, tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_windows_open_with_their_pipes_after_whatever_indexes_are_taken(gateway:
     calls = gateway.calls
     result = gateway.open_windows(batch, close_first=[windows(gateway)["other5"]])
     assert gateway.calls - calls == 1  # the whole batch, its pipes and the closing: one tmux call
-    assert not result.failed and {w.name for w in result} == {"a", "b"}
+    assert not result.failed and {w.name for w in result.opened} == {"a", "b"}
     assert set(windows(gateway)) == {"_fleet", "other1", "other2", "a", "b"}
     for name, log in logs.items():
         said = f"hello {name}"

@@ -1,5 +1,5 @@
-"""ProcessGateway: the TERM -> KILL escalation and the waits, on a fake clock (no real waiting),
-and the FLEET_RUN search against a real process."""
+"""The TERM -> KILL escalation and the waits, on a fake clock (no real waiting), and the
+process gateway's FLEET_RUN search against a real process."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import time
 import uuid
 from typing import Any
 
-import psutil
 import pytest
 
-from fleetctl.procs import KILL_WAIT_SECONDS, ProcessGateway
+from fleetctl.procs import ProcessGateway
+from fleetctl.runtime import terminate
+from fleetctl.runtime.terminate import KILL_WAIT_SECONDS
 
 
 class FakeClock:
@@ -26,50 +27,56 @@ class FakeClock:
     def monotonic(self) -> float:
         return self.now
 
+    def time(self) -> float:
+        return self.now
+
     def sleep(self, seconds: float) -> None:
         assert seconds >= 0
         self.now += seconds
 
 
 class FakeProcess:
-    """Answers what psutil.wait_procs and the gateway ask a psutil.Process. It ends `on_term`
-    fake seconds after a SIGTERM and `on_kill` after a SIGKILL (None: it does not)."""
+    """Ends `on_term` fake seconds after a SIGTERM and `on_kill` after a SIGKILL (None: it does not)."""
 
     def __init__(self, clock: FakeClock, pid: int, on_term: float | None = None, on_kill: float | None = 0.001):
         self.clock, self.pid, self.on_term, self.on_kill = clock, pid, on_term, on_kill
         self.signals: list[tuple[float, int]] = []
         self.ends_at: float | None = None
 
-    def _gone(self) -> bool:
+    def gone(self) -> bool:
         return self.ends_at is not None and self.clock.now >= self.ends_at
 
-    def send_signal(self, sig: int) -> None:
-        if self._gone():
-            raise psutil.NoSuchProcess(self.pid)
+    def receive(self, sig: int) -> None:
         self.signals.append((self.clock.now, sig))
         delay = self.on_term if sig == signal.SIGTERM else self.on_kill
         if delay is not None:
             end = self.clock.now + delay
             self.ends_at = end if self.ends_at is None else min(self.ends_at, end)
 
-    def wait(self, timeout: float | None = None) -> int | None:
-        if self._gone():
-            return None
-        raise psutil.TimeoutExpired(timeout or 0, self.pid)
-
-    def is_running(self) -> bool:
-        return not self._gone()
-
-    def status(self) -> str:
-        return psutil.STATUS_SLEEPING
-
     def sent(self) -> list[int]:
         return [sig for _, sig in self.signals]
 
 
+class FakeProcesses:
+    """The two things escalation asks of the process gateway: signal, and is it alive."""
+
+    def __init__(self, procs: list[FakeProcess]) -> None:
+        self.procs = {p.pid: p for p in procs}
+
+    def signal(self, targets: dict[int, float], sig: int) -> None:
+        for pid in targets:
+            if not self.procs[pid].gone():
+                self.procs[pid].receive(sig)
+
+    def alive(self, pid: int, start_time: float | None = None) -> bool:
+        return not self.procs[pid].gone()
+
+
 def _escalate(clock: FakeClock, groups: list[tuple[list[FakeProcess], float]], **kw: Any) -> set[int]:
     started = time.monotonic()
-    left = ProcessGateway(clock).escalate(groups, **kw)  # type: ignore[arg-type]
+    procs = FakeProcesses([p for group, _ in groups for p in group])
+    targets = [({p.pid: 0.0 for p in group}, grace) for group, grace in groups]
+    left = terminate.escalate(procs, clock, targets, **kw)  # type: ignore[arg-type]
     assert time.monotonic() - started < 2.0, "the fake clock must make every wait instant"
     return left
 
@@ -123,11 +130,11 @@ def test_wait_gone_gives_up_at_its_timeout_on_the_injected_clock() -> None:
     child = subprocess.Popen(["sleep", "30"])
     try:
         clock = FakeClock()
-        gateway = ProcessGateway(clock)
+        gateway = ProcessGateway()
         started = gateway.identity(child.pid)
         assert started is not None
         began = time.monotonic()
-        assert gateway.wait_gone({child.pid: started}, 30.0) == {child.pid}
+        assert terminate.wait_gone(gateway, clock, {child.pid: started}, 30.0) == {child.pid}
         assert time.monotonic() - began < 2.0 and clock.now >= 30.0
         assert child.poll() is None, "waiting signals nothing"
     finally:

@@ -56,7 +56,7 @@ def test_one_refused_window_in_a_call_leaves_the_others_opening() -> None:
 def test_a_refused_last_window_is_reported_and_the_old_windows_still_close() -> None:
     tmux = ScriptedTmux({"z": "create window failed: no space"})
     result = tmux.open_windows(requests("a", "z"), close_first=["@90"])
-    assert [w.name for w in result] == ["a"] and result.reason("z") == "create window failed: no space"
+    assert [w.name for w in result.opened] == ["a"] and result.reason("z") == "create window failed: no space"
     assert tmux.killed == ["@90"]
 
 

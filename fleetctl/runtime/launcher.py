@@ -1,0 +1,182 @@
+"""Starting runs: the wrapper script each run starts through, and opening windows for it.
+
+All windows of a pass open in one tmux call. A run is recorded with its window's pid and
+start time; whether it came up is verified later by the planner, never assumed here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Sequence
+from shlex import quote
+
+from fleetctl import plan as planner
+from fleetctl import wake
+from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
+from fleetctl.record import replace
+from fleetctl.runtime import logs, terminate
+from fleetctl.runtime.context import Runtime
+from fleetctl.runtime.events import emit
+from fleetctl.tmux import HOME_WINDOW, WindowRequest
+
+WRAPPER_LINGER_SECONDS = 0.2
+# Words that a shell runs itself or parses as syntax: `exec` in front would look for a program
+# of that name (or fail), so a command starting with one keeps its own shell process.
+_SHELL_WORD_LIST = (
+    "! { } [[ ]] . : [ alias bg break case cd command continue do done echo elif else esac eval exec exit export "
+    "false fc fg fi for function getopts hash if in jobs kill local printf pwd read readonly return select set "
+    "shift test then time times trap true type ulimit umask unalias unset until wait while"
+)
+_SHELL_WORDS = frozenset(_SHELL_WORD_LIST.split())
+_SHELL_SYNTAX = re.compile(r"[;&|<>()`\\\n]|\$\(")
+
+
+def exec_form(command: str) -> str:
+    """The command as the wrapper's `sh -c` runs it: one plain simple command gets `exec` in
+    front, so that shell becomes the agent instead of forking it (a process fewer per agent in
+    every /proc scan, a fork fewer per start). Lists, pipes, redirections, substitutions,
+    assignments and builtins are left as written."""
+    words = command.split(None, 1)
+    if not words or _SHELL_SYNTAX.search(command):
+        return command
+    first = words[0]
+    if "=" in first or first in _SHELL_WORDS or first[0] in "#'\"$~":
+        return command
+    return f"exec {command}"
+
+
+def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger: bool = True) -> WindowRequest:
+    """Write the run's script (0600, emptied by itself as it starts) and describe its window.
+
+    User env (possibly secrets) goes only into the script, never into argv. The script is
+    one brace group, so the shell has parsed all of it before its first line empties the
+    file: no secret stays on disk, and no `rm` process is forked per start. The empty file
+    goes when the run is settled (terminate.drop_scripts). `linger`: see below.
+    """
+    rt.runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    log = rt.log_path(spec.name, run.id)
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    logs.prune(rt, spec, keep=spec.log_keep - 1)  # with this run's log: at most log_keep per agent
+    exit_file = rt.runs_dir / f"{run.id}.exit"
+    public = [("FLEET_NAME", rt.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
+    private = [("FLEET_CONFIG", str(rt.spec.path)), ("FLEET_STATE_DIR", str(rt.spec.state_dir))]
+    if spec.port is not None:
+        private.append(("FLEET_PORT", str(spec.port)))
+    if run.task_id is not None:
+        private.append(("FLEET_TASK", str(run.task_id)))
+    # `true`, not `:`: a failed redirection on a special builtin would end the shell.
+    lines = ["{", 'true 2>/dev/null >"$0"']
+    lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
+    lines.append(f"/bin/sh -c {quote(exec_form(command))}")
+    lines.append("code=$?")
+    lines.append(f"echo $code > {quote(str(exit_file))}")
+    # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
+    # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
+    fifo = quote(str(rt.wake_fifo))
+    lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
+    # Hold the pty open a moment: output written just before a fast exit is otherwise
+    # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
+    # Not after a signal death (nothing more was said), and not in pool task windows
+    # (a lingering window would look like a busy slot). stderr is closed first, so a
+    # respawn ending the wait leaves no "Terminated" from the shell in the agent's log.
+    if linger:
+        lines.append(f"[ $code -gt 128 ] || {{ exec 2>/dev/null; sleep {WRAPPER_LINGER_SECONDS:g}; }}")
+    lines.append("}")
+    script = rt.runs_dir / f"{run.id}.sh"
+    fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return WindowRequest(
+        name=spec.name,
+        argv=("/bin/sh", str(script)),
+        cwd=str(spec.cwd),
+        env=tuple(public),
+        pipe=logs.pipe_command(log),
+    )
+
+
+def ensure_session(rt: Runtime) -> None:
+    """The fleet's tmux server and session (with its wake hooks), started if missing."""
+    wake.ensure(rt.wake_fifo)
+    rt.tmux.ensure_session(str(rt.spec.path.parent), str(rt.wake_fifo))
+
+
+def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
+    """Sweep what the replaced runs left, then open every window in one tmux call."""
+    sweep: terminate.Batch = []
+    old_windows = []
+    for s in spawns:
+        agent = obs.agents.get(s.agent)
+        spec = rt.spec.agent(s.agent)
+        if s.replaces:
+            roots = [agent.pane.pid] if agent is not None and agent.alive else []
+            sweep.append(([s.replaces], roots, spec.stop_timeout if spec else terminate.DEFAULT_STOP_SECONDS))
+        if agent is not None:
+            old_windows.append(agent.pane.window_id)
+    if sweep:
+        left = terminate.terminate(rt, sweep, terminate.earliest(records, [s.agent for s in spawns if s.replaces]))
+        if left:
+            emit(rt, "warning", None, f"leftover processes survived SIGKILL: {sorted(left)}", {})
+    if not (obs.server_running and any(p.window_name == HOME_WINDOW for p in obs.others)):
+        ensure_session(rt)
+    requests: list[WindowRequest] = []
+    started: list[tuple[planner.Spawn, Run]] = []
+    now = rt.now()
+    for s in spawns:
+        spec = rt.spec.agent(s.agent)
+        if spec is None:
+            continue
+        run = Run(
+            id=new_run_id(),
+            agent=s.agent,
+            started=now,
+            respawn=s.respawn,
+            fallback=s.fallback,
+            fingerprint=spec.fingerprint(),
+        )
+        command = spec.fallback if s.fallback and spec.fallback else spec.command
+        requests.append(window_request(rt, spec, run, command))
+        started.append((s, run))
+    batch = rt.tmux.open_windows(requests, close_first=old_windows)
+    opened = {w.name: w for w in batch.opened}
+    failures = []
+    for s, run in started:
+        window = opened.get(s.agent)
+        if window is None:
+            why = f"tmux could not open a window: {batch.reason(s.agent) or 'no window id came back'}"
+            failures.append(f"{s.agent}: {why}")
+            emit(rt, "start-failed", s.agent, why, {"run": run.id})
+            continue
+        run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
+        rt.store.add_run(run, rt.procs.identity(window.pid))
+        kind = "respawned" if s.respawn else "spawned"
+        data: dict[str, object] = {"run": run.id, "pid": window.pid, "window": window.window_id, "fallback": s.fallback}
+        emit(rt, kind, s.agent, s.reason, data, now)
+        if s.fallback:
+            emit(rt, "fallback", s.agent, "primary failed repeatedly; running the fallback command", {})
+    return failures
+
+
+def ensure_supervisor(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> None:
+    """Open the supervise loop's window if the fleet wants one and it is not running."""
+    wanted = bool(rt.spec.pools) or any(r.desired == "running" for r in records.values() if rt.spec.agent(r.name))
+    if not wanted:
+        return
+    current = [p for p in obs.others if p.window_name == SUPERVISOR_WINDOW]
+    if any(not p.dead for p in current):
+        return
+    ensure_session(rt)
+    request = WindowRequest(
+        name=SUPERVISOR_WINDOW,
+        argv=(sys.executable, "-m", "fleetctl", "-c", str(rt.spec.path), "supervise"),
+        cwd=str(rt.spec.path.parent),
+        env=(("FLEET_NAME", rt.spec.name), ("FLEETCTL_SUPERVISOR", "1")),
+    )
+    batch = rt.tmux.open_windows([request], close_first=[p.window_id for p in current])
+    if batch.opened:
+        window = batch.opened[0]
+        emit(rt, "supervisor-started", None, f"supervise loop in window {window.window_id}", {"pid": window.pid})
+    else:
+        emit(rt, "warning", None, f"tmux could not open the supervise loop's window: {batch.reason(request.name)}", {})

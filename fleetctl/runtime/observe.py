@@ -1,0 +1,259 @@
+"""Observing a fleet: one `list-panes -a` and one process scan, and which runs ended since.
+
+Readers are lenient: a tmux server that is not running is an answer (an empty fleet),
+not an error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterable
+
+from fleetctl import plan as planner
+from fleetctl.model import (
+    TASK_WINDOW_SEPARATOR,
+    AgentObservation,
+    AgentRecord,
+    FailureClass,
+    FleetSpec,
+    Observation,
+    PaneInfo,
+    Run,
+)
+from fleetctl.procs import ProcTable
+from fleetctl.record import record, replace
+from fleetctl.runtime import logs
+from fleetctl.runtime.context import Runtime
+
+SCAN_REUSE_SECONDS = 1.0
+
+
+@record
+class Ended:
+    """A run whose window died or vanished: what we learned about its end."""
+
+    run: Run
+    exit_code: int | None
+    exit_signal: int | None
+    failure_class: FailureClass
+    reason: str
+    output: str
+    park_until: float | None
+
+
+def observe(
+    rt: Runtime,
+    ports_for: set[str] | None = None,
+    trees: bool = True,
+    listing: Callable[[], list[PaneInfo] | None] | None = None,
+) -> Observation:
+    """One `list-panes -a` and one /proc scan.
+
+    Listening ports are looked up only where they decide something: for agents that
+    declare a port and (with `ports_for`) whose run still waits for verification, and
+    only once something listens on that port at all (one read of /proc/net/tcp says).
+    Without `trees` (read-only views), and with no port to look up, only each pane's own
+    process is read: its descendants (CPU time, what a kill sweeps) decide nothing there.
+    `listing` is a `list-panes` the caller started already (to read the store meanwhile).
+    """
+    now = rt.now()
+    collect = listing or rt.tmux.panes_started()
+    specs = {a.name: a for a in rt.spec.agents}
+    port_check = {s.name for s in specs.values() if s.port is not None and (ports_for is None or s.name in ports_for)}
+    inodes = rt.procs.listening() if port_check else {}
+    open_ports = set(inodes.values())
+    port_check = {name for name in port_check if specs[name].port in open_ports}
+    table = rt.procs.scan() if trees or port_check else None  # while tmux answers
+    panes = collect()
+    if panes is None:
+        return Observation(time=now, server_running=False)
+    if table is None:
+        table = rt.procs.read(p.pid for p in panes if not p.dead)
+    else:
+        if any(not p.dead and p.pid not in table.procs for p in panes):
+            table = rt.procs.scan()  # a window opened during the scan: look again, once
+        rt.seen.scanned_at, rt.seen.scan = rt.clock.monotonic(), table
+    rt.seen.server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
+    rt.seen.panes = table
+    by_name: dict[str, PaneInfo] = {}
+    others: list[PaneInfo] = []
+    for pane in panes:
+        if pane.window_name.startswith("_") or "." in pane.window_name:
+            others.append(pane)  # the supervisor, the home window, pool task windows
+            continue
+        seen = by_name.get(pane.window_name)
+        if seen is None or (seen.dead and not pane.dead):
+            by_name[pane.window_name] = pane
+    port_pids: list[int] = []
+    pane_trees: dict[str, list[int]] = {}
+    for name, pane in by_name.items():
+        alive = not pane.dead and pane.pid in table.procs
+        tree = table.tree(pane.pid) if alive else []
+        pane_trees[name] = tree
+        if name in port_check:
+            port_pids += tree
+    ports = rt.procs.listening_ports(port_pids, inodes) if port_pids else {}
+    agents: dict[str, AgentObservation] = {}
+    for name, pane in by_name.items():
+        tree = pane_trees[name]
+        spec = specs.get(name)
+        io = rt.procs.io_bytes(tree) if spec is not None and spec.idle_timeout is not None else 0
+        agents[name] = AgentObservation(
+            pane=pane,
+            alive=bool(tree),
+            tree=tuple(tree),
+            ports=frozenset(p for pid in tree for p in ports.get(pid, ())),
+            cpu_seconds=table.cpu_seconds(tree),
+            io_bytes=io,
+        )
+    return Observation(time=now, server_running=True, agents=agents, others=tuple(others))
+
+
+def server_tree(rt: Runtime, table: ProcTable) -> set[int]:
+    """Everything under this fleet's tmux server, as of this pass's observation: pane trees
+    (each carries its own run's FLEET_RUN; a run's own tree is killed as a tree) and
+    pipe-pane jobs (`cat`). A process that escaped its run (setsid, double fork) was
+    reparented away from the server, to init or a subreaper, so the FLEET_RUN search need
+    not read these environments: at a hundred agents that is most of /proc."""
+    server = rt.seen.server
+    return set(table.tree(server)) if server is not None and server > 1 else set()
+
+
+def recent_scan(rt: Runtime) -> ProcTable:
+    """This pass's /proc scan if it is fresh. Processes forked since are found anyway: a
+    kill re-sweeps by FLEET_RUN afterwards."""
+    if rt.clock.monotonic() - rt.seen.scanned_at < SCAN_REUSE_SECONDS:
+        return rt.seen.scan
+    return rt.procs.scan()
+
+
+def heartbeats(rt: Runtime) -> dict[str, float]:
+    """Each agent's latest heartbeat: `fleetctl heartbeat` files (one directory listing) and
+    its own heartbeat_file."""
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError), os.scandir(rt.heartbeat_dir) as entries:
+        for entry in entries:
+            with contextlib.suppress(OSError):
+                out[entry.name] = entry.stat().st_mtime
+    for spec in rt.spec.agents:
+        if spec.heartbeat_file is not None:
+            with contextlib.suppress(OSError):
+                out[spec.name] = max(out.get(spec.name, 0.0), spec.heartbeat_file.stat().st_mtime)
+    return out
+
+
+def records_while_listing(
+    rt: Runtime, now: float
+) -> tuple[Callable[[], list[PaneInfo] | None], dict[str, AgentRecord]]:
+    """Start `list-panes`, then read the store while tmux answers (the listing is collected
+    even when the read fails, so no tmux client is left unreaped)."""
+    listing = rt.tmux.panes_started()
+    try:
+        records = rt.records(now) if rt.store.path.exists() else {}
+    except BaseException:
+        with contextlib.suppress(Exception):
+            listing()
+        raise
+    return listing, records
+
+
+def exit_files(rt: Runtime) -> set[str]:
+    """The runs directory in one listing: `<run>.exit` is there once a run's wrapper wrote its exit code."""
+    try:
+        return set(os.listdir(rt.runs_dir))
+    except OSError:
+        return set()
+
+
+def exit_status(rt: Runtime, run: Run, pane: PaneInfo | None) -> tuple[int | None, int | None]:
+    """(exit code, signal) of an ended run: the wrapper's own record first; tmux's
+    pane_dead_status is only a hint."""
+    try:
+        raw = (rt.runs_dir / f"{run.id}.exit").read_text().strip()
+        status = int(raw)
+    except (OSError, ValueError):
+        if pane is not None and pane.dead_status is not None:
+            status = pane.dead_status
+        else:
+            return None, None
+    if status > 128:
+        return None, status - 128
+    return status, None
+
+
+def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float) -> list[Ended]:
+    """Runs whose command ended: its wrapper wrote the exit code, or its pane is gone or dead.
+
+    The wrapper lingers a moment after writing the exit code, holding the pane's pty open
+    so that tmux reads (and pipes to the log) every last byte; the planner treats such a
+    lingering pane as dead and the respawn sweeps it.
+    """
+    ended = []
+    listed = exit_files(rt)  # listed after the panes: a pane seen ending has its file here
+    for name, rec in records.items():
+        run = rec.current
+        if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:
+            continue  # pool task runs end through pools.PoolRunner
+        agent = obs.agents.get(name)
+        finished = f"{run.id}.exit" in listed
+        own_pane = agent is not None and agent.pane.pane_id == run.pane_id
+        if not finished and agent is not None and agent.alive and (own_pane or run.pane_id is None):
+            continue
+        if not finished and not obs.server_running and run.pane_id is None:
+            continue
+        code, sig = exit_status(rt, run, agent.pane if agent is not None and own_pane else None)
+        output = logs.last_output(rt, name, run.id, settle=sig is None)
+        spec = rt.spec.agent(name)
+        if spec is None:
+            cls, reason, park = FailureClass.CRASHED, "ended", None
+        else:
+            cls, reason, park = planner.classify(spec, code, sig, output, now)
+        if run.verified is None and cls in (FailureClass.CRASHED, FailureClass.EXITED) and spec is not None:
+            reason = (
+                f"{reason} after {now - run.started:.1f}s, before it was verified (min_uptime {spec.min_uptime:g}s)"
+            )
+        ended.append(
+            Ended(
+                run=run,
+                exit_code=code,
+                exit_signal=sig,
+                failure_class=cls,
+                reason=reason,
+                output=output,
+                park_until=park,
+            )
+        )
+    return ended
+
+
+def simulate_ended(records: dict[str, AgentRecord], ended: Iterable[Ended], now: float) -> dict[str, AgentRecord]:
+    """The records as they are once these ends are recorded (no second read of the store)."""
+    out = dict(records)
+    for end in ended:
+        record = out[end.run.agent]
+        run = replace(
+            end.run,
+            ended=now,
+            exit_code=end.exit_code,
+            exit_signal=end.exit_signal,
+            failure_class=end.failure_class,
+            stop_reason=end.reason,
+        )
+        parked = end.park_until if end.park_until is not None else record.parked_until
+        out[end.run.agent] = replace(record, runs=(run, *record.runs[1:]), parked_until=parked)
+    return out
+
+
+def verifiable(records: dict[str, AgentRecord], spec: FleetSpec, now: float) -> set[str]:
+    """Agents whose live run waits for verification and has reached min_uptime: the only ones
+    whose ports decide anything (looking sooner would only compete with the agent's start)."""
+    min_uptime = {a.name: a.min_uptime for a in spec.agents}
+    return {
+        n
+        for n, r in records.items()
+        if (run := r.current) is not None
+        and run.live
+        and run.verified is None
+        and now - run.started >= min_uptime.get(n, 0.0)
+    }

@@ -1,0 +1,158 @@
+"""One pass: observe -> plan -> apply -> record. The caller holds the store's lock.
+
+Also what a pass samples on the way: each idle-watched agent's activity and the health
+checks that are due.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fleetctl import plan as planner
+from fleetctl import wake
+from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
+from fleetctl.record import field, record, replace
+from fleetctl.runtime import actions, launcher, logs, observe
+from fleetctl.runtime.context import Runtime, WatchList
+from fleetctl.runtime.events import emit
+
+if TYPE_CHECKING:
+    import subprocess
+
+HEALTH_TIMEOUT_SECONDS = 10.0
+
+
+@record(frozen=False)
+class TickResult:
+    plan: planner.Plan
+    failures: list[str] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def acted(self) -> bool:
+        return bool(self.plan.actions)
+
+
+def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) -> TickResult:
+    """One observe -> plan -> apply pass over the fleet (or only some agents: no removals,
+    no supervisor, no dispatch)."""
+    rt.store.check_same_file()
+    wake.ensure(rt.wake_fifo)
+    now = rt.now()
+    listing, records = observe.records_while_listing(rt, now)
+    # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
+    # each pane's own process instead of all of /proc, unless a run has ended: its
+    # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
+    exit_files = observe.exit_files(rt)
+    trees = any(s.idle_timeout is not None for s in rt.spec.agents) or any(
+        f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live
+    )
+    obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
+    ended = observe.find_ended(rt, obs, records, now)
+    if ended:
+        # What was written, applied to what was read: no second read of the store.
+        records = observe.simulate_ended(records, actions.apply_ended(rt, ended, now), now)
+    sampled = sample_activity(rt, obs, records, now)
+    health_due, checked = run_health(rt, obs, records, now)
+    if sampled or checked:
+        records = rt.records(now)
+    spec, planned = rt.spec, records
+    if only is not None:
+        spec = replace(rt.spec, agents=tuple(a for a in rt.spec.agents if a.name in only))
+        planned = {k: v for k, v in records.items() if k in only}
+    plan = planner.plan(spec, planned, obs, now, observe.heartbeats(rt))
+    if only is not None:
+        plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
+    if health_due is not None:
+        plan = replace(plan, wake_at=health_due if plan.wake_at is None else min(plan.wake_at, health_due))
+    result = TickResult(plan=plan)
+    result.failures += actions.apply(rt, plan, obs, records, now)
+    for end in ended:
+        view = plan.views.get(end.run.agent)
+        if view is not None and view.state is AgentState.BACKOFF and view.next_retry is not None:
+            data: dict[str, object] = {"next_retry": view.next_retry, "respawns": view.respawns}
+            emit(rt, "backoff", end.run.agent, f"next retry in {view.next_retry - now:.1f}s", data, now)
+    if supervisor and rt.spec.supervisor and only is None:
+        launcher.ensure_supervisor(rt, obs, records)
+    logs.maintain(rt, obs, records)
+    if only is None:
+        from fleetctl import pools  # only passes that act need dispatch: keep `status` light
+
+        wake_at = pools.on_tick(rt, obs)  # dispatch tasks, deliver pending wakes
+        if wake_at is not None:
+            current = result.plan.wake_at
+            result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
+        rt.seen.watch = None if result.acted or rt.spec.pools else watch_list(rt, obs, records)
+    return result
+
+
+def watch_list(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> WatchList:
+    """What the quiet look checks until the next full pass: each live run's pane process and log."""
+    out: WatchList = []
+    for spec in rt.spec.agents:
+        record, agent = records.get(spec.name), obs.agents.get(spec.name)
+        run = record.current if record else None
+        info = rt.seen.panes.procs.get(agent.pane.pid) if agent is not None and agent.alive else None
+        if run is not None and run.live and info is not None:
+            log = str(rt.log_path(spec.name, run.id))
+            out.append((run.id, info.pid, info.start_time, log, spec.log_max_size))
+    return out
+
+
+def sample_activity(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float) -> bool:
+    """Remember when each idle-watched agent's tree last used CPU or did I/O (True: something changed)."""
+    changed_any = False
+    for spec in rt.spec.agents:
+        if spec.idle_timeout is None:
+            continue
+        record, agent = records.get(spec.name), obs.agents.get(spec.name)
+        if record is None or agent is None or not agent.alive:
+            continue
+        mark = f"{agent.cpu_seconds:.2f}:{agent.io_bytes}"
+        if mark != record.activity_mark:
+            changed = now if record.activity_mark else record.last_activity
+            rt.store.update_agent(spec.name, activity_mark=mark, last_activity=changed)
+            changed_any = True
+    return changed_any
+
+
+def run_health(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float) -> tuple[float | None, bool]:
+    """Run due health checks concurrently; return when the next one is due, and whether any ran."""
+    if not any(spec.health for spec in rt.spec.agents):
+        return None, False
+    import subprocess  # passes that act only: `status` never imports it
+
+    checked = rt.store.health_checked()
+    due: list[tuple[AgentSpec, subprocess.Popen[bytes]]] = []
+    next_due: float | None = None
+    for spec in rt.spec.agents:
+        record, agent = records.get(spec.name), obs.agents.get(spec.name)
+        run = record.current if record else None
+        if not spec.health or run is None or run.verified is None or not run.live or agent is None:
+            continue
+        last = max(checked.get(spec.name, 0.0), run.verified)
+        if now - last < spec.health_interval:
+            when = last + spec.health_interval
+            next_due = when if next_due is None else min(next_due, when)
+            continue
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", spec.health],
+            cwd=spec.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        due.append((spec, proc))
+    for spec, proc in due:
+        try:
+            failed = proc.wait(timeout=min(spec.health_interval, HEALTH_TIMEOUT_SECONDS)) != 0
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            failed = True
+        rt.store.bump_health_failures(spec.name, failed, now)
+        if failed:
+            emit(rt, "health-failed", spec.name, f"health check `{spec.health}` failed", {}, now)
+        when = now + spec.health_interval
+        next_due = when if next_due is None else min(next_due, when)
+    return next_due, bool(due)

@@ -1,0 +1,141 @@
+"""What is true now, derived without changing anything: the planner's views and `status` rows.
+
+Safe while anything else runs: ended runs are simulated, never recorded, and nothing is
+started or stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fleetctl import plan as planner
+from fleetctl.model import AgentRecord, AgentSpec, AgentState, Observation
+from fleetctl.record import record, replace
+from fleetctl.runtime import observe
+from fleetctl.runtime.context import Runtime
+
+
+@record
+class AgentStatus:
+    """One row of `status`: what a person (or a script) needs about an agent."""
+
+    name: str
+    state: AgentState
+    pid: int | None
+    port: int | None
+    window: str | None
+    uptime_s: float | None
+    respawns: int
+    max_respawns: int
+    last_exit: str | None
+    last_output_s: float | None
+    reason: str
+    next_retry_s: float | None
+    failure_class: str | None
+    task: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "pid": self.pid,
+            "port": self.port,
+            "window": self.window,
+            "uptime_s": None if self.uptime_s is None else round(self.uptime_s, 1),
+            "respawns": self.respawns,
+            "max_respawns": self.max_respawns,
+            "last_exit": self.last_exit,
+            "last_output_s": None if self.last_output_s is None else round(self.last_output_s, 1),
+            "reason": self.reason,
+            "next_retry_s": None if self.next_retry_s is None else round(self.next_retry_s, 1),
+            "failure_class": self.failure_class,
+            "task": self.task,
+        }
+
+
+def views(
+    rt: Runtime, specs: Sequence[AgentSpec] | None = None
+) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
+    """What the planner would do now, without doing it: ended runs are simulated, not recorded."""
+    now = rt.now()
+    listing, records = observe.records_while_listing(rt, now)
+    obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=False, listing=listing)
+    records = observe.simulate_ended(records, observe.find_ended(rt, obs, records, now), now)
+    spec = rt.spec if specs is None else replace(rt.spec, agents=tuple(specs))
+    return planner.plan(spec, records, obs, now, observe.heartbeats(rt)), obs, records
+
+
+def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
+    """Observe and derive, changing nothing (safe while anything else runs)."""
+    specs = rt.resolve(names)
+    plan, obs, records = views(rt, specs)
+    rows = []
+    for spec in specs:
+        record_ = records.get(spec.name)
+        rows.append(row(spec, as_status(plan.views[spec.name], record_), record_, obs, obs.time))
+    return rows
+
+
+def as_status(view: planner.AgentView, record_: AgentRecord | None) -> planner.AgentView:
+    """The plan's view says what to do next; status says what is true now."""
+    run = record_.current if record_ else None
+    if view.state is AgentState.STARTING and (run is None or not run.live):
+        if run is None:
+            return replace(view, state=AgentState.STOPPED, reason="not started")
+        return replace(
+            view,
+            state=AgentState.BACKOFF,
+            reason=f"respawn due; last: {run.stop_reason or 'ended'}",
+            respawns=max(0, view.respawns - 1),
+        )
+    return view
+
+
+def row(
+    spec: AgentSpec, view: planner.AgentView, record_: AgentRecord | None, obs: Observation, now: float
+) -> AgentStatus:
+    agent = obs.agents.get(spec.name)
+    run = record_.current if record_ else None
+    live = agent is not None and agent.alive
+    last_exit = None
+    if record_:
+        finished = next((r for r in record_.runs if not r.live), None)
+        if finished is not None:
+            last_exit = finished.exit_text()
+            if finished.stopped_by == "down":
+                last_exit = "stopped"
+            elif finished.stopped_by is not None:
+                last_exit = f"killed ({(finished.stop_reason or '').split(':')[0] or finished.stopped_by})"
+    return AgentStatus(
+        name=spec.name,
+        state=view.state,
+        pid=agent.pane.pid if live and agent else None,
+        port=spec.port,
+        window=agent.pane.window_id if agent else None,
+        uptime_s=now - run.started if live and run is not None and run.live else None,
+        respawns=view.respawns,
+        max_respawns=spec.max_respawns,
+        last_exit=last_exit,
+        last_output_s=max(0.0, now - agent.pane.activity) if agent and agent.pane.activity else None,
+        reason=view.reason,
+        next_retry_s=max(0.0, view.next_retry - now) if view.next_retry else None,
+        failure_class=(run.failure_class.value if run and run.failure_class else None),
+        task=run.task_id if run else None,
+    )
+
+
+def describe(action: planner.Action) -> str:
+    """One action in words, for `reconcile --dry-run`."""
+    if isinstance(action, planner.Spawn):
+        return f"spawn {action.agent} ({action.reason})" + (" as a respawn" if action.respawn else "")
+    if isinstance(action, planner.Kill):
+        return f"kill {action.agent}: {action.reason}: {action.detail}"
+    if isinstance(action, planner.Verify):
+        return f"verify {action.agent}"
+    if isinstance(action, planner.GiveUp):
+        return f"give up on {action.agent}: {action.reason}"
+    if isinstance(action, planner.Adopt):
+        return f"adopt {action.agent} (window {action.window_id}, pid {action.pid})"
+    if isinstance(action, planner.Remove):
+        return f"remove {action.agent} (no longer in the fleet file)"
+    return f"mark {action.agent} stalled: {action.detail}"

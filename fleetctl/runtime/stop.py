@@ -1,0 +1,189 @@
+"""Stopping agents: a plan's kills, `down` and `kill`. Each stop is recorded with who
+stopped the run and why, after its processes are confirmed gone."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from fleetctl import plan as planner
+from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
+from fleetctl.runtime import logs, observe, terminate
+from fleetctl.runtime.context import Runtime
+from fleetctl.runtime.events import emit
+
+SUPERVISOR_STOP_SECONDS = 5.0
+_STOPPED_BY = {"stop": "down", "restart": "restart", "config": "config"}
+
+
+def kill_runs(
+    rt: Runtime, kills: list[planner.Kill], obs: Observation, records: dict[str, AgentRecord], now: float
+) -> list[str]:
+    """Stop these runs together, record each end and close their windows; returns failure lines."""
+    batch: terminate.Batch = []
+    for kill in kills:
+        agent = obs.agents.get(kill.agent)
+        spec = rt.spec.agent(kill.agent)
+        roots = [agent.pane.pid] if agent is not None else []
+        batch.append(([kill.run_id], roots, spec.stop_timeout if spec else terminate.DEFAULT_STOP_SECONDS))
+    left = terminate.terminate(rt, batch, terminate.earliest(records, [k.agent for k in kills]))
+    failures = []
+    windows = []
+    for kill in kills:
+        agent = obs.agents.get(kill.agent)
+        rt.store.end_run(
+            kill.run_id,
+            rt.now(),
+            failure_class=kill.failure_class,
+            stopped_by=_STOPPED_BY.get(kill.reason, rt.actor),
+            stop_reason=f"{kill.reason}: {kill.detail}",
+        )
+        output = logs.output_tail(rt, kill.agent, kill.run_id).splitlines()
+        kind = "start-failed" if kill.reason == "start" else ("stalled" if kill.reason == "idle" else "killed")
+        if kill.reason == "wall":
+            kind = "timed-out"
+        data: dict[str, object] = {
+            "run": kill.run_id,
+            "by": rt.actor,
+            "why": kill.reason,
+            "output": output,
+            "left": sorted(left),
+        }
+        emit(rt, kind, kill.agent, kill.detail, data, now)
+        if kind != "killed":
+            data = {"run": kill.run_id, "by": rt.actor, "why": kill.reason}
+            emit(rt, "killed", kill.agent, f"{kill.reason}: {kill.detail}", data, now)
+        if agent is not None:
+            windows.append(agent.pane.window_id)
+    if left:
+        failures.append(f"{len(left)} process(es) survived SIGKILL: {sorted(left)}")
+    rt.tmux.kill_windows(windows)
+    return failures
+
+
+def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
+    """Stop agents and everything they started; returns what could not be stopped."""
+    everything = not names
+    specs = rt.resolve(names)
+    with rt.store.lock():
+        now = rt.now()
+        obs = observe.observe(rt, ports_for=set())  # stopping needs no listening ports
+        records = rt.records(now)
+        targets = {s.name for s in specs}
+        if everything:
+            targets |= set(records) | set(obs.agents)
+        rt.store.set_desired(targets, "stopped")
+        batch: terminate.Batch = []
+        if everything and obs.server_running:
+            rt.tmux.drop_wake_hooks()  # nothing is left to wake; the server then exits sooner
+        if everything:
+            # The supervisor and the home window stop with the agents, in the same batch
+            # (the supervisor cannot act meanwhile: we hold the lock), and are confirmed
+            # gone before `down` returns rather than left to kill-server's SIGHUP.
+            for other in obs.others:
+                if other.window_name.startswith("_") and not other.dead:
+                    batch.append(([], [other.pid], SUPERVISOR_STOP_SECONDS))
+        # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
+        task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
+        targets |= set(task_panes)
+        runs: dict[str, str] = {}
+        windows = []
+        for name in sorted(targets):
+            record, agent = records.get(name), obs.agents.get(name)
+            pane: PaneInfo | None = agent.pane if agent is not None else task_panes.get(name)
+            run = record.current if record and record.current and record.current.live else None
+            roots = [pane.pid] if pane is not None and not pane.dead else []
+            if run is None and not roots:
+                if pane is not None:
+                    windows.append(pane.window_id)
+                continue
+            spec = rt.spec.agent(name)
+            batch.append(
+                ([run.id] if run else [], roots, spec.stop_timeout if spec else terminate.DEFAULT_STOP_SECONDS)
+            )
+            if run:
+                runs[name] = run.id
+            if pane is not None:
+                windows.append(pane.window_id)
+        since = terminate.earliest(records, list(runs))
+        # When agents had to be KILLed, tmux's own teardown (windows, log pipes, the server)
+        # starts right after the KILLs and overlaps the kernel's teardown of the killed
+        # processes (a KILLed agent says nothing more). Agents that all ended on TERM have
+        # their last output piped first: the server is closed after them.
+        closed: list[bool] = []
+
+        def close_server() -> None:
+            rt.tmux.kill_server()
+            closed.append(True)
+
+        left = terminate.terminate(rt, batch, since, close_server if everything else None) if batch else set()
+        for name, run_id in runs.items():
+            stopped = rt.store.end_run(
+                run_id,
+                rt.now(),
+                failure_class=FailureClass.KILLED,
+                stopped_by="down",
+                stop_reason="stop: fleetctl down",
+            )
+            if stopped:
+                emit(rt, "killed", name, "stopped by fleetctl down", {"run": run_id, "by": "down", "why": "stop"})
+        if everything:
+            if not closed:
+                rt.tmux.kill_server()
+            terminate.await_server_exit(rt)
+        else:
+            rt.tmux.kill_windows(windows)
+            remaining = [p for p in (rt.tmux.panes() or []) if not p.window_name.startswith("_")]
+            if not remaining:
+                rt.tmux.kill_server()
+                terminate.await_server_exit(rt)
+        leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), rt.procs.scan(), since)
+        left |= {p for pids in leftovers.values() for p in pids}
+    return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
+
+
+def kill(rt: Runtime, names: Sequence[str]) -> list[str]:
+    """SIGKILL each agent's current run at once: no SIGTERM, no grace (for a hung agent).
+
+    The run is recorded as killed; what follows is the agent's restart policy, as after
+    any other kill. Returns one line per agent that had nothing to kill or survived.
+    """
+    specs = rt.resolve(names)
+    out: list[str] = []
+    with rt.store.lock():
+        now = rt.now()
+        obs, records, table = observe.observe(rt, ports_for=set()), rt.records(now), rt.procs.scan()
+        for spec in specs:
+            record, agent = records.get(spec.name), obs.agents.get(spec.name)
+            run = record.current if record and record.current and record.current.live else None
+            pids: set[int] = set()
+            if agent is not None and agent.alive:
+                pids |= set(table.tree(agent.pane.pid)) | set(table.group(agent.pane.pid))
+            if run is not None:
+                pids |= set(rt.procs.find_env("FLEET_RUN", {run.id}).get(run.id, ()))
+            pids.discard(os.getpid())
+            if not pids and run is None:
+                out.append(f"{spec.name}: not running, nothing to kill")
+                continue
+            left = terminate.kill_now(
+                rt.procs, rt.clock, {p: table.procs[p].start_time for p in pids if p in table.procs}
+            )
+            if run is not None:
+                rt.store.end_run(
+                    run.id,
+                    rt.now(),
+                    failure_class=FailureClass.KILLED,
+                    stopped_by="kill",
+                    stop_reason="kill: SIGKILL by request",
+                )
+                terminate.drop_scripts(rt, [run.id])
+            data: dict[str, object] = {
+                "run": run.id if run else None,
+                "by": rt.actor,
+                "why": "kill",
+                "left": sorted(left),
+            }
+            emit(rt, "killed", spec.name, "SIGKILL by request", data)
+            if left:
+                out.append(f"{spec.name}: process(es) {sorted(left)} survived SIGKILL")
+    return out
