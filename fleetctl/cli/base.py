@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_DEGRADED = 0, 1, 2, 3
 
-# The most a task's title or body, a message, a result or a reason may hold (UTF-8 bytes): text
-# for people and agents to read, not a place for files. README.md and each --help say so.
+# The most a task's body, result or failure reason may hold (UTF-8 bytes): text for people and
+# agents to read, not a place for files. README.md and each --help say so. (A title holds 500
+# characters and a message 10,000: the task board and the bus check those.)
 MAX_TEXT_BYTES = 64 * 1024
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

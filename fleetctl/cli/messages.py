@@ -7,12 +7,12 @@ import time
 
 import click
 
-from fleetctl.cli.base import EXIT_OK, TEXT, FleetContext, command, pass_fleet
+from fleetctl.cli.base import EXIT_OK, FleetContext, command, pass_fleet
 
 
 @command(name="send")
 @click.argument("to", metavar="TO")
-@click.argument("text", type=TEXT, metavar="TEXT")
+@click.argument("text", metavar="TEXT")
 @click.option("--from", "sender", metavar="TEXT", help="Sender name (default: $FLEET_AGENT, else human).")
 @click.option("--key", metavar="TEXT", help="Deliver once per recipient for this key.")
 @click.option("--wake", is_flag=True, help="Also type the text (and Enter) into the agent's pane.")
@@ -20,7 +20,7 @@ from fleetctl.cli.base import EXIT_OK, TEXT, FleetContext, command, pass_fleet
 def send(ctx: FleetContext, to: str, text: str, sender: str | None, key: str | None, wake: bool) -> int:
     """Send a message to an agent (or `*`: every agent). A notice only lands in the inbox; --wake types it too.
 
-    TEXT holds at most 64 KiB (UTF-8). A TEXT that starts with "-" follows `--`:
+    TEXT holds at most 10,000 characters. A TEXT that starts with "-" follows `--`:
     `fleetctl send web -- "-1 is not an option"`.
     """
     from fleetctl.bus import Bus

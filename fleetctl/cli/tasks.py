@@ -58,7 +58,7 @@ def _task_id(task_id: int | None) -> int:
 
 
 @command(name="add")
-@click.argument("title", type=TEXT, metavar="TITLE")
+@click.argument("title", metavar="TITLE")
 @click.option("--body", type=TEXT, metavar="TEXT", help=f"The task's text ({_LIMIT}).")
 @click.option("--body-file", type=click.Path(dir_okay=False), metavar="FILE", help="Read the body from a file.")
 @click.option("--priority", type=int, default=2, show_default=True, help="0 (most urgent) to 4.")
@@ -84,7 +84,7 @@ def task_add(
 ) -> int:
     """Queue a task and print its id.
 
-    A title and a body hold at most 64 KiB each (UTF-8); a longer one is refused.
+    A title holds at most 500 characters, a body at most 64 KiB (UTF-8); a longer one is refused.
     """
     from fleetctl.errors import UsageError
 
