@@ -48,6 +48,18 @@ class FleetContext:
 pass_fleet = click.make_pass_decorator(FleetContext)
 
 
+def complete_agents(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Shell completion of an agent name: the fleet file's agents (nothing when it cannot be read)."""
+    from fleetctl.errors import FleetError
+
+    try:
+        agents = FleetContext(ctx.find_root().params.get("config")).spec().agents
+    except FleetError:
+        return []
+    names = dict.fromkeys([*(a.base for a in agents if a.replica is not None), *(a.name for a in agents)])
+    return [name for name in names if name.startswith(incomplete)]
+
+
 def summary(doc: str | None) -> str:
     """The first sentence of a docstring: the one line a command list shows."""
     first = " ".join((doc or "").strip().split("\n\n")[0].split())

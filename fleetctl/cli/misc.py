@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from fleetctl.cli.base import EXIT_OK, FleetContext, command, pass_fleet
+from fleetctl.cli.base import EXIT_OK, FleetContext, command, complete_agents, pass_fleet
 
 
 @command(name="attach")
-@click.argument("name", metavar="NAME")
+@click.argument("name", metavar="NAME", shell_complete=complete_agents)
 @pass_fleet
 def attach(ctx: FleetContext, name: str) -> int:
     """Attach to an agent's tmux window (inside tmux: switch to it). Detach with C-b d."""

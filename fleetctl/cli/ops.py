@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, pass_fleet
+from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, complete_agents, pass_fleet
 from fleetctl.cli.render import printable
 from fleetctl.errors import FleetError, UsageError
 
@@ -90,7 +90,7 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
 
 
 @command(name="logs")
-@click.argument("name", metavar="NAME")
+@click.argument("name", metavar="NAME", shell_complete=complete_agents)
 @click.option("-n", "--lines", type=int, default=100, show_default=True, help="How many lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing output as it arrives, across rotations and runs.")
 @click.option("--raw", is_flag=True, help="Keep ANSI escapes (colours, cursor moves) as the pane printed them.")
@@ -125,7 +125,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
 
 
 @command(name="doctor")
-@click.argument("names", nargs=-1, metavar="NAMES")
+@click.argument("names", nargs=-1, metavar="NAMES", shell_complete=complete_agents)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of checks.")
 @pass_fleet
 def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
