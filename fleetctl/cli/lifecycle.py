@@ -17,7 +17,7 @@ def _progress(name: str, what: str, detail: str) -> None:
 
 
 @command(name="up")
-@click.argument("names", nargs=-1, metavar="NAMES", shell_complete=complete_agents)
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
 @pass_fleet
 def up(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Start the named (or all) agents that are not running, and verify each spawn.
@@ -31,7 +31,7 @@ def up(ctx: FleetContext, names: tuple[str, ...]) -> int:
 
 
 @command(name="down")
-@click.argument("names", nargs=-1, metavar="NAMES", shell_complete=complete_agents)
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
 @pass_fleet
 def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Stop the named (or all) agents and every process they started.
@@ -45,7 +45,7 @@ def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
 
 
 @command(name="restart")
-@click.argument("names", nargs=-1, required=True, metavar="NAMES", shell_complete=complete_agents)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
 @pass_fleet
 def restart(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Stop and start agents (does not spend their respawn budget)."""
@@ -101,7 +101,7 @@ def supervise(ctx: FleetContext) -> int:
 
 
 @command(name="reset")
-@click.argument("names", nargs=-1, required=True, metavar="NAMES", shell_complete=complete_agents)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
 @pass_fleet
 def reset(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Clear the respawn counter and failed state (does not start anything); a pool name closes its breaker."""

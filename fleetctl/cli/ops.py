@@ -125,7 +125,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
 
 
 @command(name="doctor")
-@click.argument("names", nargs=-1, metavar="NAMES", shell_complete=complete_agents)
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of checks.")
 @pass_fleet
 def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:

@@ -10,7 +10,7 @@ from fleetctl.cli.base import FleetContext, command, complete_agents, pass_fleet
 
 
 @command(name="status")
-@click.argument("names", nargs=-1, metavar="NAMES", shell_complete=complete_agents)
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of agents (stable keys).")
 @pass_fleet
 def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:

@@ -106,7 +106,7 @@ def test_unknown_command_is_one_line(capsys: pytest.CaptureFixture[str]) -> None
     ("argv", "error", "hint"),
     [
         (["task", "add"], "error: task add: missing argument 'TITLE'", "task add"),
-        (["restart"], "error: restart: missing argument 'NAMES'", "restart"),
+        (["restart"], "error: restart: missing argument 'NAMES...'", "restart"),
         (["task", "next"], "error: task next: missing option '--agent'", "task next"),
         (["task", "show", "abc"], "error: task show: invalid value for 'ID': 'abc' is not a valid", "task show"),
         (["tui", "--refresh", "0"], "error: tui: invalid value for '--refresh': 0.0 is not in the range x>=0.1", "tui"),
