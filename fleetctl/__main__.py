@@ -2,4 +2,5 @@ from __future__ import annotations
 
 from fleetctl.cli import entry
 
-entry()
+if __name__ == "__main__":
+    entry()

@@ -1,14 +1,14 @@
-"""up, down, restart, reconcile, supervise, reset: each parses, calls Fleet, renders."""
+"""up, down, restart, reconcile, supervise, reset, heartbeat: each parses, calls Fleet, renders."""
 
 from __future__ import annotations
 
 import contextlib
 import sys
 
-from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, arg, command
+import click
 
-NAMES = arg("names", nargs="*", metavar="NAMES")
-SOME_NAMES = arg("names", nargs="+", metavar="NAMES")
+from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, complete_agents, pass_fleet
+from fleetctl.cli.render import printable
 
 
 def _progress(name: str, what: str, detail: str) -> None:
@@ -16,61 +16,76 @@ def _progress(name: str, what: str, detail: str) -> None:
         print(f"{name}: verified ({detail})", file=sys.stderr)
 
 
-@command("up", NAMES)
-def up(ctx: Context, names: tuple[str, ...]) -> int:
-    """Start the named (or all) agents that are not running, and verify each spawn."""
-    fleet = ctx.fleet()
-    failures = fleet.up(names, _progress)
+@command(name="up")
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
+@pass_fleet
+def up(ctx: FleetContext, names: tuple[str, ...]) -> int:
+    """Start the named (or all) agents that are not running, and verify each spawn.
+
+    Healthy agents are left alone. Exit 1 when a spawn failed (one line each, with its last output).
+    """
+    failures = ctx.fleet().up(names, _progress)
     for line in failures:
-        print(line)
+        print(printable(line))
     return EXIT_FAILED if failures else EXIT_OK
 
 
-@command("down", NAMES)
-def down(ctx: Context, names: tuple[str, ...]) -> int:
-    """Stop the named (or all) agents and every process they started."""
-    fleet = ctx.fleet()
-    left = fleet.down(names)
+@command(name="down")
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
+@pass_fleet
+def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
+    """Stop the named (or all) agents and every process they started.
+
+    Exit 0 only when no process is left; otherwise exit 1 and list what survived.
+    """
+    left = ctx.fleet().down(names)
     for line in left:
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {printable(line)}", file=sys.stderr)
     return EXIT_FAILED if left else EXIT_OK
 
 
-@command("restart", SOME_NAMES)
-def restart(ctx: Context, names: tuple[str, ...]) -> int:
+@command(name="restart")
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
+@pass_fleet
+def restart(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Stop and start agents (does not spend their respawn budget)."""
     failures = ctx.fleet().restart(names, _progress)
     for line in failures:
-        print(line)
+        print(printable(line))
     return EXIT_FAILED if failures else EXIT_OK
 
 
-@command(
-    "reconcile",
-    arg("--dry-run", action="store_true", help="Print the plan; change nothing."),
-    arg("--json", dest="as_json", action="store_true", help="One JSON object per action."),
-)
-def reconcile(ctx: Context, dry_run: bool, as_json: bool) -> int:
-    """One repair pass (for cron): respawn the dead, kill the stuck, keep the healthy."""
+@command(name="reconcile")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per action.")
+@pass_fleet
+def reconcile(ctx: FleetContext, dry_run: bool, as_json: bool) -> int:
+    """One repair pass (for cron): respawn the dead, kill the stuck, keep the healthy.
+
+    Quiet when nothing changed. Exit 0 when every agent that should run runs, 3 when degraded,
+    1 when something failed.
+    """
     from fleetctl.cli.render import event_json
 
-    fleet = ctx.fleet(actor="reconcile")
-    events, failures, code = fleet.reconcile(dry_run=dry_run)
+    events, failures, code = ctx.fleet(actor="reconcile").reconcile(dry_run=dry_run)
     for event in events:
-        if event.kind in ("verified",) and not as_json:
-            continue
         if as_json:
             print(event_json(event))
+        elif event.kind == "verified":
+            continue
+        elif dry_run:
+            print(printable(event.reason))
         else:
             who = f"{event.agent}: " if event.agent else ""
-            print(f"{event.kind} {who}{event.reason}".rstrip() if dry_run is False else event.reason)
+            print(printable(f"{event.kind} {who}{event.reason}".rstrip()))
     for line in failures:
-        print(f"error: {line}", file=sys.stderr)
-    return code
+        print(f"error: {printable(line)}", file=sys.stderr)
+    return int(code)
 
 
-@command("supervise")
-def supervise(ctx: Context) -> int:
+@command(name="supervise")
+@pass_fleet
+def supervise(ctx: FleetContext) -> int:
     """Run the supervise loop in the foreground (`up` starts it in its own window)."""
     import logging
 
@@ -85,8 +100,10 @@ def supervise(ctx: Context) -> int:
     return EXIT_OK
 
 
-@command("reset", SOME_NAMES)
-def reset(ctx: Context, names: tuple[str, ...]) -> int:
+@command(name="reset")
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
+@pass_fleet
+def reset(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Clear the respawn counter and failed state (does not start anything); a pool name closes its breaker."""
     fleet = ctx.fleet()
     pools = [n for n in names if fleet.spec.pool(n) is not None]
@@ -100,8 +117,9 @@ def reset(ctx: Context, names: tuple[str, ...]) -> int:
     return EXIT_OK
 
 
-@command("heartbeat")
-def heartbeat(ctx: Context) -> int:
+@command(name="heartbeat")
+@pass_fleet
+def heartbeat(ctx: FleetContext) -> int:
     """Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment)."""
     import os
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fleetctl.cli import EXIT_OK, Context, arg, command
+import click
+
+from fleetctl.cli.base import EXIT_OK, FleetContext, command, complete_agents, pass_fleet
 
 
-@command("attach", arg("name", metavar="NAME"))
-def attach(ctx: Context, name: str) -> int:
+@command(name="attach")
+@click.argument("name", metavar="NAME", shell_complete=complete_agents)
+@pass_fleet
+def attach(ctx: FleetContext, name: str) -> int:
     """Attach to an agent's tmux window (inside tmux: switch to it). Detach with C-b d."""
     fleet = ctx.fleet()
     inside = os.environ.get("TMUX", "").split(",")[0] == fleet.tmux.socket_path()
@@ -21,29 +25,35 @@ def attach(ctx: Context, name: str) -> int:
     return EXIT_OK  # pragma: no cover - exec does not return
 
 
-STARTER = [
-    ("fleet", "# The fleet: its name is the tmux session (socket fleetctl-<name>).", {
-        "name": "demo",
-        "state_dir": ".fleet",
-    }),
-    ("defaults", "# Defaults for every agent (any agent key but command, port, replicas).", {
-        "start_timeout": "10s",
-        "min_uptime": "1s",
-        "stop_timeout": "10s",
-        "restart": "on-failure",
-        "max_respawns": 5,
-        "respawn_window": "10m",
-    }),
-    ("agents.web", "# One agent: run by /bin/sh -c; {port} {name} {replica} are substituted.", {
-        "command": "python3 -m http.server {port} --bind 127.0.0.1",
-        "port": 8001,
-    }),
-]  # fmt: skip
+STARTER: list[tuple[str, str, dict[str, object]]] = [
+    (
+        "fleet",
+        "# The fleet: its name is the tmux session (socket fleetctl-<name>).",
+        {"name": "demo", "state_dir": ".fleet"},
+    ),
+    (
+        "defaults",
+        "# Defaults for every agent (any agent key but command, port, replicas).",
+        {
+            "start_timeout": "10s",
+            "min_uptime": "1s",
+            "stop_timeout": "10s",
+            "restart": "on-failure",
+            "max_respawns": 5,
+            "respawn_window": "10m",
+        },
+    ),
+    (
+        "agents.web",
+        "# One agent: run by /bin/sh -c; {port} {name} {replica} are substituted.",
+        {"command": "python3 -m http.server {port} --bind 127.0.0.1", "port": 8001},
+    ),
+]
 
 
-@command("init", arg("--path", dest="target", default="fleet.toml", metavar="TEXT",
-                    help="Where to write. [default: fleet.toml]"))  # fmt: skip
-def init(ctx: Context, target: str) -> int:
+@command(name="init")
+@click.option("--path", "target", type=click.Path(), default="fleet.toml", show_default=True, help="Where to write.")
+def init(target: str) -> int:
     """Write a commented starter fleet.toml (never overwrites)."""
     import tomli_w
 

@@ -11,7 +11,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fleetctl.cli import EXIT_FAILED, EXIT_OK, Context, arg, command
+import click
+
+from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, complete_agents, pass_fleet
+from fleetctl.cli.render import printable
 from fleetctl.errors import FleetError, UsageError
 
 if TYPE_CHECKING:
@@ -28,14 +31,14 @@ def _since(value: str | None, default: str | None = None) -> float | None:
     return None if text is None else parse_since(text, time.time())
 
 
-@command(
-    "report",
-    arg("--since", dest="since_text", metavar="T", help='"12h", "30m", "2d" or "2026-01-01T22:00" (default 12h).'),
-    arg("--json", dest="as_json", action="store_true", help="The complete report as one JSON object."),
-)
-def report(ctx: Context, since_text: str | None, as_json: bool) -> int:
+@command(name="report")
+@click.option("--since", "since_text", metavar="T", help='"12h", "30m", "2d" or "2026-01-01T22:00" (default 12h).')
+@click.option("--json", "as_json", is_flag=True, help="The complete report as one JSON object.")
+@pass_fleet
+def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
     """What changed since T: runs, crashes, stalls, kills, alerts, tasks, supervise load.
 
+    \b
     Examples:
       fleetctl report                    the last 12 hours
       fleetctl report --since 2026-01-01T22:00 --json
@@ -53,14 +56,13 @@ def report(ctx: Context, since_text: str | None, as_json: bool) -> int:
     return EXIT_OK
 
 
-@command(
-    "events",
-    arg("--since", dest="since_text", metavar="T", help=f"Events since T (default: the last {DEFAULT_EVENTS})."),
-    arg("--agent", metavar="NAME", help="Only this agent's events."),
-    arg("-f", "--follow", action="store_true", help="Keep printing new events as they are recorded (Ctrl-C stops)."),
-    arg("--json", dest="as_json", action="store_true", help="One JSON object per line."),
-)
-def events(ctx: Context, since_text: str | None, agent: str | None, follow: bool, as_json: bool) -> int:
+@command(name="events")
+@click.option("--since", "since_text", metavar="T", help=f"Events since T (default: the last {DEFAULT_EVENTS}).")
+@click.option("--agent", metavar="NAME", help="Only this agent's events.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they are recorded (Ctrl-C stops).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@pass_fleet
+def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow: bool, as_json: bool) -> int:
     """The event log, one line per event, oldest first."""
     from fleetctl import eventlog
     from fleetctl.cli.render import event_json, event_line
@@ -87,14 +89,13 @@ def events(ctx: Context, since_text: str | None, agent: str | None, follow: bool
     return EXIT_OK
 
 
-@command(
-    "logs",
-    arg("name", metavar="NAME"),
-    arg("-n", "--lines", type=int, default=100, metavar="INTEGER", help="How many lines to show. [default: 100]"),
-    arg("-f", "--follow", action="store_true", help="Keep printing output as it arrives, across rotations and runs."),
-    arg("--raw", action="store_true", help="Keep ANSI escapes (colours, cursor moves) as the pane printed them."),
-)
-def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
+@command(name="logs")
+@click.argument("name", metavar="NAME", shell_complete=complete_agents)
+@click.option("-n", "--lines", type=int, default=100, show_default=True, help="How many lines to show.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing output as it arrives, across rotations and runs.")
+@click.option("--raw", is_flag=True, help="Keep ANSI escapes (colours, cursor moves) as the pane printed them.")
+@pass_fleet
+def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> int:
     """An agent's pane output, kept in a log file per run (also after the agent died)."""
     from fleetctl import logview
     from fleetctl.fleet import strip_ansi
@@ -123,12 +124,11 @@ def logs(ctx: Context, name: str, lines: int, follow: bool, raw: bool) -> int:
     return EXIT_OK
 
 
-@command(
-    "doctor",
-    arg("names", nargs="*", metavar="NAMES"),
-    arg("--json", dest="as_json", action="store_true", help="A JSON list of checks."),
-)
-def doctor(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
+@command(name="doctor")
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of checks.")
+@pass_fleet
+def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     """Check the config, tmux, the state dir and lock, then boot each agent in a throwaway server.
 
     Each agent is started exactly as a real spawn (wrapper, pid, port, min_uptime), its output is
@@ -169,14 +169,18 @@ def _print_checks(checks: list[Check], as_json: bool, final: bool, before: list[
             print(json.dumps([c.as_json() for c in (before or []) + checks], indent=1))
         return
     for c in checks:
-        print(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<16} {c.detail}", flush=True)
+        print(f"{'ok' if c.ok else 'FAIL':<5} {c.name:<16} {printable(c.detail)}", flush=True)
 
 
-@command(
-    "metrics",
-    arg("--textfile", metavar="PATH", help="Write atomically to PATH (node_exporter's textfile collector)."),
+@command(name="metrics")
+@click.option(
+    "--textfile",
+    type=click.Path(),
+    metavar="PATH",
+    help="Write atomically to PATH (node_exporter's textfile collector).",
 )
-def metrics(ctx: Context, textfile: str | None) -> int:
+@pass_fleet
+def metrics(ctx: FleetContext, textfile: str | None) -> int:
     """The fleet in Prometheus text format: agents by state, respawns, tasks, cycle and observation times."""
     from fleetctl import metrics as metrics_module
 
@@ -189,11 +193,10 @@ def metrics(ctx: Context, textfile: str | None) -> int:
     return EXIT_OK
 
 
-@command(
-    "cron",
-    arg("--every", default="5m", metavar="TEXT", help="How often: 1m..59m, whole hours, or 1d. [default: 5m]"),
-)
-def cron(ctx: Context, every: str) -> int:
+@command(name="cron")
+@click.option("--every", default="5m", show_default=True, help="How often: 1m..59m, whole hours, or 1d.")
+@pass_fleet
+def cron(ctx: FleetContext, every: str) -> int:
     """Print the crontab line that runs `reconcile` for this fleet (install with `crontab -e`).
 
     The line uses absolute paths, carries PATH (for tmux) and TMUX_TMPDIR, and runs under

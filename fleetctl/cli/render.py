@@ -1,14 +1,29 @@
-"""Pure rendering: records -> table text or JSON. No I/O here."""
+"""Pure rendering: records -> table text or JSON. No I/O here.
+
+Text that came from agents, tasks or messages is shown through `printable`, so an escape sequence
+in a title (`\\x1b[2J`) is shown as text and never acted on by the terminal; JSON keeps it exact.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 
 from fleetctl.model import Event
 
 STATUS_SCHEMA_VERSION = 1
+
+# C0 controls, DEL and C1 controls (a lone \x9b is a CSI to some terminals).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, keep_layout: bool = False) -> str:
+    """text with every control character shown as an escape (`\\x1b`); keep_layout leaves tabs and newlines."""
+    pattern = _CONTROL_BUT_LAYOUT if keep_layout else _CONTROL
+    return pattern.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -21,13 +36,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
 
 
 def _cell(value: object) -> str:
-    return "-" if value is None or value == "" else str(value)
+    return "-" if value is None or value == "" else printable(str(value))
 
 
 def event_line(event: Event) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.time))
-    who = event.agent or "fleet"
-    return f"{stamp}  {event.kind:<14} {who:<16} {event.reason}".rstrip()
+    who = printable(event.agent or "fleet")
+    return f"{stamp}  {event.kind:<14} {who:<16} {printable(event.reason)}".rstrip()
 
 
 def event_json(event: Event) -> str:

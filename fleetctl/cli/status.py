@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import json
 
-from fleetctl.cli import Context, arg, command, skip_teardown
+import click
+
+from fleetctl.cli.base import FleetContext, command, complete_agents, pass_fleet
 
 
-@command(
-    "status",
-    arg("names", nargs="*", metavar="NAMES"),
-    arg("--json", dest="as_json", action="store_true", help="A JSON list of agents (stable keys)."),
-)
-def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
+@command(name="status")
+@click.argument("names", nargs=-1, shell_complete=complete_agents)
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of agents (stable keys).")
+@pass_fleet
+def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     """Show every agent: state, pid, port, uptime, respawns, last exit, last output.
 
     Exit 0 when every agent that should run runs, 3 when degraded, 1 when failed.
     """
     from fleetctl.cli.render import table
     from fleetctl.humanize import duration
-    from fleetctl.plan import exit_code
+    from fleetctl.plan import AgentView, exit_code
 
-    fleet = ctx.fleet()
-    rows = fleet.status(names)
+    rows = ctx.fleet().status(names)
     if as_json:
         # One agent per line: readable, greppable, and json's C encoder (indent= takes the slow
         # pure-Python one, milliseconds at a hundred agents).
@@ -47,7 +47,4 @@ def status(ctx: Context, names: tuple[str, ...], as_json: bool) -> int:
                 ],
             )
         )
-    from fleetctl.plan import AgentView
-
-    skip_teardown()  # read only: nothing is left to write or close
-    return exit_code({r.name: AgentView(r.name, r.state) for r in rows})
+    return exit_code({r.name: AgentView(name=r.name, state=r.state) for r in rows})

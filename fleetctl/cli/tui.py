@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import argparse
+import click
 
-from fleetctl.cli import EXIT_OK, Context, arg, command
+from fleetctl.cli.base import EXIT_OK, FleetContext, command, pass_fleet
 
 MIN_REFRESH_SECONDS = 0.1
 
 
-def _refresh(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a valid float.") from None
-    if not value >= MIN_REFRESH_SECONDS:
-        raise argparse.ArgumentTypeError(f"{text} is not in the range x>={MIN_REFRESH_SECONDS}.")
-    return value
-
-
-@command("tui", arg("--refresh", default=1.0, type=_refresh, metavar="FLOAT",
-                   help=f"Seconds between observations. [default: 1.0; x>={MIN_REFRESH_SECONDS}]"))  # fmt: skip
-def tui(ctx: Context, refresh: float) -> int:
+@command(name="tui")
+@click.option(
+    "--refresh",
+    type=click.FloatRange(min=MIN_REFRESH_SECONDS),
+    default=1.0,
+    show_default=True,
+    metavar="FLOAT",
+    help="Seconds between observations.",
+)
+@pass_fleet
+def tui(ctx: FleetContext, refresh: float) -> int:
     """Watch and steer the fleet: agents, their output and events, tasks; q quits.
 
     A broken fleet file or a stopped tmux server is shown on screen; the TUI keeps

@@ -1,0 +1,69 @@
+"""send and inbox: messages between agents and people, through the bus."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import click
+
+from fleetctl.cli.base import EXIT_OK, FleetContext, command, pass_fleet
+
+
+@command(name="send")
+@click.argument("to", metavar="TO")
+@click.argument("text", metavar="TEXT")
+@click.option("--from", "sender", metavar="TEXT", help="Sender name (default: $FLEET_AGENT, else human).")
+@click.option("--key", metavar="TEXT", help="Deliver once per recipient for this key.")
+@click.option("--wake", is_flag=True, help="Also type the text (and Enter) into the agent's pane.")
+@pass_fleet
+def send(ctx: FleetContext, to: str, text: str, sender: str | None, key: str | None, wake: bool) -> int:
+    """Send a message to an agent (or `*`: every agent). A notice only lands in the inbox; --wake types it too.
+
+    TEXT holds at most 10,000 characters. A TEXT that starts with "-" follows `--`:
+    `fleetctl send web -- "-1 is not an option"`.
+    """
+    from fleetctl.bus import Bus
+
+    for mid in Bus(ctx.fleet()).send(to, text, sender, key, wake):
+        print(mid)
+    return EXIT_OK
+
+
+@command(name="inbox")
+@click.argument("name", metavar="NAME")
+@click.option("--unread", is_flag=True, help="Only messages not yet acknowledged.")
+@click.option("--ack", is_flag=True, help="Mark the listed messages read.")
+@click.option("--json", "as_json", is_flag=True, help="A JSON list of messages (the exact text).")
+@pass_fleet
+def inbox(ctx: FleetContext, name: str, unread: bool, ack: bool, as_json: bool) -> int:
+    """Show an agent's (or `human`'s) inbox, oldest first.
+
+    Control characters in a message are shown escaped (\\x1b); --json keeps the exact text.
+    """
+    from fleetctl.bus import Bus
+    from fleetctl.cli.render import table
+
+    messages = Bus(ctx.fleet()).inbox(name, unread, ack)
+    if as_json:
+        print(json.dumps([m.as_json() for m in messages], indent=1))
+        return EXIT_OK
+    rows = [
+        [
+            m.id,
+            time.strftime("%m-%d %H:%M:%S", time.localtime(m.time)),
+            m.sender,
+            "wake" if m.wake else "notice",
+            "yes" if m.read else "no",
+            _short(m.text, 80),
+        ]
+        for m in messages
+    ]
+    print(table(["ID", "TIME", "FROM", "KIND", "READ", "TEXT"], rows))
+    return EXIT_OK
+
+
+def _short(text: str, width: int) -> str:
+    """One line of at most width characters (the table escapes what is left of control characters)."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
