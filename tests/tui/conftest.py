@@ -46,7 +46,9 @@ async def settle(pilot: Pilot[object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
 
     async def workers_done() -> None:
-        await pilot.app.workers.wait_for_complete([w for w in pilot.app.workers if w.group != "log"])
+        waited = [w for w in pilot.app.workers if w.group != "log"]
+        if waited:  # an empty list means "all of them" to wait_for_complete
+            await pilot.app.workers.wait_for_complete(waited)
 
     for _ in range(3):
         await pilot.pause()

@@ -72,7 +72,7 @@ class LogScreen(Screen[None]):
         self.dismiss()
 
     def action_follow(self) -> None:
-        self.query_one(LineView).scroll_end(animate=False, immediate=True, x_axis=False)
+        self.query_one(LineView).follow()
         self._show_title()
 
     def _show_title(self) -> None:

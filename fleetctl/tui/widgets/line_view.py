@@ -41,39 +41,48 @@ class LineView(ScrollView, can_focus=True):
         self.max_lines = max_lines
         self.lines: list[Text] = []
         self._widest = 0
+        self._following = True
 
     @property
     def following(self) -> bool:
-        """True while the last line is in view (new lines then scroll it)."""
-        return self.scroll_offset.y >= self.max_scroll_y
+        """True unless the person scrolled up from the last line (new lines then scroll it into view)."""
+        return self._following
+
+    def follow(self) -> None:
+        """Jump to the last line and keep to it."""
+        self._following = True
+        self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def set_lines(self, lines: Sequence[Text | str]) -> None:
         """Show exactly these lines (the log view, re-rendered as the output grows)."""
-        follow = self.following
         self.lines = [line if isinstance(line, Text) else Text(line) for line in lines[-self.max_lines :]]
         self._widest = max((line.cell_len for line in self.lines), default=0)
-        self._resized(follow)
+        self._resized()
 
     def append(self, lines: Sequence[Text | str]) -> None:
         """Add lines at the end (the events view)."""
         if not lines:
             return
-        follow = self.following
         new = [line if isinstance(line, Text) else Text(line) for line in lines]
         self.lines.extend(new)
         del self.lines[: max(0, len(self.lines) - self.max_lines)]
         self._widest = max(self._widest, *(line.cell_len for line in new))
-        self._resized(follow)
+        self._resized()
 
     def watch_scroll_y(self, old_value: float, new_value: float) -> None:
         super().watch_scroll_y(old_value, new_value)
         if round(old_value) != round(new_value):
+            self._following = round(new_value) >= self.max_scroll_y
             self.post_message(self.Scrolled())
 
-    def _resized(self, follow: bool) -> None:
+    def on_resize(self) -> None:
+        if self._following:
+            self.scroll_end(animate=False, x_axis=False)
+
+    def _resized(self) -> None:
         self.virtual_size = Size(0 if self.truncate else self._widest, len(self.lines))
-        if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if self._following:
+            self.scroll_end(animate=False, x_axis=False)  # once the new size is laid out
         self.refresh()
 
     def render_line(self, y: int) -> Strip:
