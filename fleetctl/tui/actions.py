@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from fleetctl.bus import Bus
 from fleetctl.errors import OperationFailed
-from fleetctl.tui.observer import optional_class
+from fleetctl.tasks import TaskBoard
 
 ActionFn = Callable[..., str]
 
@@ -36,7 +37,7 @@ def restart(fleet: Any, name: str) -> str:
 
 
 def stop(fleet: Any, name: str) -> str:
-    """`fleetctl down NAME`."""
+    """`fleetctl down NAME`; the fleet comes from the TUI's loader, whose actor is the TUI."""
     _failed(fleet.down([name]))
     return f"{name} stopped"
 
@@ -60,12 +61,15 @@ def reset(fleet: Any, name: str) -> str:
     return f"{name}: respawn counter and breaker cleared"
 
 
+def reset_and_start(fleet: Any, name: str) -> str:
+    """`fleetctl reset NAME` then `fleetctl up NAME`: what restarting a failed agent means."""
+    fleet.reset([name])
+    return f"{name} reset; " + start(fleet, name)
+
+
 def message(fleet: Any, name: str, text: str, wake: bool = False) -> str:
     """`Bus.send`, as the message/wake commands use it."""
-    bus_class = optional_class("fleetctl.bus", "Bus")
-    if bus_class is None:
-        raise OperationFailed("messages are not available in this build (fleetctl.bus is missing)")
-    result = bus_class(fleet).send(name, text, sender="tui", wake=wake)
+    result = Bus(fleet).send(name, text, sender="tui", wake=wake)
     what = "woke" if wake else "sent a message to"
     ids = ", ".join(f"#{i}" for i in result) if isinstance(result, list) else ""
     return f"{what} {name}" + (f" (message {ids})" if ids else "")
@@ -74,10 +78,7 @@ def message(fleet: Any, name: str, text: str, wake: bool = False) -> str:
 def add_task(fleet: Any, name: str, title: str) -> str:
     """`TaskBoard.add`, as `fleetctl task add` uses it."""
     del name
-    board_class = optional_class("fleetctl.tasks", "TaskBoard")
-    if board_class is None:
-        raise OperationFailed("the task board is not available in this build (fleetctl.tasks is missing)")
-    task_id = board_class(fleet).add(title)
+    task_id = TaskBoard(fleet).add(title)
     return f"task #{task_id} queued: {title}"
 
 
@@ -87,6 +88,7 @@ ACTIONS: dict[str, ActionFn] = {
     "start": start,
     "kill": kill,
     "reset": reset,
+    "reset-start": reset_and_start,
     "message": lambda fleet, name, text: message(fleet, name, text, wake=False),
     "wake": lambda fleet, name, text: message(fleet, name, text, wake=True),
     "add-task": add_task,

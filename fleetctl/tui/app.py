@@ -1,7 +1,9 @@
-"""FleetApp: owns the timers and workers; the screen renders what they bring back.
+"""FleetApp: owns the timers and workers; the screens render what they bring back.
 
 The UI thread never runs a subprocess or a query: observations, pane captures and every
-action run in thread workers and come back as messages or notifications.
+action run in thread workers and come back as messages or notifications. Screens ask for
+work with messages that bubble up here (ActionRequested, DetailWanted, …); the app hands
+data down by posting to the screen. The app imports its screens, never the reverse.
 """
 
 from __future__ import annotations
@@ -19,10 +21,20 @@ from textual.app import App, SuspendNotSupported, SystemCommand
 from textual.screen import Screen
 
 from fleetctl.errors import FleetError
+from fleetctl.tasks import TaskBoard
 from fleetctl.tui import actions
-from fleetctl.tui.messages import DetailReady, SnapshotReady
-from fleetctl.tui.observer import BoardFactory, FleetLoader, Observer, optional_class
+from fleetctl.tui.format import printable
+from fleetctl.tui.messages import (
+    ActionRequested,
+    AttachRequested,
+    DetailReady,
+    DetailWanted,
+    LogRequested,
+    SnapshotReady,
+)
+from fleetctl.tui.observer import BoardFactory, FleetLoader, Observer
 from fleetctl.tui.screens.fleet import ACTIONS, FleetScreen
+from fleetctl.tui.screens.log import LogScreen
 
 DEFAULT_REFRESH_SECONDS = 1.0
 AttachRunner = Callable[[list[str], dict[str, str]], int]
@@ -52,15 +64,16 @@ class FleetApp(App[None]):
         self.refresh_s = refresh
         self.clock = clock
         self.attach_runner = attach_runner
-        board = task_board if task_board is not None else optional_class("fleetctl.tasks", "TaskBoard")
-        self.observer = Observer(fleet_loader, clock, board)
-        self.apply_times: deque[float] = deque(maxlen=10_000)
-        self.has_tasks = board is not None
-        self.has_bus = optional_class("fleetctl.bus", "Bus") is not None
+        self.observer = Observer(fleet_loader, clock, task_board if task_board is not None else TaskBoard)
         self.busy: dict[str, str] = {}
         self.observations = 0
         self._observing = False
-        self.fleet_screen = FleetScreen()
+        self.fleet_screen = FleetScreen(clock=clock, refresh_s=refresh)
+
+    @property
+    def apply_times(self) -> deque[float]:
+        """Seconds the screen took to apply each snapshot (read by bench/tui_bench.py)."""
+        return self.fleet_screen.apply_times
 
     def get_default_screen(self) -> Screen[Any]:
         return self.fleet_screen
@@ -77,9 +90,24 @@ class FleetApp(App[None]):
                 shown = "/" if key == "slash" else key
                 yield SystemCommand(f"{title} ({shown})", help_text, getattr(screen, f"action_{action}"))
             for n, view in enumerate(("agents", "tasks", "events"), 1):
-                yield SystemCommand(f"Show {view} ({n})", f"Switch to the {view} view",
-                                    lambda v=view: screen.action_view(v))  # fmt: skip
+                yield SystemCommand(
+                    f"Show {view} ({n})", f"Switch to the {view} view", lambda v=view: screen.action_view(v)
+                )
         yield from super().get_system_commands(screen)
+
+    # --- requests from the screens (messages up) ----------------------------------
+
+    def on_action_requested(self, message: ActionRequested) -> None:
+        self.start_action(message.action, message.agent, **message.kwargs)
+
+    def on_detail_wanted(self, message: DetailWanted) -> None:
+        self.request_detail(message.agent, message.rows)
+
+    def on_attach_requested(self, message: AttachRequested) -> None:
+        self.attach(message.agent)
+
+    def on_log_requested(self, message: LogRequested) -> None:
+        self.push_screen(LogScreen(message.agent, self.observer.follow_output))
 
     # --- observation ------------------------------------------------------------
 
@@ -114,7 +142,12 @@ class FleetApp(App[None]):
         """Run one action in a worker; one action per agent at a time."""
         key = agent or action
         if key in self.busy:
-            self.notify(f"{self.busy[key]} is still running for {key}", title=action, severity="warning")
+            self.notify(
+                f"{self.busy[key]} is still running for {printable(key)}",
+                title=action,
+                severity="warning",
+                markup=False,
+            )
             return
         self.busy[key] = action
         self._act(action, agent, kwargs)
@@ -138,8 +171,11 @@ class FleetApp(App[None]):
         self.call_from_thread(self._action_done, action, agent, ok, text)
 
     def _action_done(self, action: str, agent: str, ok: bool, text: str) -> None:
-        title = f"{action} {agent}".strip()
-        self.notify(text, title=title, severity="information" if ok else "error", timeout=6 if ok else 12)
+        title = printable(f"{action} {agent}".strip())
+        if ok:
+            self.notify(printable(text), title=title, timeout=6, markup=False)
+        else:
+            self.notify(printable(text), title=title, severity="error", timeout=12, markup=False)
         self.request_observe()
 
     # --- attach ---------------------------------------------------------------------
@@ -154,9 +190,12 @@ class FleetApp(App[None]):
             inside = os.environ.get("TMUX", "").split(",")[0] == fleet.tmux.socket_path()
             argv = fleet.attach_argv(agent, inside)
         except FleetError as exc:
-            self.call_from_thread(self.notify, exc.message, title=f"attach {agent}", severity="error")
+            self.call_from_thread(self._attach_failed, agent, exc.message)
             return
         self.call_from_thread(self._run_attach, agent, argv, inside)
+
+    def _attach_failed(self, agent: str, text: str) -> None:
+        self.notify(printable(text), title=printable(f"attach {agent}"), severity="error", markup=False)
 
     def _run_attach(self, agent: str, argv: list[str], inside: bool) -> None:
         env = dict(os.environ)
@@ -169,16 +208,15 @@ class FleetApp(App[None]):
                 with self.suspend():
                     code = self.attach_runner(argv, env)
         except SuspendNotSupported:
-            self.notify("this terminal cannot hand over to tmux; run `fleetctl attach " + agent + "`",
-                        title=f"attach {agent}", severity="error")  # fmt: skip
+            self._attach_failed(agent, f"this terminal cannot hand over to tmux; run `fleetctl attach {agent}`")
             return
         except OSError as exc:
-            self.notify(f"could not run tmux: {exc}", title=f"attach {agent}", severity="error")
+            self._attach_failed(agent, f"could not run tmux: {exc}")
             return
         if code != 0:
-            self.notify(f"tmux exited with code {code}", title=f"attach {agent}", severity="error")
+            self._attach_failed(agent, f"tmux exited with code {code}")
         else:
-            self.notify(f"back from {agent}", title="attach")
+            self.notify(f"back from {printable(agent)}", title="attach", markup=False)
         self.request_observe()
 
 

@@ -20,6 +20,20 @@ STATE_STYLES: dict[AgentState, str] = {
     AgentState.COMPLETED: "dim",
 }
 
+__all__ = ["STATE_STYLES", "cell", "clock_text", "duration", "next_text", "printable", "state_text"]
+
+
+def printable(text: object) -> str:
+    """Text from outside (task titles, messages, reasons) with control characters shown escaped.
+
+    An ESC or a carriage return in a title must not steer the terminal or break a line of
+    the table: it is shown as `\\x1b` or `\\r`, as Python writes it.
+    """
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)
+
 
 def state_text(state: AgentState) -> Text:
     return Text(state.value, style=STATE_STYLES.get(state, ""))
@@ -30,17 +44,13 @@ def clock_text(ts: float) -> str:
 
 
 def cell(value: object) -> str:
-    return "-" if value is None or value == "" else str(value)
+    return "-" if value is None or value == "" else printable(value)
 
 
-def breaker_text(state: AgentState, next_retry_s: float | None, explicit: object = None) -> Text:
-    """The respawn breaker as a person reads it: open (gave up), waiting to retry, or closed."""
-    if isinstance(explicit, str) and explicit:
-        return Text(explicit, style="bold red" if explicit.startswith("open") else "")
-    if state is AgentState.FAILED:
-        return Text("open", style="bold red")
+def next_text(state: AgentState, next_retry_s: float | None) -> Text:
+    """When something happens next by itself: the retry of a backoff, the end of a park."""
+    if next_retry_s is None:
+        return Text("-", style="dim")
     if state is AgentState.PARKED:
         return Text(f"park {duration(next_retry_s)}", style="yellow")
-    if state is AgentState.BACKOFF:
-        return Text("wait" if next_retry_s is None else f"wait {duration(next_retry_s)}", style="yellow")
-    return Text("closed", style="dim")
+    return Text(f"retry {duration(next_retry_s)}", style="yellow")

@@ -1,6 +1,15 @@
-"""Messages from workers to the UI. Snapshots coalesce: only the newest one matters."""
+"""Messages between the app and its screens: data comes down from workers, requests go up.
+
+Workers post snapshots, close-ups and log lines to a screen (only the newest of each kind
+matters, so they coalesce). Screens post requests (run an action, fetch a close-up,
+attach, open the log) that bubble up to the app, which owns the workers: no screen
+imports the app.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from textual.message import Message
 
@@ -29,12 +38,48 @@ class DetailReady(Message):
         return isinstance(message, DetailReady)
 
 
-class ActionDone(Message):
-    """An action worker finished; the screen refreshes at once instead of waiting a tick."""
+class OutputReady(Message):
+    """The followed agent's output, rendered, all of it so far (the log view)."""
 
-    def __init__(self, action: str, agent: str, ok: bool, text: str) -> None:
+    def __init__(self, agent: str, lines: tuple[str, ...]) -> None:
+        super().__init__()
+        self.agent = agent
+        self.lines = lines
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, OutputReady) and message.agent == self.agent
+
+
+class ActionRequested(Message):
+    """Run a fleet action (restart, stop, …) for an agent ("" for fleet-wide ones) in a worker."""
+
+    def __init__(self, action: str, agent: str, **kwargs: str) -> None:
         super().__init__()
         self.action = action
         self.agent = agent
-        self.ok = ok
-        self.text = text
+        self.kwargs = kwargs
+
+
+class DetailWanted(Message):
+    """The selection moved: fetch this agent's close-up now rather than at the next observation."""
+
+    def __init__(self, agent: str, rows: Sequence[Any]) -> None:
+        super().__init__()
+        self.agent = agent
+        self.rows = tuple(rows)
+
+
+class AttachRequested(Message):
+    """Hand the terminal to the agent's tmux window."""
+
+    def __init__(self, agent: str) -> None:
+        super().__init__()
+        self.agent = agent
+
+
+class LogRequested(Message):
+    """Open the log view of an agent."""
+
+    def __init__(self, agent: str) -> None:
+        super().__init__()
+        self.agent = agent

@@ -9,24 +9,26 @@ of events so a coalesced (replaced) snapshot loses no event.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from fleetctl import logview
 from fleetctl.errors import FleetError
 from fleetctl.model import Event
 from fleetctl.record import field, record
+from fleetctl.screentext import ScreenText, render
 
 log = logging.getLogger(__name__)
 
-PANE_LINES = 12
+PANE_LINES = 60  # more than the close-up can show on a tall terminal
 CAPTURE_LINES = 80  # more than a fleet pane is tall, so the tail is never just its blank bottom
 DEAD_PANE = "Pane is dead"
 AGENT_EVENT_LINES = 8
+LOG_VIEW_LINES = 1000  # how far back the log view starts
 EVENT_BACKLOG = 300
 EVENT_LOOKBACK_SECONDS = 24 * 3600.0
 OPEN_TASK_STATES = ("queued", "running", "needs-review", "needs-human")
@@ -82,14 +84,6 @@ class Snapshot:
     notes: tuple[str, ...] = field(default=())
 
 
-def optional_class(module: str, name: str) -> Any | None:
-    """A class from a module that may not exist yet in this build (tasks, bus)."""
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError):
-        return None
-
-
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, FleetError):
         return exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
@@ -99,8 +93,9 @@ def _describe(exc: BaseException) -> str:
 class Observer:
     """Reads the fleet for the TUI; every public method is safe to call from any worker."""
 
-    def __init__(self, loader: FleetLoader, clock: Callable[[], float] = time.time,
-                 task_board: BoardFactory | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, loader: FleetLoader, clock: Callable[[], float] = time.time, task_board: BoardFactory | None = None
+    ) -> None:
         self.loader = loader
         self.clock = clock
         self.task_board = task_board
@@ -134,15 +129,20 @@ class Observer:
                 fleet = self._current()
             except Exception as exc:
                 log.info("fleet file did not load", extra={"error": str(exc)})
-                return Snapshot(now, error=f"config: {_describe(exc)}", server_running=False)
+                return Snapshot(time=now, error=f"config: {_describe(exc)}", server_running=False)
             name = fleet.spec.name
             try:
                 rows = tuple(fleet.status())
                 running = any(r.window for r in rows) or fleet.tmux.panes() is not None
             except Exception as exc:
                 log.info("observation failed", extra={"error": str(exc)})
-                return Snapshot(now, name, error=f"observe: {_describe(exc)}", server_running=False,
-                                events=tuple(self._events))  # fmt: skip
+                return Snapshot(
+                    time=now,
+                    fleet_name=name,
+                    error=f"observe: {_describe(exc)}",
+                    server_running=False,
+                    events=tuple(self._events),
+                )
             notes: list[str] = []
             try:
                 self._read_events(fleet, now)
@@ -154,7 +154,16 @@ class Observer:
             except Exception as exc:
                 notes.append(f"tasks: {_describe(exc)}")
             detail = self._detail(fleet, selected, rows, now) if selected else None
-            return Snapshot(now, name, rows, running, tuple(self._events), tasks, None, detail, tuple(notes))
+            return Snapshot(
+                time=now,
+                fleet_name=name,
+                rows=rows,
+                server_running=running,
+                events=tuple(self._events),
+                tasks=tasks,
+                detail=detail,
+                notes=tuple(notes),
+            )
 
     def detail(self, selected: str, rows: Sequence[Any]) -> Detail | None:
         """The close-up alone, for a selection change between observations."""
@@ -162,6 +171,20 @@ class Observer:
             if self._fleet is None:
                 return None
             return self._detail(self._fleet, selected, tuple(rows), self.clock())
+
+    def follow_output(self, name: str, should_stop: Callable[[], bool]) -> Iterator[tuple[str, ...]]:
+        """The agent's output as its screen showed it, again each time it grows (the log view).
+
+        Starts LOG_VIEW_LINES back and follows the log across rotations and new runs until
+        should_stop() is true. Meant for a thread worker of its own: it waits for output.
+        """
+        with self._lock:
+            directory = self._current().logs_dir / name
+        screen = ScreenText()
+        yield ()
+        for chunk in logview.follow(directory, LOG_VIEW_LINES, should_stop):
+            screen.feed(chunk)
+            yield tuple(screen.lines())
 
     def _read_events(self, fleet: Any, now: float) -> None:
         if not fleet.store.path.exists():
@@ -186,18 +209,25 @@ class Observer:
             for task in board.list(state=state)[:TASK_ROWS_MAX]:
                 rows.append(_task_row(task))
         breakers = {name: _breaker_text(b) for name, b in board.breakers().items()}
-        return TaskSummary(counts, tuple(rows[:TASK_ROWS_MAX]), breakers)
+        return TaskSummary(counts=counts, rows=tuple(rows[:TASK_ROWS_MAX]), breakers=breakers)
 
     def _detail(self, fleet: Any, name: str, rows: tuple[Any, ...], now: float) -> Detail:
         row = next((r for r in rows if r.name == name), None)
-        lines, source, error = [], "", None
+        lines: list[str] = []
+        source, error = "", None
         try:
             if row is not None and row.window:
                 lines, source = pane_tail(fleet.tmux.capture(row.window, CAPTURE_LINES)), "pane"
-            if not any(line.strip() and not line.startswith(DEAD_PANE) for line in lines):
-                dead = [line for line in lines if line.startswith(DEAD_PANE)]
-                lines = fleet.output_tail(name, lines=PANE_LINES).splitlines() + dead
+            dead = [line for line in lines if line.startswith(DEAD_PANE)]
+            if dead:
+                # tmux reports the status of the window's wrapper, not the agent's: say what was recorded.
+                last_exit = getattr(row, "last_exit", None)
+                lines = [line for line in lines if not line.startswith(DEAD_PANE)]
+                dead = [f"{DEAD_PANE} (last exit {last_exit})" if last_exit else DEAD_PANE]
+            if not any(line.strip() for line in lines):
+                lines = log_tail(fleet.logs_dir / name, PANE_LINES)
                 source = "log" if lines else ""
+            lines += dead
         except Exception as exc:
             error = f"output: {_describe(exc)}"
         events: list[Event] = []
@@ -206,7 +236,13 @@ class Observer:
                 events = fleet.store.events(since=now - EVENT_LOOKBACK_SECONDS, agent=name)[-AGENT_EVENT_LINES:]
         except Exception as exc:
             error = f"events: {_describe(exc)}"
-        return Detail(name, now, tuple(lines), source, tuple(events), error)
+        return Detail(name=name, time=now, lines=tuple(lines), source=source, events=tuple(events), error=error)
+
+
+def log_tail(directory: Any, lines: int) -> list[str]:
+    """The last lines of an agent's logs as its screen showed them (no control sequences)."""
+    shown = render(logview.tail(directory, lines))
+    return [line for line in shown if line.strip()][-lines:]
 
 
 def pane_tail(text: str, lines: int = PANE_LINES) -> list[str]:

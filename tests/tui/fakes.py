@@ -59,6 +59,7 @@ class FakeFleet:
         self.rows = list(rows)
         self.store = FakeStore(list(events))
         self.tmux = FakeTmux(dict(panes or {}))
+        self.logs_dir = Path("/nonexistent/logs")  # <logs_dir>/<agent>/<run>.log, as Fleet keeps them
         self.calls: list[tuple[str, tuple[str, ...]]] = []
 
     def status(self, names: Sequence[str] = ()) -> list[AgentStatus]:
@@ -129,6 +130,14 @@ def demo_rows() -> list[AgentStatus]:
             reason="port 8005 not listening after 10s (run `fleetctl reset worker-2` once fixed)",
         ),
         status("mailer", AgentState.STARTING, port=8006, reason="waiting for port 8006"),
+        status(
+            "reviewer",
+            AgentState.PARKED,
+            respawns=1,
+            next_retry_s=840.0,
+            failure_class="limited",
+            reason="parked: usage limit reached, resets at 22:27",
+        ),
         status("batch", AgentState.STOPPED, reason="not started"),
     ]
 
@@ -140,12 +149,15 @@ def demo_events() -> list[Event]:
         ("spawned", "worker-2", "up"), ("start-failed", "worker-2", "port 8005 not listening after 10s"),
         ("gave-up", "worker-2", "gave up after 5 respawns in 10m"), ("exited", "worker-1", "exited with code 1"),
         ("backoff", "worker-1", "next retry in 8.0s"), ("stalled", "indexer", "no output for 15m"),
+        ("alert", "indexer", "said \x1b[31mERROR\x1b[0m: disk full on /var/lib/indexer while writing segment 42, "
+                             "retrying in 30s with a smaller batch"),
     ]  # fmt: skip
     return [Event(time=t + 30 * i, kind=k, agent=a, reason=r, id=i + 1) for i, (k, a, r) in enumerate(rows)]
 
 
 def demo_fleet() -> FakeFleet:
-    panes = {"@1": "GET /health 200\nGET /api/items 200\nlistening on 127.0.0.1:8001"}
+    requests = [f"GET /api/items?page={n} 200 ({3 + n % 7} ms)" for n in range(1, 31)]
+    panes = {"@1": "\n".join(["listening on 127.0.0.1:8001", *requests])}
     return FakeFleet(demo_rows(), demo_events(), panes)
 
 
@@ -176,7 +188,7 @@ def demo_board() -> FakeBoard:
 
     return FakeBoard([
         Task(17, "Fix flaky login test", pool="build", state=TaskState.RUNNING, agent="api"),
-        Task(18, "Bump dependencies", pool="build", priority=3),
+        Task(18, "Bump dependencies \x1b[2J\rnow", pool="build", priority=3),
         Task(19, "Review PR 42", pool="review", state=TaskState.NEEDS_REVIEW),
         Task(20, "Rotate expired token", state=TaskState.NEEDS_HUMAN, priority=0),
         Task(21, "Old work", state=TaskState.DONE),

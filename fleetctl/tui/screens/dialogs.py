@@ -1,4 +1,4 @@
-"""Modal dialogs: a yes/no confirmation (for kill) and a one-line prompt (message, task)."""
+"""Modal dialogs: a yes/no confirmation (stop, kill, reset) and a one-line prompt (message, task)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.question, id="question")
+            yield Label(self.question, id="question", markup=False)  # names and reasons are not markup
             yield Label("[b]y[/b] yes    [b]n[/b] / [b]Esc[/b] no", id="answer-keys")
 
     def action_answer(self, yes: bool) -> None:
@@ -45,7 +45,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, id="prompt-title")
+            yield Label(self.title_text, id="prompt-title", markup=False)
             yield Input(placeholder=self.placeholder, id="prompt-input")
             yield Label("[b]Enter[/b] send    [b]Esc[/b] cancel", id="prompt-keys")
 

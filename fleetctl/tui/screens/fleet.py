@@ -1,13 +1,16 @@
 """The main screen: header, agents table with the close-up, tasks and events views.
 
-It applies snapshots that workers post (attributes down), turns key presses into
-requests to the app's action workers, and asks for confirmation before a kill.
+It applies snapshots that workers post (attributes down) and turns key presses into
+requests (messages up) that the app runs in its workers; it never imports the app.
+Destructive actions (stop, kill, reset-and-start) ask for confirmation first.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections import deque
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,7 +19,16 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Input, Static
 
-from fleetctl.tui.messages import DetailReady, SnapshotReady
+from fleetctl.model import AgentState
+from fleetctl.tui.format import printable
+from fleetctl.tui.messages import (
+    ActionRequested,
+    AttachRequested,
+    DetailReady,
+    DetailWanted,
+    LogRequested,
+    SnapshotReady,
+)
 from fleetctl.tui.observer import Snapshot
 from fleetctl.tui.screens.dialogs import ConfirmScreen, PromptScreen
 from fleetctl.tui.widgets.agent_detail import AgentDetail
@@ -25,15 +37,13 @@ from fleetctl.tui.widgets.key_bar import KeyBar
 from fleetctl.tui.widgets.status_bar import StatusBar
 from fleetctl.tui.widgets.views import EventLog, TaskPanel
 
-if TYPE_CHECKING:
-    from fleetctl.tui.app import FleetApp
-
 VIEWS = ("agents", "tasks", "events")
 
 # (key, action, footer label, palette title, palette help)
 ACTIONS: tuple[tuple[str, str, str, str, str], ...] = (
-    ("r", "restart", "restart", "Restart agent", "Stop and start the selected agent (fleetctl restart)"),
-    ("d", "stop", "stop", "Stop agent", "Stop the selected agent and all it started (fleetctl down)"),
+    ("l", "log", "log", "Show log", "The agent's output as its screen showed it, following new output"),
+    ("r", "restart", "restart", "Restart agent", "Restart the agent; a failed one is reset and started (asks)"),
+    ("d", "stop", "stop", "Stop agent", "Stop the selected agent and all it started (asks first)"),
     ("u", "start", "start", "Start agent", "Start the selected agent and verify it (fleetctl up)"),
     ("k", "kill", "kill", "Kill agent", "SIGKILL the selected agent's run at once (asks first)"),
     ("z", "reset", "reset", "Reset agent", "Clear the respawn counter and breaker (fleetctl reset)"),
@@ -56,14 +66,13 @@ class FleetScreen(Screen[None]):
         Binding("q", "app.quit", "quit"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, refresh_s: float = 1.0) -> None:
         super().__init__()
+        self.clock = clock
+        self.refresh_s = refresh_s
         self.snapshot: Snapshot | None = None
         self.good: Snapshot | None = None
-
-    @property
-    def fleet_app(self) -> FleetApp:
-        return self.app  # type: ignore[return-value]
+        self.apply_times: deque[float] = deque(maxlen=10_000)  # seconds per snapshot applied (the bench)
 
     @property
     def detail_agent(self) -> str | None:
@@ -94,7 +103,7 @@ class FleetScreen(Screen[None]):
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         started = time.perf_counter()
         self.apply_snapshot(message.snapshot)
-        self.fleet_app.apply_times.append(time.perf_counter() - started)
+        self.apply_times.append(time.perf_counter() - started)
 
     def apply_snapshot(self, snap: Snapshot) -> None:
         self.snapshot = snap
@@ -113,8 +122,8 @@ class FleetScreen(Screen[None]):
         if snap.detail is not None:
             detail.show_detail(snap.detail)
         if selected and (snap.detail is None or snap.detail.name != selected):
-            self.fleet_app.request_detail(selected, snap.rows)
-        self.query_one(StatusBar).show(shown, self.fleet_app.clock(), self._view_label())
+            self.post_message(DetailWanted(selected, snap.rows))
+        self.query_one(StatusBar).show(shown, self.clock(), self._view_label())
 
     def on_detail_ready(self, message: DetailReady) -> None:
         self.query_one(AgentDetail).show_detail(message.detail)
@@ -122,13 +131,13 @@ class FleetScreen(Screen[None]):
     def tick(self) -> None:
         """Re-age the header once a second, so a hung observation shows as STALE."""
         for bar in self.query(StatusBar):  # none while the screen is being torn down
-            bar.tick(self.fleet_app.clock())
+            bar.tick(self.clock())
 
     def _banner(self, snap: Snapshot) -> None:
         banner = self.query_one("#banner", Static)
         lines: list[str] = []
         if snap.error:
-            lines.append(f"{snap.error} (retrying every {self.fleet_app.refresh_s:g}s)")
+            lines.append(f"{snap.error} (retrying every {self.refresh_s:g}s)")
         elif not snap.server_running:
             lines.append(f"tmux server of {snap.fleet_name} is not running: the fleet is down (u starts an agent)")
         lines += list(snap.notes)
@@ -149,7 +158,7 @@ class FleetScreen(Screen[None]):
         if name != detail.agent:
             detail.show_row(table.rows_by_name.get(name) if name else None)
             if name:
-                self.fleet_app.request_detail(name, list(table.rows_by_name.values()))
+                self.post_message(DetailWanted(name, list(table.rows_by_name.values())))
 
     # --- filter, sort, views ------------------------------------------------------
 
@@ -181,10 +190,6 @@ class FleetScreen(Screen[None]):
         self.notify(f"agents sorted by {key}", title="sort", timeout=2)
 
     def action_view(self, name: str) -> None:
-        if name == "tasks" and not self.fleet_app.has_tasks:
-            self.notify("the task board is not available in this build (fleetctl.tasks is missing)",
-                        title="tasks", severity="warning")  # fmt: skip
-            return
         self.query_one(ContentSwitcher).current = name
         target = {"agents": "#agent-table", "tasks": "#task-table", "events": "#events"}[name]
         self.query_one(target).focus()
@@ -193,7 +198,7 @@ class FleetScreen(Screen[None]):
     def _refresh_header(self) -> None:
         bar = self.query_one(StatusBar)
         if bar.snapshot is not None:
-            bar.show(bar.snapshot, self.fleet_app.clock(), self._view_label())
+            bar.show(bar.snapshot, self.clock(), self._view_label())
 
     # --- actions (each runs in a worker; results arrive as notifications) ---------
 
@@ -205,40 +210,62 @@ class FleetScreen(Screen[None]):
             return None
         return table.rows_by_name.get(name)
 
-    def action_restart(self) -> None:
-        if row := self._selected():
-            self.fleet_app.start_action("restart", row.name)
+    def _request(self, action: str, agent: str, **kwargs: str) -> None:
+        self.post_message(ActionRequested(action, agent, **kwargs))
 
-    def action_stop(self) -> None:
-        if row := self._selected():
-            self.fleet_app.start_action("stop", row.name)
-
-    def action_start(self) -> None:
-        if row := self._selected():
-            self.fleet_app.start_action("start", row.name)
-
-    def action_reset(self) -> None:
-        if row := self._selected():
-            self.fleet_app.start_action("reset", row.name)
-
-    def action_kill(self) -> None:
-        row = self._selected()
-        if row is None:
-            return
-        pid = f"pid {row.pid}" if row.pid else "no live pid"
-        question = f"Kill {row.name} ({pid}) and everything it started with SIGKILL now?"
+    def _confirm(self, question: str, action: str, row: Any, declined: str) -> None:
+        """Ask first; run the action on `y`, say that nothing happened otherwise."""
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.fleet_app.start_action("kill", row.name)
+                self._request(action, row.name)
             else:
-                self.notify(f"{row.name} was not killed", title="kill", severity="information")
+                self.notify(declined, title=action, severity="information", markup=False)
 
         self.app.push_screen(ConfirmScreen(question), answered)
 
+    def action_log(self) -> None:
+        if row := self._selected():
+            self.post_message(LogRequested(row.name))
+
+    def action_restart(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+        if row.state is not AgentState.FAILED:
+            self._request("restart", row.name)
+            return
+        # A failed agent stays failed until reset: restarting it means resetting it first.
+        name = printable(row.name)
+        reason = printable(row.reason) or "it gave up"
+        question = f"{name} has failed: {reason}\n\nReset its respawn counter and start it again?"
+        self._confirm(question, "reset-start", row, f"{name} was left failed")
+
+    def action_stop(self) -> None:
+        if row := self._selected():
+            name = printable(row.name)
+            pid = f"pid {row.pid}" if row.pid else "no live pid"
+            question = f"Stop {name} ({pid}) and everything it started? It stays stopped until started (u)."
+            self._confirm(question, "stop", row, f"{name} was not stopped")
+
+    def action_start(self) -> None:
+        if row := self._selected():
+            self._request("start", row.name)
+
+    def action_reset(self) -> None:
+        if row := self._selected():
+            self._request("reset", row.name)
+
+    def action_kill(self) -> None:
+        if row := self._selected():
+            name = printable(row.name)
+            pid = f"pid {row.pid}" if row.pid else "no live pid"
+            question = f"Kill {name} ({pid}) and everything it started with SIGKILL now?"
+            self._confirm(question, "kill", row, f"{name} was not killed")
+
     def action_attach(self) -> None:
         if row := self._selected():
-            self.fleet_app.attach(row.name)
+            self.post_message(AttachRequested(row.name))
 
     def action_message(self) -> None:
         self._prompt_message(wake=False)
@@ -248,29 +275,21 @@ class FleetScreen(Screen[None]):
 
     def _prompt_message(self, wake: bool) -> None:
         verb = "wake" if wake else "message"
-        if not self.fleet_app.has_bus:
-            self.notify("messages are not available in this build (fleetctl.bus is missing)", title=verb,
-                        severity="warning")  # fmt: skip
-            return
         row = self._selected()
         if row is None:
             return
-        title = f"Wake {row.name} with (typed into its pane):" if wake else f"Message to {row.name}:"
+        name = printable(row.name)
+        title = f"Wake {name} with (typed into its pane):" if wake else f"Message to {name}:"
 
         def send(text: str | None) -> None:
             if text:
-                self.fleet_app.start_action(verb, row.name, text=text)
+                self._request(verb, row.name, text=text)
 
         self.app.push_screen(PromptScreen(title, "text"), send)
 
     def action_add_task(self) -> None:
-        if not self.fleet_app.has_tasks:
-            self.notify("the task board is not available in this build (fleetctl.tasks is missing)",
-                        title="task", severity="warning")  # fmt: skip
-            return
-
         def add(title: str | None) -> None:
             if title:
-                self.fleet_app.start_action("add-task", "", title=title)
+                self._request("add-task", "", title=title)
 
         self.app.push_screen(PromptScreen("New task (title):", "what should an agent do?"), add)

@@ -1,4 +1,4 @@
-"""The selected agent: why it is in its state, its pane's last lines, its recent events."""
+"""The selected agent: why it is in its state, its output's last lines, its recent events."""
 
 from __future__ import annotations
 
@@ -7,23 +7,33 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from fleetctl.model import AgentState
-from fleetctl.tui.format import cell, clock_text, duration, state_text
+from fleetctl.tui.format import cell, clock_text, duration, printable, state_text
 from fleetctl.tui.observer import Detail
 
 DEFAULT_REASONS = {
-    AgentState.RUNNING: "running: window, pid and port verified",
     AgentState.STOPPED: "stopped: not running and not wanted",
     AgentState.COMPLETED: "completed: exited cleanly",
 }
+EVENT_AGENT_WIDTH = 12
+EVENTS_SHOWN = 4
+
+
+def default_reason(row: Any) -> str:
+    """What a state means when status gives no reason (a port is verified only if there is one)."""
+    if row.state is AgentState.RUNNING:
+        return "running: window, pid and port verified" if row.port else "running: window and pid verified"
+    state: AgentState = row.state
+    return DEFAULT_REASONS.get(state, state.value)
 
 
 def why_text(row: Any) -> Text:
     """The header lines of the close-up: identity, then the reason for the state."""
     text = Text()
-    text.append(row.name, style="bold")
+    text.append(printable(row.name), style="bold")
     text.append("  ")
     text.append_text(state_text(row.state))
     text.append(f"  pid {cell(row.pid)}  port {cell(row.port)}  up {duration(row.uptime_s)}")
@@ -31,9 +41,8 @@ def why_text(row: Any) -> Text:
     if row.task is not None:
         text.append(f"  task #{row.task}")
     text.append("\n")
-    reason = row.reason or DEFAULT_REASONS.get(row.state, row.state.value)
     text.append("why: ", style="bold")
-    text.append(reason)
+    text.append(printable(row.reason) if row.reason else default_reason(row))
     extra = []
     if row.last_exit:
         extra.append(f"last exit {row.last_exit}")
@@ -46,10 +55,17 @@ def why_text(row: Any) -> Text:
     return text
 
 
-def event_text(event: Any) -> Text:
-    text = Text(f"{clock_text(event.time)} ", style="dim", no_wrap=True, overflow="ellipsis")
-    text.append(f"{event.kind:<13}", style=kind_style(event.kind))
-    text.append(f" {event.reason}")
+def event_text(event: Any, with_agent: bool = False) -> Text:
+    """One event on one line: fixed columns (time, agent, kind) first, the reason last, so a
+    long reason is what gets cut with `…`, never the agent's name."""
+    text = Text(f"{clock_text(event.time)} ", style="dim", no_wrap=True, overflow="ellipsis", end="")
+    if with_agent:
+        agent = Text(printable(event.agent or "fleet"), style="bold" if event.agent else "dim")
+        agent.truncate(EVENT_AGENT_WIDTH, overflow="ellipsis", pad=True)
+        text.append_text(agent)
+        text.append(" ")
+    text.append(f"{printable(event.kind):<13}", style=kind_style(event.kind))
+    text.append(f" {printable(event.reason)}")
     return text
 
 
@@ -70,8 +86,32 @@ def set_text(widget: Static, content: Text | str) -> None:
         widget.update(content, layout=False)
 
 
+class PaneTail(Widget):
+    """The last lines of the agent's output that fit: as many as the close-up has room for."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = Text("…", style="dim")
+        self.lines: list[str] = []
+        self.error: str | None = None
+
+    def show(self, title: Text, lines: list[str], error: str | None = None) -> None:
+        if (title, lines, error) != (self.title, self.lines, self.error):
+            self.title, self.lines, self.error = title, lines, error
+            self.refresh()
+
+    def render(self) -> Text:
+        room = max(0, self.size.height - 1 - (1 if self.error else 0))
+        body = self.title.copy()
+        for line in self.lines[-room:] if room else []:
+            body.append("\n" + printable(line), style="")
+        if self.error:
+            body.append(f"\n{self.error}", style="red")
+        return body
+
+
 class AgentDetail(Vertical):
-    """Three statics, set from above; nothing here reads the fleet."""
+    """The why line, the output, the events; set from above, nothing here reads the fleet."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -80,7 +120,7 @@ class AgentDetail(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("no agent selected", id="why")
-        yield Static("", id="pane")
+        yield PaneTail(id="pane")
         yield Static("", id="agent-events")
 
     def show_row(self, row: Any | None) -> None:
@@ -89,48 +129,40 @@ class AgentDetail(Vertical):
             self.agent = None
             self.detail = None
             set_text(why, "no agent selected")
-            set_text(self.query_one("#pane", Static), "")
-            set_text(self.query_one("#agent-events", Static), "")
+            self.query_one(PaneTail).show(Text(""), [])
+            self._show_events(Text(""))
             return
         if row.name != self.agent:
             self.agent = row.name
             self.detail = None
-            set_text(self.query_one("#pane", Static), Text("…", style="dim"))
-            set_text(self.query_one("#agent-events", Static), "")
+            self.query_one(PaneTail).show(Text("…", style="dim"), [])
+            self._show_events(Text(""))
         set_text(why, why_text(row))
 
     def show_detail(self, detail: Detail) -> None:
         if detail.name != self.agent:
             return
         self.detail = detail
-        self._render_detail()
-
-    def on_resize(self) -> None:
-        if self.detail is not None and self.detail.name == self.agent:
-            self._render_detail()
-
-    def _render_detail(self) -> None:
-        detail = self.detail
-        assert detail is not None
-        pane = self.query_one("#pane", Static)
         lines = trim_blank(detail.lines)
-        room = max(1, pane.size.height - 1 - (1 if detail.error else 0))
         if lines:
-            title = "pane" if detail.source == "pane" else "log"
-            body = Text(f"── {title} ──\n", style="dim", no_wrap=True, overflow="ellipsis")
-            body.append("\n".join(lines[-room:]), style="")
+            source = "pane" if detail.source == "pane" else "log"
+            title = Text(f"── {source} (l: whole log) ──", style="dim", no_wrap=True, overflow="ellipsis")
         else:
-            body = Text("── no output yet ──", style="dim", no_wrap=True)
-        if detail.error:
-            body.append(f"\n{detail.error}", style="red")
-        set_text(pane, body)
+            title = Text("── no output yet ──", style="dim", no_wrap=True)
+        self.query_one(PaneTail).show(title, lines, detail.error)
         events = Text("── events ──", style="dim", no_wrap=True, overflow="ellipsis")
-        for event in detail.events:
+        for event in detail.events[-EVENTS_SHOWN:]:  # the newest
             events.append("\n")
             events.append_text(event_text(event))
         if not detail.events:
             events.append("\nnone recorded", style="dim")
-        set_text(self.query_one("#agent-events", Static), events)
+        self._show_events(events)
+
+    def _show_events(self, events: Text) -> None:
+        box = self.query_one("#agent-events", Static)
+        if getattr(box, "_fleet_shown", None) != events:
+            box._fleet_shown = events  # type: ignore[attr-defined]
+            box.update(events)  # its height follows the number of events
 
 
 def trim_blank(lines: tuple[str, ...] | list[str]) -> list[str]:

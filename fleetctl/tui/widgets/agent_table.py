@@ -16,18 +16,19 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fleetctl.model import AgentState
-from fleetctl.tui.format import breaker_text, cell, duration, state_text
+from fleetctl.tui.format import cell, duration, next_text, state_text
 
-# (key, label, width)
+# (key, label, width): each column says one thing; 79 columns in all, so it fits 80.
+# Breakers belong to pools (the tasks view), not to agents.
 COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("name", "NAME", 12),
     ("state", "STATE", 9),
+    ("activity", "ACTIVITY", 8),
     ("pid", "PID", 7),
-    ("port", "PORT", 5),
     ("uptime", "UP", 6),
     ("respawns", "RESP", 5),
     ("output", "OUT", 6),
-    ("breaker", "BREAKER", 8),
+    ("next", "NEXT", 11),
     ("task", "TASK", 5),
 )
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
@@ -54,14 +55,14 @@ SORTS: dict[str, Callable[[Any], Any]] = {
 def row_cells(row: Any) -> tuple[object, ...]:
     """One agent's cells; compared with the previous ones to update only what changed."""
     return (
-        row.name,
+        cell(row.name),
         state_text(row.state),
+        cell(getattr(row, "activity", None)),  # what the agent is doing, once status reports it
         cell(row.pid),
-        cell(row.port),
         duration(row.uptime_s),
         Text(f"{row.respawns}/{row.max_respawns}", style="red" if row.respawns >= row.max_respawns else ""),
         duration(row.last_output_s),
-        breaker_text(row.state, row.next_retry_s, getattr(row, "breaker", None)),
+        next_text(row.state, row.next_retry_s),
         cell(f"#{row.task}" if row.task is not None else None),
     )
 
@@ -110,7 +111,7 @@ class AgentTable(ScrollView, can_focus=True):
         self.order: list[str] = []
         self.cursor = 0
         self._cells: dict[str, tuple[object, ...]] = {}
-        self._strips: dict[tuple[str, bool], tuple[tuple[object, ...], Strip]] = {}
+        self._strips: dict[tuple[str, bool], tuple[tuple[object, ...], Style, Strip]] = {}
         self._width = sum(w + 1 for _, _, w in COLUMNS) + 1
         self._announced: str | None = None
 
@@ -148,8 +149,8 @@ class AgentTable(ScrollView, can_focus=True):
         live = set(self.order)
         for cached in [k for k in self._strips if k[0] not in live]:
             del self._strips[cached]
-        if keep in self._cells:
-            self.cursor = self.order.index(keep)  # type: ignore[arg-type]
+        if keep is not None and keep in self._cells:
+            self.cursor = self.order.index(keep)
         self.cursor = max(0, min(self.cursor, len(self.order) - 1))
         self.virtual_size = Size(self._width, len(self.order) + 1)
         self._scroll_to_cursor()
@@ -204,12 +205,14 @@ class AgentTable(ScrollView, can_focus=True):
         name = self.order[index]
         cells = self._cells[name]
         is_cursor = index == self.cursor
+        # The cursor's style depends on focus (and the theme): a strip drawn before the table
+        # had focus must not be reused once it has it, so the style is part of the cache key.
+        style = self.get_component_rich_style("agent-table--cursor") if is_cursor else Style()
         cached = self._strips.get((name, is_cursor))
-        if cached is None or cached[0] != cells:
-            style = self.get_component_rich_style("agent-table--cursor") if is_cursor else Style()
-            cached = (cells, self._strip(cells, style))
+        if cached is None or cached[0] != cells or cached[1] != style:
+            cached = (cells, style, self._strip(cells, style))
             self._strips[(name, is_cursor)] = cached
-        return cached[1].crop_extend(scroll_x, scroll_x + width, None)
+        return cached[2].crop_extend(scroll_x, scroll_x + width, None)
 
     def _strip(self, cells: Sequence[object], base: Style) -> Strip:
         segments: list[Segment] = []

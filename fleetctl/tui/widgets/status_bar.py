@@ -1,24 +1,39 @@
-"""The one-line header: fleet totals and how old the data on screen is."""
+"""The header: how many agents are in each state, open tasks, and how old the data on screen is.
+
+Every state that has an agent is counted (parked and backoff too); states with none are
+left out. It wraps between items ("2 running" never breaks) when 80 columns are not enough.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
 
 from fleetctl.model import AgentState
-from fleetctl.tui.format import clock_text, duration
+from fleetctl.tui.format import STATE_STYLES, clock_text, duration, printable
 from fleetctl.tui.observer import Snapshot
+from fleetctl.tui.widgets.key_bar import WrappingBar
+
+# What is well first, then what waits, then what needs a person, then what is not running.
+HEADER_ORDER = (
+    AgentState.RUNNING,
+    AgentState.STARTING,
+    AgentState.BACKOFF,
+    AgentState.PARKED,
+    AgentState.STALLED,
+    AgentState.FAILED,
+    AgentState.STOPPED,
+    AgentState.COMPLETED,
+)
 
 
-class StatusBar(Static):
+class StatusBar(WrappingBar):
     """Renders the latest snapshot's totals; `tick()` only re-ages the timestamp."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("fleetctl: observing…", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: str | None) -> None:
+        super().__init__([Text("fleetctl: observing…")], **kwargs)
         self.snapshot: Snapshot | None = None
         self.view_name = "agents"
         self.stale_after_s = 5.0
-        self._shown = Text()
 
     def show(self, snapshot: Snapshot, now: float, view_name: str) -> None:
         self.snapshot = snapshot
@@ -32,22 +47,22 @@ class StatusBar(Static):
         counts = dict.fromkeys(AgentState, 0)
         for row in snap.rows:
             counts[row.state] += 1
-        text = Text()
-        text.append(f" {snap.fleet_name or 'fleetctl'} ", style="bold reverse")
-        text.append("  running ")
-        text.append(str(counts[AgentState.RUNNING]), style="bold green")
-        text.append("  stalled ")
-        text.append(str(counts[AgentState.STALLED]), style="bold red" if counts[AgentState.STALLED] else "")
-        text.append("  failed ")
-        text.append(str(counts[AgentState.FAILED]), style="bold red" if counts[AgentState.FAILED] else "")
-        text.append("  tasks open ")
-        text.append("-" if snap.tasks is None else str(snap.tasks.open), style="bold")
+        items = [Text(f" {printable(snap.fleet_name or 'fleetctl')} ", style="bold reverse")]
+        shown = [state for state in HEADER_ORDER if counts[state]]
+        if not shown:
+            items.append(Text("no agents", style="dim"))
+        for state in shown:
+            item = Text(str(counts[state]), style="bold " + STATE_STYLES.get(state, ""))
+            item.append(" " + state.value)
+            items.append(item)
+        tasks = Text("tasks open ")
+        tasks.append("-" if snap.tasks is None else str(snap.tasks.open), style="bold")
+        items.append(tasks)
+        observed = Text(f"observed {clock_text(snap.time)}")
         age = now - snap.time
-        text.append(f"  observed {clock_text(snap.time)}")
         if age > self.stale_after_s:
-            text.append(f" STALE {duration(age)}", style="bold reverse red")
+            observed.append(f" STALE {duration(age)}", style="bold reverse red")
+        items.append(observed)
         if self.view_name:
-            text.append(f"  [{self.view_name}]", style="bold")
-        if text != self._shown:
-            self._shown = text
-            self.update(text, layout=False)
+            items.append(Text(f"[{self.view_name}]", style="bold"))
+        self.set_items(items)

@@ -8,29 +8,31 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, RichLog, Static
+from textual.widgets import DataTable, Static
 
+from fleetctl.tui.format import printable
 from fleetctl.tui.observer import OPEN_TASK_STATES, TaskRow, TaskSummary
 from fleetctl.tui.widgets.agent_detail import event_text
+from fleetctl.tui.widgets.line_view import LineView
 
 EVENT_LOG_LINES = 2000
 
 
-class EventLog(RichLog):
-    """Appends events it has not shown yet (by id), so repeated tails are harmless."""
+class EventLog(LineView):
+    """Appends events it has not shown yet (by id), so repeated tails are harmless.
+
+    One line per event: time, agent, kind, then the reason, cut with `…` at the view's width.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_lines=EVENT_LOG_LINES, wrap=False, markup=False, highlight=False, **kwargs)
+        super().__init__(truncate=True, max_lines=EVENT_LOG_LINES, **kwargs)
         self.last_id = 0
 
     def add(self, events: Sequence[Any]) -> None:
-        for event in events:
-            if event.id <= self.last_id:
-                continue
-            self.last_id = event.id
-            line = event_text(event)
-            line.append(f"  [{event.agent or 'fleet'}]", style="dim")
-            self.write(line)
+        new = [event for event in events if event.id > self.last_id]
+        if new:
+            self.last_id = max(event.id for event in new)
+            self.append([event_text(event, with_agent=True) for event in new])
 
 
 class TaskPanel(Vertical):
@@ -53,8 +55,7 @@ class TaskPanel(Vertical):
     def show(self, summary: TaskSummary | None) -> None:
         counts = self.query_one("#task-counts", Static)
         if summary is None:
-            counts.update(Text("tasks are not available in this build (fleetctl.tasks is missing)", style="yellow"))
-            return
+            return  # not read yet, or reading failed (the banner says why)
         text = Text()
         for state in OPEN_TASK_STATES:
             n = summary.counts.get(state, 0)
@@ -65,8 +66,8 @@ class TaskPanel(Vertical):
         if others:
             text.append("  ".join(f"{k} {v}" for k, v in sorted(others.items())), style="dim")
         for pool, state in sorted(summary.breakers.items()):
-            text.append(f"  breaker {pool}: ", style="dim")
-            text.append(state, style="bold red" if state.startswith("open") else "")
+            text.append(f"  breaker {printable(pool)}: ", style="dim")
+            text.append(printable(state), style="bold red" if state.startswith("open") else "")
         counts.update(text)
         if summary.rows == self._rows:
             return
@@ -75,5 +76,12 @@ class TaskPanel(Vertical):
         table.clear()
         for row in summary.rows:
             style = "bold red" if row.state == "needs-human" else ("yellow" if row.state == "needs-review" else "")
-            table.add_row(f"#{row.id}", Text(row.state, style=style), row.pool, str(row.priority), row.agent,
-                          row.title, key=str(row.id))  # fmt: skip
+            table.add_row(
+                f"#{row.id}",
+                Text(row.state, style=style),
+                Text(printable(row.pool)),
+                str(row.priority),
+                Text(printable(row.agent)),
+                Text(printable(row.title)),  # a Text: a title is never read as markup
+                key=str(row.id),
+            )
