@@ -14,6 +14,7 @@ from fleetctl.runtime.events import emit
 
 SUPERVISOR_STOP_SECONDS = 5.0
 _STOPPED_BY = {"stop": "down", "restart": "restart", "config": "config"}
+_WHO = {"cli": "fleetctl down", "tui": "the TUI"}  # who stopped an agent, as its event says
 
 
 def kill_runs(
@@ -117,16 +118,14 @@ def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
             closed.append(True)
 
         left = terminate.terminate(rt, batch, since, close_server if everything else None) if batch else set()
+        by = "down" if rt.actor == "cli" else rt.actor
+        who = _WHO.get(rt.actor, rt.actor)
         for name, run_id in runs.items():
             stopped = rt.store.end_run(
-                run_id,
-                rt.now(),
-                failure_class=FailureClass.KILLED,
-                stopped_by="down",
-                stop_reason="stop: fleetctl down",
+                run_id, rt.now(), failure_class=FailureClass.KILLED, stopped_by=by, stop_reason=f"stop: {who}"
             )
             if stopped:
-                emit(rt, "killed", name, "stopped by fleetctl down", {"run": run_id, "by": "down", "why": "stop"})
+                emit(rt, "killed", name, f"stopped by {who}", {"run": run_id, "by": by, "why": "stop"})
         if everything:
             if not closed:
                 rt.tmux.kill_server()

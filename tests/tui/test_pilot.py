@@ -342,7 +342,6 @@ async def test_palette_finds_the_log_view(fleet: FleetHarness) -> None:
         assert app.screen.agent == "alpha"
 
 
-@pytest.mark.xfail(strict=True, reason="Fleet.down logs 'stopped by fleetctl down' whoever stops (fleet.py change)")
 @run_async
 async def test_stop_from_the_tui_is_logged_as_such(fleet: FleetHarness) -> None:
     app = remember_notifications(make_app(lambda: fleet.fleet(actor="tui"), refresh=3600))
