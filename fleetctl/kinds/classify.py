@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from fleetctl.kinds.model import (
     FAILURE_GROUPS,
@@ -97,8 +97,8 @@ def classify_output(
     now, local_tz = _clock(now, local_tz)
     lines = last_lines.splitlines() if isinstance(last_lines, str) else list(last_lines)
     groups: list[tuple[str, Sequence[re.Pattern[str]]]] = [(f.group, f.patterns) for f in kind.failures]
-    for group, patterns in (user_patterns or {}).items():
-        groups.append((group, [re.compile(p, re.IGNORECASE) for p in patterns]))
+    for user_group, texts in (user_patterns or {}).items():
+        groups.append((user_group, [re.compile(text, re.IGNORECASE) for text in texts]))
     best: tuple[int, int, str, str] | None = None  # (position, rank, group, line)
     for group, patterns in groups:
         for position, line in enumerate(reversed(lines)):
@@ -127,9 +127,9 @@ def classify_output(
 
 def _clock(now: datetime | None, local_tz: tzinfo | None) -> tuple[datetime, tzinfo]:
     if now is None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
     if local_tz is None:
-        local_tz = datetime.now().astimezone().tzinfo or timezone.utc
+        local_tz = datetime.now().astimezone().tzinfo or UTC
     return now, local_tz
 
 

@@ -90,42 +90,59 @@ def _builtin_raw(name: str) -> dict[str, Any]:
 
 # --- validation: raw TOML table -> normalised dict (regexes checked, lists as lists) ------------
 
+Fail = Callable[[str, str], ConfigError]
+
+
+class _BadRegex(ValueError):
+    """A value that is a list of strings, one of which does not compile: the error says which and why."""
+
+
+def _value(fail: Fail, key: str, expected: str, parse: Callable[[Any], Any], value: object) -> Any:
+    try:
+        return parse(value)
+    except _BadRegex as exc:
+        raise fail(key, str(exc)) from None
+    except ValueError:
+        raise fail(key, f"expected {expected}, got {_show(value)}") from None
+
 
 def _check(table: Mapping[str, Any], where: str, path: object) -> dict[str, Any]:
-    def fail(key: str, expected: str) -> ConfigError:
-        return ConfigError(path, f"{where}.{key}", expected)
+    def fail(key: str, message: str) -> ConfigError:
+        return ConfigError(path, f"{where}.{key}", message)
 
     out: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in _TOP_KEYS:
-            raise fail(key, f"unknown key; expected one of: {', '.join(_TOP_KEYS)}")
         if key in ("description", "base"):
-            out[key] = _text(value, lambda: fail(key, "a string"))
+            out[key] = _value(fail, key, "a string", _text, value)
         elif key == "tail":
-            out[key] = _count(value, 1, 1000, lambda: fail(key, "an integer from 1 to 1000"))
+            out[key] = _value(fail, key, "an integer from 1 to 1000", _count, value)
         elif key == "activity":
-            out[key] = _check_activities(_table(value, lambda: fail(key, "a table of [activity.NAME] tables")), fail)
+            out[key] = _check_activities(_value(fail, key, "a table of [activity.NAME] tables", _table, value), fail)
         elif key == "failures":
-            groups = _table(value, lambda: fail(key, "a table of pattern lists"))
-            for group in groups:
+            groups = _value(fail, key, "a table of pattern lists", _table, value)
+            for group, patterns in groups.items():
                 if group not in FAILURE_GROUPS:
-                    raise fail(f"{key}.{group}", f"unknown failure group; expected one of: {', '.join(FAILURE_GROUPS)}")
-            out[key] = {g: _regexes(v, lambda g=g: fail(f"{key}.{g}", "a list of regexes")) for g, v in groups.items()}
+                    known = ", ".join(FAILURE_GROUPS)
+                    raise fail(f"{key}.{group}", f"unknown failure group; expected one of: {known}")
+                out.setdefault(key, {})[group] = _value(fail, f"{key}.{group}", "a list of regexes", _regexes, patterns)
         elif key == "reset_patterns":
-            out[key] = _regexes(value, lambda: fail(key, "a list of regexes"))
+            out[key] = _value(fail, key, "a list of regexes", _regexes, value)
             for pattern in out[key]:
                 if not set(re.compile(pattern).groupindex) & set(_RESET_GROUPS):
-                    raise fail(key, f"pattern {pattern!r} names no group; expected (?P<in>…), (?P<at>…) or (?P<epoch>…)")
+                    expected = "expected (?P<in>…), (?P<at>…) or (?P<epoch>…)"
+                    raise fail(key, f"pattern {pattern!r} names no group; {expected}")
         elif key == "keys":
-            out[key] = _check_keys(_table(value, lambda: fail(key, "a table")), fail)
+            out[key] = _check_keys(_value(fail, key, "a table", _table, value), fail)
         elif key == "session":
-            out[key] = _check_session(_table(value, lambda: fail(key, "a table")), fail)
+            out[key] = _check_session(_value(fail, key, "a table", _table, value), fail)
+        elif key == "prices":
+            out[key] = _check_prices(_value(fail, key, 'a table of [prices."MODEL"] tables', _table, value), fail)
         else:
-            out[key] = _check_prices(_table(value, lambda: fail(key, 'a table of [prices."MODEL"] tables')), fail)
+            raise fail(key, f"unknown key; expected one of: {', '.join(_TOP_KEYS)}")
     return out
 
 
-def _check_activities(table: Mapping[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:
+def _check_activities(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
     out: dict[str, Any] = {}
     names = ", ".join(a.value for a in PATTERN_ACTIVITIES)
     for name, value in table.items():
@@ -133,55 +150,56 @@ def _check_activities(table: Mapping[str, Any], fail: Callable[[str, str], Confi
         activity = _ACTIVITY_NAMES.get(name.replace("-", "_"))
         if activity is None:
             raise fail(here, f"unknown activity; expected one of: {names}")
-        entry = _table(value, lambda here=here: fail(here, "a table with screen, title or lines"))
+        entry = _value(fail, here, "a table with screen, title or lines", _table, value)
         checked: dict[str, Any] = {}
         for key, item in entry.items():
-            if key not in _ACTIVITY_KEYS:
-                raise fail(f"{here}.{key}", f"unknown key; expected one of: {', '.join(_ACTIVITY_KEYS)}")
             if key == "lines":
-                checked[key] = _count(item, 1, 1000, lambda k=key: fail(f"{here}.{k}", "an integer from 1 to 1000"))
+                checked[key] = _value(fail, f"{here}.{key}", "an integer from 1 to 1000", _count, item)
+            elif key in ("screen", "title"):
+                checked[key] = _value(fail, f"{here}.{key}", "a list of regexes", _regexes, item)
             else:
-                checked[key] = _regexes(item, lambda k=key: fail(f"{here}.{k}", "a list of regexes"))
+                raise fail(f"{here}.{key}", f"unknown key; expected one of: {', '.join(_ACTIVITY_KEYS)}")
         out[activity.value] = checked
     return out
 
 
-def _check_keys(table: Mapping[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:
+def _check_keys(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
+        here = f"keys.{key}"
         if key in _KEY_LISTS:
-            out[key] = _texts(value, lambda k=key: fail(f"keys.{k}", 'a tmux key name or a list of them, e.g. ["Enter"]'))
+            out[key] = _value(fail, here, 'a tmux key name or a list of them, e.g. ["Enter"]', _keys, value)
         elif key == "continue_text":
-            out[key] = _text(value, lambda: fail("keys.continue_text", "a string"), empty=True)
+            out[key] = _value(fail, here, "a string", _any_text, value)
         else:
-            raise fail(f"keys.{key}", f"unknown key; expected one of: {', '.join((*_KEY_LISTS, 'continue_text'))}")
+            raise fail(here, f"unknown key; expected one of: {', '.join((*_KEY_LISTS, 'continue_text'))}")
     return out
 
 
-def _check_session(table: Mapping[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:
+def _check_session(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
+        here = f"session.{key}"
         if key in _SESSION_LISTS:
-            out[key] = _texts(value, lambda k=key: fail(f"session.{k}", 'a list of arguments, e.g. ["--resume", "{session}"]'))
+            out[key] = _value(fail, here, 'a list of arguments, e.g. ["--resume", "{session}"]', _texts, value)
         elif key in _SESSION_TEXTS:
-            out[key] = _text(value, lambda k=key: fail(f"session.{k}", "a string"), empty=True)
+            out[key] = _value(fail, here, "a string", _any_text, value)
         else:
-            raise fail(f"session.{key}", f"unknown key; expected one of: {', '.join((*_SESSION_LISTS, *_SESSION_TEXTS))}")
+            raise fail(here, f"unknown key; expected one of: {', '.join((*_SESSION_LISTS, *_SESSION_TEXTS))}")
     return out
 
 
-def _check_prices(table: Mapping[str, Any], fail: Callable[[str, str], ConfigError]) -> dict[str, Any]:
+def _check_prices(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for model, value in table.items():
         here = f"prices.{model}"
-        entry = _table(value, lambda here=here: fail(here, "a table { input = …, output = … } in dollars per million tokens"))
+        entry = _value(fail, here, "a table { input = …, output = … } in dollars per million tokens", _table, value)
         checked: dict[str, float] = {}
         for key, item in entry.items():
             if key not in _PRICE_KEYS:
                 raise fail(f"{here}.{key}", f"unknown key; expected one of: {', '.join(_PRICE_KEYS)}")
-            if isinstance(item, bool) or not isinstance(item, int | float) or item < 0:
-                raise fail(f"{here}.{key}", f"expected a non-negative number of dollars per million tokens, got {_show(item)}")
-            checked[key] = float(item)
+            expected = "a non-negative number of dollars per million tokens"
+            checked[key] = _value(fail, f"{here}.{key}", expected, _dollars, item)
         for key in ("input", "output"):
             if key not in checked:
                 raise fail(f"{here}.{key}", "required: dollars per million tokens")
@@ -189,42 +207,54 @@ def _check_prices(table: Mapping[str, Any], fail: Callable[[str, str], ConfigErr
     return out
 
 
-def _table(value: object, fail: Callable[[], ConfigError]) -> Mapping[str, Any]:
+def _table(value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise fail()
+        raise ValueError
     return value
 
 
-def _text(value: object, fail: Callable[[], ConfigError], *, empty: bool = False) -> str:
-    if not isinstance(value, str) or not (empty or value.strip()):
-        raise fail()
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError
     return value
 
 
-def _count(value: object, lo: int, hi: int, fail: Callable[[], ConfigError]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise fail()
+def _any_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError
     return value
 
 
-def _texts(value: object, fail: Callable[[], ConfigError]) -> list[str]:
-    if isinstance(value, str) and value:
-        return [value]
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise ValueError
+    return value
+
+
+def _dollars(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError
+    return float(value)
+
+
+def _texts(value: object) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise fail()
+        raise ValueError
     return list(value)
 
 
-def _regexes(value: object, fail: Callable[[], ConfigError]) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise fail()
-    for pattern in value:
+def _keys(value: object) -> list[str]:
+    return [value] if isinstance(value, str) and value else _texts(value)
+
+
+def _regexes(value: object) -> list[str]:
+    patterns = _texts(value)
+    for pattern in patterns:
         try:
             re.compile(pattern)
         except re.error as exc:
-            error = fail()
-            raise ConfigError(error.path, error.key, f"bad regex {pattern!r}: {exc}") from None
-    return list(value)
+            raise _BadRegex(f"bad regex {pattern!r}: {exc}") from None
+    return patterns
 
 
 def _show(value: object) -> str:
@@ -271,17 +301,11 @@ def _build(name: str, raw: Mapping[str, Any], origin: str) -> Kind:
         )
         for value, entry in raw.get("activity", {}).items()
     )
-    failures = tuple(FailurePatterns(group=g, patterns=compiled(p, re.IGNORECASE)) for g, p in raw.get("failures", {}).items())
-    keys_raw = raw.get("keys", {})
-    keys = Keys(
-        **{k: tuple(keys_raw[k]) for k in _KEY_LISTS if k in keys_raw},
-        **({"continue_text": keys_raw["continue_text"]} if "continue_text" in keys_raw else {}),
+    failures = tuple(
+        FailurePatterns(group=g, patterns=compiled(p, re.IGNORECASE)) for g, p in raw.get("failures", {}).items()
     )
-    session_raw = raw.get("session", {})
-    session = Session(
-        **{k: tuple(session_raw[k]) for k in _SESSION_LISTS if k in session_raw},
-        **{k: session_raw[k] for k in _SESSION_TEXTS if k in session_raw},
-    )
+    keys: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("keys", {}).items()}
+    session: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("session", {}).items()}
     prices = tuple(Price(model=model, **values) for model, values in raw.get("prices", {}).items())
     return Kind(
         name=name,
@@ -291,7 +315,7 @@ def _build(name: str, raw: Mapping[str, Any], origin: str) -> Kind:
         activities=activities,
         failures=failures,
         reset_patterns=compiled(raw.get("reset_patterns", []), re.IGNORECASE),
-        keys=keys,
-        session=session,
+        keys=Keys(**keys),
+        session=Session(**session),
         prices=prices,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
 _UNITS = {
     "ms": 0.001,
@@ -47,7 +47,9 @@ _RELATIVE = re.compile(
     re.I,
 )
 # `"resets_at": 1764806400`, `resets_at=1764806400123` (ms), Claude Code's `usage limit reached|1764806400`.
-_EPOCH = re.compile(r"(?:reset(?:s)?_?at[\"']?\s*[:=]\s*[\"']?|limit reached\|)(?P<epoch>\d{10}(?:\d{3})?(?:\.\d+)?)\b", re.I)
+_EPOCH = re.compile(
+    r"(?:reset(?:s)?_?at[\"']?\s*[:=]\s*[\"']?|limit reached\|)(?P<epoch>\d{10}(?:\d{3})?(?:\.\d+)?)\b", re.I
+)
 # "2026-12-03 at 00:00 UTC", "2026-12-03T00:00:00Z", "on 2026-12-03 at 8pm (Europe/Berlin)"
 _ZONE = r"\(?(?P<zone>UTC|GMT|Z|[+-]\d{2}:?\d{2}|[A-Za-z]+(?:/[A-Za-z0-9_+-]+)+)\)?(?![A-Za-z])"
 _CLOCK = r"(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?(?::(?P<second>\d{2}))?\s*(?P<half>[ap]\.?m\.?)?"
@@ -127,7 +129,7 @@ def _zone(text: str | None, local_tz: tzinfo) -> tzinfo | None:
         return local_tz
     name = text.strip("()")
     if name.upper() in ("UTC", "GMT", "Z"):
-        return timezone.utc
+        return UTC
     m = re.fullmatch(r"([+-])(\d{2}):?(\d{2})", name)
     if m:
         offset = timedelta(hours=int(m.group(2)), minutes=int(m.group(3)))

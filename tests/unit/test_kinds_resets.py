@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from fleetctl.kinds import parse_reset
 
 BERLIN = ZoneInfo("Europe/Berlin")
-NOW = datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)  # 14:00 in Berlin
+NOW = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)  # 14:00 in Berlin
 T = NOW.timestamp()
 
 
@@ -34,7 +34,10 @@ def at(text: str) -> float:
         ("resets in 2 hours and 10 minutes", T + 2 * 3600 + 600),
         # codex: U+2019 apostrophe, local time, later today
         ("■ You’ve hit your usage limit. Upgrade to Pro or try again at 8:18 PM.", at("2026-12-01T20:18+01:00")),
-        ("ERROR: You’ve hit your usage limit. … try again at 12:59 PM.", at("2026-12-02T12:59+01:00")),  # passed: tomorrow
+        (
+            "ERROR: You’ve hit your usage limit. … try again at 12:59 PM.",
+            at("2026-12-02T12:59+01:00"),
+        ),  # passed: tomorrow
         ("try again at 8:00 PM", at("2026-12-01T20:00+01:00")),
         ("try again at 8:00 p.m.", at("2026-12-01T20:00+01:00")),
         ("try again at 12:30 AM", at("2026-12-02T00:30+01:00")),

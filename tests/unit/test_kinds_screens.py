@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from fleetctl.kinds import Activity, Evidence, builtin_kinds, classify_screen, load_kinds
+from fleetctl.kinds import Activity, Evidence, Observation, builtin_kinds, classify_screen, load_kinds
 
 SCREENS = Path(__file__).resolve().parent.parent / "fixtures" / "screens"
-NOW = datetime(2026, 12, 1, 13, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 13, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")
 FIXTURES = sorted(SCREENS.glob("*/*.txt"))
 
@@ -20,7 +20,7 @@ def _at(text: str) -> float:
     return datetime.fromisoformat(text).timestamp()
 
 
-def _classify(kind: str, screen: str, title: str = "", busy: bool = False) -> object:
+def _classify(kind: str, screen: str, title: str = "", busy: bool = False) -> Observation:
     return classify_screen(builtin_kinds()[kind], screen, title, busy, now=NOW, local_tz=BERLIN)
 
 
