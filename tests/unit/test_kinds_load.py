@@ -131,3 +131,16 @@ def test_kind_files_ship_as_package_data() -> None:
         data = tomllib.load(f)
     assert "kinds/*.toml" in data["tool"]["setuptools"]["package-data"]["fleetctl"]
     assert {p.stem for p in (root / "fleetctl" / "kinds").glob("*.toml")} == set(BUILTIN)
+
+
+def test_the_examples_in_docs_kinds_md_load() -> None:
+    import tomllib
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "kinds.md").read_text(encoding="utf-8")
+    kind_file, fleet_file = re.findall(r"```toml\n(.*?)```", text, re.S)
+    kinds = load_kinds({"example": tomllib.loads(kind_file), **tomllib.loads(fleet_file)["kinds"]})
+    assert kinds["example"].keys.continue_text == "continue"
+    assert kinds["claude"].keys.continue_text == "please continue"
+    assert kinds["claude-night"].origin == "fleet.toml, based on claude"
+    assert kinds["mybot"].patterns(Activity.WAITING) is not None
