@@ -75,7 +75,10 @@ def _anthropic_stream(body: Json, reply: Reply, n: int) -> list[bytes]:
     start["usage"] = {"input_tokens": reply.input_tokens, "output_tokens": 1}
     chunks = [
         _sse({"type": "message_start", "message": start}, "message_start"),
-        _sse({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}, "content_block_start"),
+        _sse(
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            "content_block_start",
+        ),
         _sse({"type": "ping"}, "ping"),
     ]
     for i, piece in enumerate(_pieces(reply.text)):

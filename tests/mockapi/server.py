@@ -43,8 +43,7 @@ class Request:
 
 def _redact(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {
-        name.lower(): "<redacted>" if any(w in name.lower() for w in SECRET_WORDS) else value
-        for name, value in headers
+        name.lower(): "<redacted>" if any(w in name.lower() for w in SECRET_WORDS) else value for name, value in headers
     }
 
 
