@@ -128,3 +128,13 @@ def test_hang_holds_the_request_until_the_mock_stops() -> None:
     mock.stop()
     thread.join(5)
     assert outcome and not isinstance(outcome[0], tuple)
+
+
+def test_a_side_request_gets_a_fixed_answer_and_leaves_the_script_alone(mock_api: MockAPI) -> None:
+    mock_api.script(bad_key())
+    title_format = {"format": {"type": "json_schema", "schema": {"type": "object"}}}
+    status, text = post(mock_api, "/v1/messages", {"messages": [], "tools": [], "output_config": title_format})
+    assert (status, json.loads(text)["content"][0]["text"]) == (200, '{"title": "Mock session"}')
+    assert post(mock_api, "/v1/messages", {"messages": [], "tools": [{"name": "Bash"}]})[0] == 401
+    assert len(mock_api.model_requests) == 1
+    assert mock_api.requests[0].side

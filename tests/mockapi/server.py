@@ -34,11 +34,27 @@ class Request:
     body: Any
     dialect: Dialect | None
     behaviour: Behaviour | None
+    side: bool = False
     at: float = field(default_factory=time.time)
 
     def text(self) -> str:
         """The body as JSON text, for "did the client send the prompt" checks."""
         return json.dumps(self.body, ensure_ascii=False)
+
+
+def is_side_request(body: Any) -> bool:
+    """A client's own housekeeping call (Claude Code's session title), not the conversation.
+
+    It asks for a JSON-schema answer with no tools; answering it from the script would shift every
+    scripted behaviour by one, so it gets a fixed answer and is left out of `model_requests`.
+    """
+    if not isinstance(body, dict):
+        return False
+    output_format = (body.get("output_config") or {}).get("format") or {}
+    return output_format.get("type") == "json_schema" and not body.get("tools")
+
+
+SIDE_REPLY = Reply(text=json.dumps({"title": "Mock session"}), input_tokens=0, output_tokens=0)
 
 
 def _redact(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -109,7 +125,8 @@ class MockAPI:
 
     @property
     def model_requests(self) -> list[Request]:
-        return [r for r in self.requests if r.dialect is not None]
+        """The conversation's requests: model calls other than the clients' side requests."""
+        return [r for r in self.requests if r.dialect is not None and not r.side]
 
     def saw(self, text: str) -> bool:
         """Whether any model request carried `text` (e.g. the prompt)."""
@@ -174,8 +191,9 @@ def _handler_for(mock: MockAPI) -> type[BaseHTTPRequestHandler]:
                 self._note(body, None)
                 self._json(404, {"error": {"message": f"no such path: {path}", "type": "not_found"}})
                 return
-            behaviour = mock._next()
-            self._note(body, behaviour, dialect)
+            side = is_side_request(body)
+            behaviour = SIDE_REPLY if side else mock._next()
+            self._note(body, behaviour, dialect, side)
             if isinstance(behaviour, Hang):
                 mock._stopping.wait(behaviour.seconds)
                 self.close_connection = True
@@ -186,7 +204,9 @@ def _handler_for(mock: MockAPI) -> type[BaseHTTPRequestHandler]:
             else:
                 self._json(200, dialects.reply_json(dialect, body, behaviour, mock._count))
 
-        def _note(self, body: Any, behaviour: Behaviour | None, dialect: Dialect | None = None) -> None:
+        def _note(
+            self, body: Any, behaviour: Behaviour | None, dialect: Dialect | None = None, side: bool = False
+        ) -> None:
             parts = urlsplit(self.path)
             mock._record(
                 Request(
@@ -197,6 +217,7 @@ def _handler_for(mock: MockAPI) -> type[BaseHTTPRequestHandler]:
                     body=body,
                     dialect=dialect,
                     behaviour=behaviour,
+                    side=side,
                 )
             )
 
