@@ -95,6 +95,7 @@ def prepare(name: str, url: str, home: Path, cwd: Path) -> ClientRun:
         codex_home = home / ".codex"
         codex_home.mkdir(exist_ok=True)
         env |= {"CODEX_HOME": str(codex_home), "MOCK_API_KEY": FAKE_KEY}
+        seed_codex(codex_home, cwd)
         return ClientRun(argv=[path, *codex_flags(url)], env=env, cwd=cwd)
     if name == "aider":
         env |= {"OPENAI_API_BASE": f"{url}/v1", "OPENAI_API_KEY": FAKE_KEY}
@@ -133,6 +134,12 @@ def seed_claude(home: Path, cwd: Path, trusted: bool = True) -> None:
     if trusted:
         config["projects"] = {str(cwd): {"hasTrustDialogAccepted": True}}
     (home / ".claude.json").write_text(json.dumps(config))
+
+
+def seed_codex(codex_home: Path, cwd: Path, trusted: bool = True) -> None:
+    """Trust the working directory, so the interactive TUI skips its `Trust this folder?` question."""
+    path = codex_home / "config.toml"
+    path.write_text(f'[projects."{cwd}"]\ntrust_level = "trusted"\n' if trusted else "")
 
 
 def seed_aider(home: Path) -> None:

@@ -23,7 +23,16 @@ from pathlib import Path
 
 from tests.mockapi import MockAPI, Reply, bad_key, rate_limited, server_error, usage_limit
 from tests.mockapi.behaviours import Behaviour
-from tests.mockapi.clients import CLIENTS, FAKE_KEY, client_path, client_version, git_repo, prepare, seed_claude
+from tests.mockapi.clients import (
+    CLIENTS,
+    FAKE_KEY,
+    client_path,
+    client_version,
+    git_repo,
+    prepare,
+    seed_claude,
+    seed_codex,
+)
 
 OUT = Path(__file__).resolve().parent.parent / "fixtures" / "recorded"
 PROMPT = "Say hello to the pelican."
@@ -91,6 +100,19 @@ SCREENS = [
     Case(name="screen-rate-limit-429", script=_rate, screen=True, wait_for=("Retrying", "reconnecting", "retry")),
     Case(name="screen-auth-401", script=_auth, screen=True, wait_for=("401", "authenticate", "API key", "Retrying")),
     Case(name="screen-usage-limit", script=usage_for, screen=True, wait_for=("usage limit", "quota", "regain")),
+]
+
+# Claude Code retries for minutes before it shows the error itself: these cap its retries.
+CLAUDE_GAVE_UP = [
+    Case(
+        name=f"screen-{name}-gave-up",
+        script=script,
+        screen=True,
+        wait_for=("API Error", "Failed to authenticate", "Invalid API key"),
+        env={"CLAUDE_CODE_MAX_RETRIES": "1"},
+        note="CLAUDE_CODE_MAX_RETRIES=1",
+    )
+    for name, script in [("auth-401", _auth), ("rate-limit-429", _rate), ("usage-limit", usage_for)]
 ]
 
 INTERACTIVE = ("claude", "codex", "aider")
@@ -162,6 +184,8 @@ def record(client: str, case: Case) -> Path:
         run = prepare(client, mock.url, tmp / "home", git_repo(tmp / "work"))
         if client == "claude" and not case.trusted:
             seed_claude(tmp / "home", run.cwd, trusted=False)
+        if client == "codex" and not case.trusted:
+            seed_codex(Path(run.env["CODEX_HOME"]), run.cwd, trusted=False)
         env = run.env | case.env
         if client == "claude" and not case.screen and case.name != "headless-answer":
             env["CLAUDE_CODE_MAX_RETRIES"] = "2"
@@ -178,7 +202,7 @@ def record(client: str, case: Case) -> Path:
         header |= extra
         header["seconds"] = f"{time.monotonic() - started:.1f}"
         header["requests"] = str(len(mock.model_requests))
-        if case.note:
+        if case.note and (client == "claude" or not case.note.startswith("claude")):
             header["note"] = case.note
         text = "".join(f"# {k}: {v}\n" for k, v in header.items()) + body
         text = scrub(text, mock, tmp)
@@ -249,7 +273,7 @@ def main() -> None:
         if client_path(client) is None:
             print(f"{client}: not installed, skipped")
             continue
-        cases = HEADLESS + (SCREENS if client in INTERACTIVE else [])
+        cases = HEADLESS + (SCREENS if client in INTERACTIVE else []) + (CLAUDE_GAVE_UP if client == "claude" else [])
         jobs += [(client, c) for c in cases if not args.case or c.name in args.case]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         for (client, case), outcome in zip(jobs, pool.map(lambda job: _try(*job), jobs), strict=True):

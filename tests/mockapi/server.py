@@ -8,6 +8,7 @@ the clients sent, with secret header values replaced.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -63,6 +64,15 @@ def _redact(headers: Iterable[tuple[str, str]]) -> dict[str, str]:
     }
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients drop kept-alive connections when they exit or give up: not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class MockAPI:
     """The mock server. Start it, point a client at `.url`, script it, read `.requests`."""
 
@@ -79,8 +89,7 @@ class MockAPI:
     # Life cycle
 
     def start(self) -> MockAPI:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name="mockapi", daemon=True)
         self._thread.start()
