@@ -60,7 +60,7 @@ class Case:
     wait_for: tuple[str, ...] = ()  # any of these on screen ends the wait (else: settle or timeout)
     env: dict[str, str] = field(default_factory=dict)
     trusted: bool = True
-    timeout: float = 60.0
+    timeout: float = 180.0
     note: str = ""
 
 
