@@ -114,7 +114,7 @@ def backoff_delay(spec: AgentSpec, n: int) -> float:
     """Delay before respawn n (1-based): backoff * 2^(n-1), capped at backoff_max."""
     if n < 1 or spec.backoff <= 0:
         return 0.0
-    return min(spec.backoff * 2 ** min(n - 1, 60), spec.backoff_max)
+    return min(spec.backoff * 2.0 ** min(n - 1, 60), spec.backoff_max)
 
 
 def respawns_used(spec: AgentSpec, record: AgentRecord, now: float) -> int:
@@ -249,8 +249,8 @@ def plan(
     known = {a.name for a in fleet.agents}
     for name, agent in obs.agents.items():
         if name not in known and not agent.pane.window_name.startswith("_"):
-            record = records.get(name)
-            current = record.current if record else None
+            gone = records.get(name)
+            current = gone.current if gone else None
             b.actions.append(Remove(name, current.id if current and current.live else None, agent.pane.window_id))
     for name, record in records.items():
         if name not in known and name not in obs.agents and "." not in name:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fleetctl.cli.base import EXIT_OK, MAX_TEXT_BYTES, TEXT, FleetContext, LazyGroup, command, pass_fleet
 from fleetctl.cli.render import printable
-from fleetctl.model import Task, TaskAttempt, TaskState
+from fleetctl.model import Task, TaskState
 
 if TYPE_CHECKING:
     from fleetctl.tasks import TaskBoard
@@ -164,8 +164,7 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
     """Show one task and every attempt at it."""
     board = _board(ctx)
     t = board.show(task_id)
-    # TaskBoard.list shadows the builtin in that class's annotations, so mypy misreads this one.
-    attempts = cast("list[TaskAttempt]", board.attempts(task_id))
+    attempts = board.attempts(task_id)
     if as_json:
         data = t.as_json()
         data["attempts"] = [
