@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import collections
 import enum
 import hashlib
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from fleetctl.record import field, record
 
@@ -181,21 +181,14 @@ class PaneInfo:
     window_index: int = -1
 
 
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs every command milliseconds
-if TYPE_CHECKING:
-    from typing import NamedTuple
+class ProcInfo(NamedTuple):
+    """One process as a scan saw it (a tuple: a scan makes hundreds, so cheap to build)."""
 
-    class ProcInfo(NamedTuple):
-        """One process as a /proc scan saw it (a tuple: a scan makes hundreds, so cheap to build)."""
-
-        pid: int
-        ppid: int
-        pgid: int
-        start_time: float
-        cpu_seconds: float
-
-else:  # the same tuple, without importing typing
-    ProcInfo = collections.namedtuple("ProcInfo", "pid ppid pgid start_time cpu_seconds")
+    pid: int
+    ppid: int
+    pgid: int
+    start_time: float
+    cpu_seconds: float
 
 
 @record
@@ -343,12 +336,26 @@ class Task:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "id": self.id, "title": self.title, "body": self.body, "priority": self.priority,
-            "labels": list(self.labels), "pool": self.pool, "key": self.key, "state": self.state.value,
-            "attempt": self.attempt, "max_attempts": self.max_attempts, "agent": self.agent, "run": self.run_id,
-            "lease_until": self.lease_until, "created": self.created, "updated": self.updated,
-            "started": self.started, "finished": self.finished, "result": self.result, "reason": self.reason,
-        }  # fmt: skip
+            "id": self.id,
+            "title": self.title,
+            "body": self.body,
+            "priority": self.priority,
+            "labels": list(self.labels),
+            "pool": self.pool,
+            "key": self.key,
+            "state": self.state.value,
+            "attempt": self.attempt,
+            "max_attempts": self.max_attempts,
+            "agent": self.agent,
+            "run": self.run_id,
+            "lease_until": self.lease_until,
+            "created": self.created,
+            "updated": self.updated,
+            "started": self.started,
+            "finished": self.finished,
+            "result": self.result,
+            "reason": self.reason,
+        }
 
 
 @record
@@ -381,9 +388,16 @@ class Message:
 
     def as_json(self) -> dict[str, object]:
         return {
-            "id": self.id, "time": self.time, "from": self.sender, "to": self.recipient, "text": self.text,
-            "key": self.key, "wake": self.wake, "delivered": self.delivered, "read": self.read,
-        }  # fmt: skip
+            "id": self.id,
+            "time": self.time,
+            "from": self.sender,
+            "to": self.recipient,
+            "text": self.text,
+            "key": self.key,
+            "wake": self.wake,
+            "delivered": self.delivered,
+            "read": self.read,
+        }
 
 
 class BreakerState(enum.Enum):

@@ -117,9 +117,15 @@ def _build(cls: type, frozen: bool) -> type:
         if before in defaults and after not in defaults:
             raise TypeError(f"{cls.__name__}: field {after!r} without a default follows {before!r} with one")
     factories = tuple(name for name, value in defaults.items() if type(value) is _Factory)
-    namespace.update(__slots__=tuple(own), __record_fields__=tuple(names), __record_defaults__=defaults,
-                     __record_names__=frozenset(names), __record_factories__=factories,
-                     __match_args__=tuple(names), __reduce__=_reduce)  # fmt: skip
+    namespace.update(
+        __slots__=tuple(own),
+        __record_fields__=tuple(names),
+        __record_defaults__=defaults,
+        __record_names__=frozenset(names),
+        __record_factories__=factories,
+        __match_args__=tuple(names),
+        __reduce__=_reduce,
+    )
     for name, method in (("__init__", _init), ("__repr__", _repr), ("__eq__", _eq)):
         namespace.setdefault(name, method)
     if frozen:

@@ -15,10 +15,12 @@ from fleetctl.model import (
     TASK_WINDOW_SEPARATOR,
     AgentObservation,
     AgentRecord,
+    AgentSpec,
     FailureClass,
     FleetSpec,
     Observation,
     PaneInfo,
+    ProcInfo,
     Run,
 )
 from fleetctl.procs import ProcTable
@@ -47,14 +49,17 @@ def observe(
     ports_for: set[str] | None = None,
     trees: bool = True,
     listing: Callable[[], list[PaneInfo] | None] | None = None,
+    read_only: bool = False,
 ) -> Observation:
-    """One `list-panes -a` and one /proc scan.
+    """One `list-panes -a` and, for a pass that acts, one process scan.
 
     Listening ports are looked up only where they decide something: for agents that
     declare a port and (with `ports_for`) whose run still waits for verification, and
     only once something listens on that port at all (one read of /proc/net/tcp says).
-    Without `trees` (read-only views), and with no port to look up, only each pane's own
-    process is read: its descendants (CPU time, what a kill sweeps) decide nothing there.
+    Without `trees`, and with no port to look up, only each pane's own process is read:
+    its descendants (CPU time, what a kill sweeps) decide nothing there. A `read_only`
+    view (status) reads no process at all: tmux's pane_dead says whether each pane's
+    process runs (tmux reaps its own children), so psutil is not even imported.
     `listing` is a `list-panes` the caller started already (to read the store meanwhile).
     """
     now = rt.now()
@@ -68,6 +73,12 @@ def observe(
     panes = collect()
     if panes is None:
         return Observation(time=now, server_running=False)
+    if table is None and read_only:
+        live = (p.pid for p in panes if not p.dead)
+        table = ProcTable(
+            procs={pid: ProcInfo(pid=pid, ppid=0, pgid=pid, start_time=0.0, cpu_seconds=0.0) for pid in live}
+        )
+        return _observation(rt, now, panes, table, port_check, inodes, specs, io=False)
     if table is None:
         table = rt.procs.read(p.pid for p in panes if not p.dead)
     else:
@@ -76,6 +87,19 @@ def observe(
         rt.seen.scanned_at, rt.seen.scan = rt.clock.monotonic(), table
     rt.seen.server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
     rt.seen.panes = table
+    return _observation(rt, now, panes, table, port_check, inodes, specs, io=True)
+
+
+def _observation(
+    rt: Runtime,
+    now: float,
+    panes: list[PaneInfo],
+    table: ProcTable,
+    port_check: set[str],
+    inodes: dict[int, int],
+    specs: dict[str, AgentSpec],
+    io: bool,
+) -> Observation:
     by_name: dict[str, PaneInfo] = {}
     others: list[PaneInfo] = []
     for pane in panes:
@@ -98,14 +122,14 @@ def observe(
     for name, pane in by_name.items():
         tree = pane_trees[name]
         spec = specs.get(name)
-        io = rt.procs.io_bytes(tree) if spec is not None and spec.idle_timeout is not None else 0
+        io_bytes = rt.procs.io_bytes(tree) if io and spec is not None and spec.idle_timeout is not None else 0
         agents[name] = AgentObservation(
             pane=pane,
             alive=bool(tree),
             tree=tuple(tree),
             ports=frozenset(p for pid in tree for p in ports.get(pid, ())),
             cpu_seconds=table.cpu_seconds(tree),
-            io_bytes=io,
+            io_bytes=io_bytes,
         )
     return Observation(time=now, server_running=True, agents=agents, others=tuple(others))
 

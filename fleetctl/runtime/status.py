@@ -59,7 +59,9 @@ def views(
     """What the planner would do now, without doing it: ended runs are simulated, not recorded."""
     now = rt.now()
     listing, records = observe.records_while_listing(rt, now)
-    obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=False, listing=listing)
+    obs = observe.observe(
+        rt, ports_for=observe.verifiable(records, rt.spec, now), trees=False, listing=listing, read_only=True
+    )
     records = observe.simulate_ended(records, observe.find_ended(rt, obs, records, now), now)
     spec = rt.spec if specs is None else replace(rt.spec, agents=tuple(specs))
     return planner.plan(spec, records, obs, now, observe.heartbeats(rt)), obs, records

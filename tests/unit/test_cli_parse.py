@@ -191,3 +191,4 @@ def test_status_imports_neither_the_tui_nor_the_task_board_nor_the_operator_tool
         assert {"click", "fleetctl.cli", "fleetctl.cli.status"} <= imported
         assert not {name for name in imported if name.split(".")[0] == "textual"}
         assert not imported & NOT_ON_THE_STATUS_PATH, imported & NOT_ON_THE_STATUS_PATH
+        assert "psutil" not in imported, "status answers from tmux's pane state alone"
