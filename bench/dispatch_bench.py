@@ -26,8 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fleetctl.store import StateStore
-from fleetctl.store_tasks import NewTask
+from fleetctl.store import NewTask, StateStore
 
 LEASE_S = 3600.0
 

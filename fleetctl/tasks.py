@@ -24,7 +24,7 @@ from fleetctl.model import (
     TaskAttempt,
     TaskState,
 )
-from fleetctl.store_tasks import KeyConflict, NewTask
+from fleetctl.store import KeyConflict, NewTask
 
 if TYPE_CHECKING:
     from fleetctl.runtime.context import Runtime

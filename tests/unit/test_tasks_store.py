@@ -11,8 +11,7 @@ import pytest
 from fleetctl.errors import ConfigError, UsageError
 from fleetctl.fleet import Fleet
 from fleetctl.model import Breaker, BreakerState, FleetSpec, PoolSpec, TaskState
-from fleetctl.store import StateStore
-from fleetctl.store_tasks import NewTask
+from fleetctl.store import NewTask, StateStore
 from fleetctl.tasks import TaskBoard
 
 NOW = 1_000.0
