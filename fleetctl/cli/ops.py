@@ -44,6 +44,7 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
       fleetctl report --since 2026-01-01T22:00 --json
     """
     from fleetctl import report as report_module
+    from fleetctl.cli.report_text import render_text
 
     since = _since(since_text, "12h")
     assert since is not None
@@ -52,7 +53,7 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
     if as_json:
         print(json.dumps(result.as_json(), indent=1, sort_keys=False))
     else:
-        print(report_module.render_text(result))
+        print(render_text(result))
     return EXIT_OK
 
 

@@ -1,0 +1,99 @@
+"""`fleetctl report` for a terminal: a table per agent, then what needs a person's eyes."""
+
+from __future__ import annotations
+
+import time
+
+from fleetctl.cli.render import printable, table
+from fleetctl.humanize import duration
+from fleetctl.report import AgentSummary, Incident, Report
+
+
+def render_text(report: Report, now: float | None = None) -> str:
+    """The report for a terminal: a table per agent, then what needs a person's eyes."""
+    now = report.until if now is None else now
+    lines = [
+        f"fleet {report.fleet}: since {_stamp(report.since)} ({duration(now - report.since)} ago) "
+        f"until {_stamp(report.until)}",
+        "",
+    ]
+    rows = [
+        [
+            a.name,
+            a.runs_started,
+            a.respawns,
+            a.crashes,
+            a.start_failures,
+            a.stalls,
+            a.timeouts,
+            _kills(a),
+            a.alerts,
+            "failed" if a.failed else "",
+        ]
+        for a in report.agents
+    ]
+    t = report.totals()
+    rows.append(
+        [
+            "total",
+            t["runs_started"],
+            t["respawns"],
+            t["crashes"],
+            t["start_failures"],
+            t["stalls"],
+            t["timeouts"],
+            t["kills"],
+            t["alerts"],
+            "",
+        ]
+    )
+    lines.append(
+        table(
+            ["AGENT", "RUNS", "RESPAWNS", "CRASHES", "START-FAIL", "STALLS", "TIMEOUTS", "KILLS", "ALERTS", "NOW"], rows
+        )
+    )
+    sections = [
+        ("crashes", report.crashes),
+        ("start failures", report.start_failures),
+        ("stalls", report.stalls),
+        ("timeouts", report.timeouts),
+        ("kills", report.kills),
+    ]
+    for title, incidents in sections:
+        if incidents:
+            lines += ["", f"{title}:"] + [_incident_line(i) for i in incidents]
+    if report.failed_agents:
+        lines += ["", "failed agents:"]
+        lines += [f"  {name}: {reason}" for name, reason in sorted(report.failed_agents.items())]
+    lines += ["", f"open alerts: {len(report.open_alerts)}"]
+    lines += [_incident_line(i) for i in report.open_alerts]
+    if report.tasks is not None:
+        changes = ", ".join(f"{k} {v}" for k, v in report.tasks.items())
+        board = ", ".join(f"{k} {v}" for k, v in sorted((report.task_states or {}).items())) or "empty"
+        lines += [f"tasks: {changes}", f"task board now: {board}"]
+    c = report.cycles
+    lines.append(f"supervise: {c.total} cycles, {c.busy} did work ({c.busy_share:.0%})")
+    lines.append(f"duplicates: {len(report.duplicates)}")
+    lines += [f"  {d}" for d in report.duplicates]
+    return "\n".join(lines)
+
+
+def _kills(a: AgentSummary) -> str:
+    if not a.kills:
+        return "0"
+    return f"{a.kills} (" + ", ".join(f"{by} {n}" for by, n in sorted(a.kills_by.items())) + ")"
+
+
+def _incident_line(i: Incident) -> str:
+    what = ""
+    if i.exit_signal is not None:
+        what = f"signal {i.exit_signal}  "
+    elif i.exit_code is not None:
+        what = f"code {i.exit_code}  "
+    if i.by:
+        what += f"by {i.by}" + (f" ({i.why})" if i.why else "") + "  "
+    return f"  {_stamp(i.time)}  {printable(i.agent or 'fleet'):<16} {what}{printable(i.detail)}".rstrip()
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
