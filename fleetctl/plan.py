@@ -165,8 +165,20 @@ def last_activity(
 # Patterns, not compiled ones: re compiles (and caches) them when a run ends, not at every import.
 _RETRY_AFTER = r"retry[- ]after[:=\s]+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?)?"
 _RESETS_AT = r"resets?\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
-                 "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}  # fmt: skip
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+}
 
 
 def matching_line(patterns: tuple[str, ...], output: str) -> str | None:
@@ -436,8 +448,9 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.view(name, AgentState.BACKOFF, run.stop_reason or "", next_retry=due, respawns=used)
         b.wake(due)
         return
-    b.actions.append(Spawn(name, run.stop_reason or "ended", respawn=True, fallback=use_fallback(spec, record),
-                           replaces=run.id))  # fmt: skip
+    b.actions.append(
+        Spawn(name, run.stop_reason or "ended", respawn=True, fallback=use_fallback(spec, record), replaces=run.id)
+    )
     b.view(name, AgentState.STARTING, "respawning", respawns=used + 1)
 
 
