@@ -134,47 +134,37 @@ class ProcessGateway:
                 found.setdefault(value, []).append(pid)
         return found
 
-    def listening(self) -> dict[int, int]:
-        """Every listening TCP socket on the machine (v4 and v6): a number per socket -> its port.
+    def listening(self) -> dict[int, set[int]]:
+        """Every listening TCP socket on the machine (v4 and v6), by owner: pid -> its ports.
 
-        One psutil.net_connections("tcp") call (LISTEN exists only for TCP, so UDP is not read).
-        It tells whether anything listens on a port at all; which process does is then asked
-        of the few candidates only (listening_ports), since mapping every socket to its process
-        means reading every file descriptor of every process.
+        One psutil.net_connections("tcp") call, which reads /proc/net/tcp once and maps each
+        socket to its process (LISTEN exists only for TCP, so UDP is not read). A socket whose
+        owner is not ours to see is listed under pid -1: the port is known to be taken.
+        Asking each process for its own sockets instead re-reads the whole socket table per
+        process (0.33 s for a 100-agent bring-up, against one ~15 ms call).
         """
         import psutil
 
         listen = psutil.CONN_LISTEN
+        out: dict[int, set[int]] = {}
         try:
-            ports = [c.laddr.port for c in psutil.net_connections(kind="tcp") if c.status == listen and c.laddr]
+            for c in psutil.net_connections(kind="tcp"):
+                if c.status == listen and c.laddr:
+                    out.setdefault(c.pid if c.pid is not None else -1, set()).add(c.laddr.port)
         except psutil.AccessDenied:  # macOS without root: every process we may ask, one by one
-            ports = []
             for proc in psutil.process_iter():
                 try:
-                    ports += [c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == listen and c.laddr]
+                    ports = {c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == listen and c.laddr}
                 except psutil.Error:
                     continue
-        return dict(enumerate(ports))
-
-    def listening_ports(self, pids: Iterable[int], listening: dict[int, int] | None = None) -> dict[int, set[int]]:
-        """For each pid, the TCP ports it has a listening socket on (v4 and v6).
-
-        `listening` (from listening()) saves asking anyone when nothing listens at all.
-        """
-        import psutil
-
-        if listening is not None and not listening:
-            return {}
-        out: dict[int, set[int]] = {}
-        for pid in pids:
-            try:
-                conns = psutil.Process(pid).net_connections(kind="tcp")
-            except psutil.Error:
-                continue
-            ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
-            if ports:
-                out[pid] = ports
+                if ports:
+                    out[proc.pid] = ports
         return out
+
+    def listening_ports(self, pids: Iterable[int], listening: dict[int, set[int]] | None = None) -> dict[int, set[int]]:
+        """For each of these pids that listens, its TCP ports; `listening` is a listening() taken already."""
+        listening = self.listening() if listening is None else listening
+        return {pid: listening[pid] for pid in pids if pid in listening}
 
     def io_bytes(self, pids: Iterable[int]) -> int:
         """Characters read and written by these processes (ttys and pipes included).
