@@ -100,6 +100,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
     """An agent's pane output, kept in a log file per run (also after the agent died)."""
     from fleetctl import logview
     from fleetctl.fleet import strip_ansi
+    from fleetctl.redact import redact
 
     fleet = ctx.fleet()
     fleet.resolve([name])
@@ -108,7 +109,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
         raise UsageError(f"{name} has no logs yet in {directory}", hint=f"start it with `fleetctl up {name}`")
 
     def show(data: bytes) -> None:
-        text = data.decode("utf-8", "replace")
+        text = redact(data.decode("utf-8", "replace"), fleet.secrets)
         if not raw:
             text = strip_ansi(text)
         sys.stdout.write(text)

@@ -13,6 +13,7 @@ from fleetctl.errors import UsageError
 from fleetctl.model import AgentRecord, AgentSpec, Event, FleetSpec
 from fleetctl.procs import ProcTable
 from fleetctl.record import field, record
+from fleetctl.redact import secret_values
 
 if TYPE_CHECKING:
     from fleetctl.runtime.gateways import Processes, Tmux
@@ -68,6 +69,7 @@ class Runtime:
         self.on_event: EventSink = on_event or _ignore
         self.actor = actor
         self.seen = Seen()
+        self.secrets = secret_values(spec)  # masked in everything captured (fleetctl.redact)
 
     def now(self) -> float:
         """Wall-clock time, from this fleet's clock."""
