@@ -12,7 +12,7 @@ from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
 from fleetctl.record import field, record, replace
-from fleetctl.runtime import actions, launcher, logs, observe
+from fleetctl.runtime import actions, launcher, logs, observe, terminate
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
 
@@ -44,6 +44,9 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     # each pane's own process instead of all of /proc, unless a run has ended: its
     # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
     exit_files = observe.exit_files(rt)
+    terminate.drop_orphan_scripts(
+        rt, exit_files, {r.current.id for r in records.values() if r.current and r.current.live}
+    )
     trees = any(s.idle_timeout is not None for s in rt.spec.agents) or any(
         f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live
     )

@@ -162,6 +162,14 @@ def drop_scripts(rt: Runtime, run_ids: Iterable[str]) -> None:
             (rt.runs_dir / f"{run_id}.sh").unlink()
 
 
+def drop_orphan_scripts(rt: Runtime, listing: Iterable[str], live: set[str]) -> None:
+    """Delete the scripts of runs that are not live: those a killed `up` wrote before it
+    could open their windows (or record them) would otherwise keep the run's env, secrets
+    included, on disk for ever. The caller holds the lock, so no pass is writing one now.
+    `listing`: the runs directory's file names."""
+    drop_scripts(rt, {name[:-3] for name in listing if name.endswith(".sh")} - live)
+
+
 def await_server_exit(rt: Runtime) -> None:
     """kill-server returns before the server has exited: wait until it has.
 
