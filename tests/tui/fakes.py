@@ -62,6 +62,7 @@ class FakeFleet:
         self.store = FakeStore(list(events))
         self.tmux = FakeTmux(dict(panes or {}))
         self.logs_dir = Path("/nonexistent/logs")  # <logs_dir>/<agent>/<run>.log, as Fleet keeps them
+        self.secrets: tuple[str, ...] = ()  # masked in what the TUI shows
         self.calls: list[tuple[str, tuple[str, ...]]] = []
 
     def status(self, names: Sequence[str] = ()) -> list[AgentStatus]:
