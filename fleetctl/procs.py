@@ -162,9 +162,27 @@ class ProcessGateway:
         return out
 
     def listening_ports(self, pids: Iterable[int], listening: dict[int, set[int]] | None = None) -> dict[int, set[int]]:
-        """For each of these pids that listens, its TCP ports; `listening` is a listening() taken already."""
-        listening = self.listening() if listening is None else listening
-        return {pid: listening[pid] for pid in pids if pid in listening}
+        """For each of these pids that listens, its TCP ports.
+
+        With `listening` (a listening() taken already) this is a lookup; but a socket shared
+        by several processes (a child or a setsid grandchild that inherited it) is listed
+        there under one of them only. Without it, each process is asked for its own
+        sockets: exact, and costly (the whole socket table is read again per process).
+        """
+        if listening is not None:
+            return {pid: listening[pid] for pid in pids if pid in listening}
+        import psutil
+
+        out: dict[int, set[int]] = {}
+        for pid in pids:
+            try:
+                conns = psutil.Process(pid).net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            ports = {c.laddr.port for c in conns if c.status == psutil.CONN_LISTEN and c.laddr}
+            if ports:
+                out[pid] = ports
+        return out
 
     def io_bytes(self, pids: Iterable[int]) -> int:
         """Characters read and written by these processes (ttys and pipes included).

@@ -118,6 +118,9 @@ def _observation(
         if name in port_check:
             port_pids += tree
     ports = rt.procs.listening_ports(port_pids, listening) if port_pids else {}
+    for name in port_check:  # the port is open but not seen in the tree: it may share the socket
+        if specs[name].port not in {port for pid in pane_trees[name] for port in ports.get(pid, ())}:
+            ports.update(rt.procs.listening_ports(pane_trees[name]))
     agents: dict[str, AgentObservation] = {}
     for name, pane in by_name.items():
         tree = pane_trees[name]
