@@ -14,7 +14,7 @@ import json
 import shlex
 from pathlib import Path
 
-from fleetctl import dispatch
+from fleetctl import dispatch, review
 from fleetctl import spec as spec_module
 from fleetctl.errors import FleetError
 from fleetctl.model import (
@@ -95,6 +95,7 @@ class PoolRunner:
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
+        review.sweep(fleet)  # old worktrees, at most every few minutes
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
             soon = fleet.now() + dispatch.VERIFY_POLL_SECONDS
             return soon if plan.wake_at is None else min(plan.wake_at, soon)
@@ -226,6 +227,12 @@ class PoolRunner:
             verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
             if verdict.state is None:
                 break
+            state, result = verdict.state, None
+            if verdict.state is TaskState.DONE and pool is not None:
+                problem, result = review.on_done(fleet, pool, task)
+                if problem is not None:
+                    state = TaskState.NEEDS_REVIEW
+                    verdict = replace(verdict, state=state, kind="task-needs-review", reason=problem)
             data: dict[str, object] = {
                 "task": task.id,
                 "attempt": task.attempt,
@@ -239,14 +246,19 @@ class PoolRunner:
             if self.store.settle_task(
                 task.id,
                 task.attempt,
-                verdict.state,
+                state,
                 now,
                 reason=verdict.reason,
+                result=result,
                 event=(verdict.kind, agent, verdict.reason, data),
+                refund=verdict.setup_error,
             ):
                 fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
+                review.record_attempt(fleet, task, end, verdict)
                 if verdict.state is TaskState.NEEDS_HUMAN:
                     alert(fleet, "needs-human", agent, f"task {task.id}: {verdict.reason}")
+                if verdict.setup_error:
+                    alert(fleet, "pool-setup", window.pool, f"task {task.id}: {verdict.reason}")
                 break
             latest = self.store.task(task.id)  # someone reported or cancelled meanwhile
             if latest is None or latest.attempt != task.attempt:
@@ -377,7 +389,8 @@ class PoolRunner:
     def _workspace(self, pool: PoolSpec, task: Task) -> Path:
         if pool.workspace == "worktree":
             path = self.worktree_path(pool.name, task.id)
-            ensure_worktree(pool.repo, path, f"fleet/{task.id}")
+            ensure_worktree(pool.repo, path, review.branch_name(task.id))
+            review.record_workspace(self.fleet, pool, task, path)
             return path
         return pool.cwd
 
@@ -391,6 +404,8 @@ class PoolRunner:
             "body": task.body,
             "labels": list(task.labels),
             "attempt": task.attempt,
+            "acceptance": self.store.review.work(task.id).acceptance,
+            "previous_attempts": review.previous_attempts(self.fleet, task),
         }
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=1) + "\n")
@@ -420,7 +435,8 @@ class PoolRunner:
         return launcher.window_request(self.fleet, agent, run, command, linger=False)
 
     def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
-        """Agent, then (if it exited 0 or reported done) the gate with a timeout; the agent's code is the run's."""
+        """Agent, then (if it exited 0 or reported done) the gate with a timeout, in the task's environment
+        (fleetctl's own virtualenv left out); the agent's code is the run's."""
         q = shlex.quote
         agent_file, gate_file, done_file = (str(self._run_file(run.id, s)) for s in ("agent", "gate", "done"))
         log = self._gate_log(run)
@@ -432,7 +448,10 @@ class PoolRunner:
                 f"echo $code > {q(agent_file)}",
                 f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
                 f"  echo {q('fleetctl: gate: ' + gate)}",
-                f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
+                "  (",
+                *(f"  {line}" for line in review.gate_env_lines(pool)),
+                f"  exec timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
+                "  )",
                 f"  echo $? > {q(gate_file)}",
                 f"  tail -n 20 {q(str(log))}",
                 "fi",
