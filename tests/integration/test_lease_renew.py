@@ -29,8 +29,11 @@ def test_a_lease_passed_to_another_claimer_refuses_done_fail_and_renew(fleet_dir
     # w2 polls for work until w1's lease has run out and the task is queued for it.
     second = wait_for(lambda: claim(fleet_dir, "w2", "--lease", "1h"), timeout=20, what="w1's lease to expire")
     assert isinstance(second, dict) and (second["id"], second["attempt"]) == (1, 2)
-    for args in (("done", "1", "--agent", "w1"), ("fail", "1", "--agent", "w1", "--reason", "x"),
-                 ("renew", "1", "--agent", "w1")):  # fmt: skip
+    for args in (
+        ("done", "1", "--agent", "w1"),
+        ("fail", "1", "--agent", "w1", "--reason", "x"),
+        ("renew", "1", "--agent", "w1"),
+    ):
         late = fleet_dir.run("task", *args)
         assert late.code == 1, (args, late)
         assert late.err.splitlines()[0] == (

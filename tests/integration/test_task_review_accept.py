@@ -13,7 +13,7 @@ from tests.conftest import FleetHarness, wait_for
 
 pytestmark = pytest.mark.tmux
 
-AGENT = '''
+AGENT = """
 import json, pathlib, sys, time
 task = json.load(open(sys.argv[1]))
 ws, log = pathlib.Path(sys.argv[2]), pathlib.Path(sys.argv[3])
@@ -27,7 +27,7 @@ if "[readme]" in task["title"]:
 else:
     (ws / f"file-{task['id']}.txt").write_text(task["title"] + "\\n")
 print(f"task {task['id']} wrote its file", flush=True)
-'''
+"""
 
 
 def git(repo: Path, *args: str) -> str:
@@ -52,8 +52,7 @@ def start_pool(h: FleetHarness, tmp_path: Path, repo: Path, pool: str) -> Path:
     script = tmp_path / "agent.py"
     script.write_text(AGENT)
     command = f"{sys.executable} {script} {{task_file}} {{workspace}} {log}"
-    h.write(f'[pools.coder]\ncommand = "{command}"\nworkspace = "worktree"\nrepo = "{repo}"\n{pool}\n',
-            supervisor=True)  # fmt: skip
+    h.write(f'[pools.coder]\ncommand = "{command}"\nworkspace = "worktree"\nrepo = "{repo}"\n{pool}\n', supervisor=True)
     result = h.run("up")
     assert result.code == 0, result
     wait_for(lambda: "_supervisor" in h.tmux("list-windows", "-F", "#{window_name}"), what="the supervise loop")
@@ -78,8 +77,9 @@ def test_show_diff_accept_and_reject_with_requeue(fleet_dir: FleetHarness, tmp_p
     base = git(repo, "rev-parse", "HEAD")
     log = start_pool(fleet_dir, tmp_path, repo, 'gate = "grep pass file-{task_id}.txt"\nmax_attempts = 3')
     assert fleet_dir.run("task", "add", "first try").out.strip() == "1"
-    wait_for(lambda: state_is(fleet_dir, 1, "needs-review"), timeout=30, what="a failed gate",
-             explain=fleet_dir.explain)  # fmt: skip
+    wait_for(
+        lambda: state_is(fleet_dir, 1, "needs-review"), timeout=30, what="a failed gate", explain=fleet_dir.explain
+    )
     shown = task(fleet_dir, 1)
     workspace = fleet_dir.state_dir() / "worktrees" / "coder" / "1"
     assert (shown["worktree"], shown["branch"], shown["base"]) == (str(workspace), "fleet/1", base)
@@ -107,8 +107,11 @@ def test_show_diff_accept_and_reject_with_requeue(fleet_dir: FleetHarness, tmp_p
     wait_for(lambda: state_is(fleet_dir, tid, "needs-review"), timeout=30, what="the second gate to fail")
     requeued = fleet_dir.run("task", "reject", str(tid), "--requeue", "--note", "write pass into it", "--by", "bob")
     assert requeued.code == 0 and requeued.out.strip() == f"task {tid} queued, rejected by bob", requeued
-    wait_for(lambda: len(seen(log, tid)) == 2 and state_is(fleet_dir, tid, "needs-review"), timeout=30,
-             what="the second attempt")  # fmt: skip
+    wait_for(
+        lambda: len(seen(log, tid)) == 2 and state_is(fleet_dir, tid, "needs-review"),
+        timeout=30,
+        what="the second attempt",
+    )
     first, second = seen(log, tid)
     assert first["acceptance"] == second["acceptance"] == "the file says pass"
     assert first["previous_attempts"] == []

@@ -53,7 +53,10 @@ def test_merge_fast_forwards_into_the_current_branch_and_a_conflict_needs_review
     assert (fleet_dir.state_dir() / "worktrees" / "coder" / "2").exists() and "fleet/2" in branches(repo)
     accepted = fleet_dir.run("task", "accept", "2")
     assert accepted.code == 1
-    assert accepted.err.splitlines()[0] == "error: task 2 stays needs-review: merge of fleet/2 into main conflicts in: README"
+    assert (
+        accepted.err.splitlines()[0]
+        == "error: task 2 stays needs-review: merge of fleet/2 into main conflicts in: README"
+    )
     assert task(fleet_dir, 2)["state"] == "needs-review"
 
 
@@ -107,7 +110,10 @@ def test_pr_command_gets_quoted_placeholders_and_its_failure_needs_review(
     wait_for(lambda: state_is(fleet_dir, 2, "needs-review"), timeout=30, what="the failed PR")
     reason = str(task(fleet_dir, 2)["reason"])
     assert reason == "pr_command failed (exit 1): https://example.invalid/pr/1"
-    assert subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "fleet/2"], capture_output=True).returncode == 0
+    assert (
+        subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "fleet/2"], capture_output=True).returncode
+        == 0
+    )
 
 
 def test_on_done_needs_a_worktree_pool(fleet_dir: FleetHarness) -> None:
