@@ -232,7 +232,7 @@ class TaskBoard:
         With `agent`, only while that agent holds the task (its lease may have passed to another).
         """
         task = self.show(task_id)
-        if task.state is TaskState.DONE and agent is None:
+        if task.state is TaskState.DONE and agent in (None, task.agent):
             return task
         self._must_hold(task, agent)
         self._must_run(task, "done")
@@ -262,7 +262,7 @@ class TaskBoard:
         if not reason or not reason.strip():
             raise UsageError("--reason: expected why the task failed")
         task = self.show(task_id)
-        if task.state is TaskState.FAILED and agent is None:
+        if task.state is TaskState.FAILED and agent in (None, task.agent):
             return task
         self._must_hold(task, agent)
         self._must_run(task, "fail")

@@ -124,3 +124,17 @@ def test_on_done_needs_a_worktree_pool(fleet_dir: FleetHarness) -> None:
     fleet_dir.write('[pools.coder]\ncommand = "true"\nworkspace = "worktree"\non_done = "pr"\n')
     result = fleet_dir.run("task", "list")
     assert result.code == 2 and "pr_command: required with on_done" in result.err
+
+
+@pytest.mark.timeout(90)
+def test_accepting_a_needs_review_task_merges_it(fleet_dir: FleetHarness, tmp_path: Path) -> None:
+    repo = make_repo(tmp_path)
+    start_pool(fleet_dir, tmp_path, repo, 'gate = "grep pass file-{task_id}.txt"\non_done = "merge"')
+    fleet_dir.run("task", "add", "good enough")
+    wait_for(lambda: state_is(fleet_dir, 1, "needs-review"), timeout=30, what="the failed gate")
+    assert not (repo / "file-1.txt").exists()  # a failed gate merges nothing
+    accepted = fleet_dir.run("task", "accept", "1", "--by", "carol")
+    assert accepted.code == 0, accepted
+    assert accepted.out.startswith("task 1 done, accepted by carol: merged fleet/1 into main (fast-forward, ")
+    assert (repo / "file-1.txt").read_text() == "good enough\n"
+    assert task(fleet_dir, 1)["reviewed_by"] == "carol"
