@@ -89,12 +89,15 @@ def previous_attempts(fleet: Runtime, task: Task) -> list[dict[str, object]]:
 
 
 def record_workspace(fleet: Runtime, pool: PoolSpec, task: Task, path: Path) -> None:
-    """Remember the worktree, its branch and the commit it started from (once, at the first attempt)."""
+    """Remember the worktree, its branch and the commit it started from: at the first attempt, and
+    again when a retry makes it anew after it was pruned (its branch went with it)."""
     work = fleet.store.review.work(task.id)
-    if work.base is not None and work.worktree == str(path):
+    if work.base is not None and work.worktree == str(path) and work.pruned is None:
         return
     base = worktree.rev(path, "HEAD") or worktree.rev(pool.repo, "HEAD")
-    fleet.store.review.set_work(task.id, worktree=str(path), branch=branch_name(task.id), base=base, pruned=None)
+    fleet.store.review.set_work(
+        task.id, worktree=str(path), branch=branch_name(task.id), base=base, pruned=None, merged=None
+    )
 
 
 def record_attempt(fleet: Runtime, task: Task, end: RunEnd, verdict: Verdict) -> None:

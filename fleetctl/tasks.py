@@ -290,8 +290,8 @@ class TaskBoard:
             pool = self.fleet.spec.pool(task.pool or (task.agent or "").split(".", 1)[0])
             lease = pool.lease if pool is not None else DEFAULT_LEASE_SECONDS
         if not self.store.renew_held(task_id, agent.strip(), now + lease, now):
-            self._must_hold(self.show(task_id), agent.strip())
-            self._must_run(self.show(task_id), "renewed")
+            task = self._must_hold(self.show(task_id), agent.strip())
+            raise UsageError(f"task {task_id} is {task.state.value}; only a running task's lease can be renewed")
         return self.show(task_id)
 
     @staticmethod

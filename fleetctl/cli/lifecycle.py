@@ -125,6 +125,7 @@ def heartbeat(ctx: FleetContext) -> int:
     In a task window (FLEET_TASK set) it also renews the task's lease; exit 1 when the lease
     has passed to another claimer.
     """
+    import contextlib
     import os
 
     from fleetctl.errors import UsageError
@@ -138,5 +139,6 @@ def heartbeat(ctx: FleetContext) -> int:
     if task.isdigit():  # in a task window: the heartbeat also renews the task's lease
         from fleetctl.tasks import TaskBoard
 
-        TaskBoard(fleet).renew(int(task), agent)
+        with contextlib.suppress(UsageError):  # a task already settled has no lease to keep
+            TaskBoard(fleet).renew(int(task), agent)
     return EXIT_OK

@@ -74,3 +74,21 @@ def test_renew_and_heartbeat_keep_the_lease(fleet_dir: FleetHarness, monkeypatch
         2,
         "error: --agent: expected the agent holding the task (or run inside an agent: FLEET_AGENT)",
     )
+
+
+@pytest.mark.timeout(60)
+def test_a_heartbeat_after_the_lease_passed_says_who_holds_it(
+    fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet_dir.write("")
+    fleet_dir.run("task", "add", "contested")
+    assert claim(fleet_dir, "w1", "--lease", "1s") is not None
+    wait_for(lambda: claim(fleet_dir, "w2"), timeout=20, what="w1's lease to expire")
+    monkeypatch.setenv("FLEET_TASK", "1")
+    monkeypatch.setenv("FLEET_AGENT", "w1")
+    late = fleet_dir.run("heartbeat")
+    assert late.code == 1 and late.err.startswith("error: task 1 is held by w2 now (attempt 2), not by w1"), late
+    monkeypatch.setenv("FLEET_AGENT", "w2")
+    assert fleet_dir.run("task", "done").code == 0  # ID and agent from the environment
+    assert fleet_dir.run("heartbeat").code == 0  # a settled task has no lease to keep: no error
+    assert shown(fleet_dir, 1)["state"] == "done"

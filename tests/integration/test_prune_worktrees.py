@@ -66,3 +66,9 @@ def test_prune_keeps_open_tasks_and_removes_old_finished_ones(fleet_dir: FleetHa
     )
     assert git(repo, "branch", "--format=%(refname:short)").split() == ["main"]
     assert prune_rows(fleet_dir) == {}
+    # A retry after pruning makes a fresh worktree, and show reads the new one.
+    assert fleet_dir.run("task", "retry", "2").code == 0
+    wait_for(lambda: state_is(fleet_dir, 2, "needs-review"), timeout=30, what="the retried task's gate")
+    shown = task(fleet_dir, 2)
+    assert shown["pruned"] is None and shown["base"] == git(repo, "rev-parse", "main")
+    assert "file-2.txt | 1 +" in str(shown["diff_stat"])
