@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shlex
 from pathlib import Path
 
 from fleetctl import dispatch, review
@@ -40,8 +39,6 @@ from fleetctl.worktree import WorkspaceError, ensure_worktree
 
 TASKS_DIR = "tasks"
 WORKTREES_DIR = "worktrees"
-GATE_TIMEOUT_SECONDS = 600.0
-GATE_KILL_AFTER_SECONDS = 5
 OUTPUT_LINES = 40
 
 
@@ -435,29 +432,8 @@ class PoolRunner:
         return launcher.window_request(self.fleet, agent, run, command, linger=False)
 
     def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
-        """Agent, then (if it exited 0 or reported done) the gate with a timeout, in the task's environment
-        (fleetctl's own virtualenv left out); the agent's code is the run's."""
-        q = shlex.quote
-        agent_file, gate_file, done_file = (str(self._run_file(run.id, s)) for s in ("agent", "gate", "done"))
-        log = self._gate_log(run)
-        timeout = int(pool.wall_timeout or GATE_TIMEOUT_SECONDS) + 1
-        return "\n".join(
-            [
-                f"/bin/sh -c {q(command)}",
-                "code=$?",
-                f"echo $code > {q(agent_file)}",
-                f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
-                f"  echo {q('fleetctl: gate: ' + gate)}",
-                "  (",
-                *(f"  {line}" for line in review.gate_env_lines(pool)),
-                f"  exec timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
-                "  )",
-                f"  echo $? > {q(gate_file)}",
-                f"  tail -n 20 {q(str(log))}",
-                "fi",
-                "exit $code",
-            ]
-        )
+        agent_file, gate_file, done_file = (self._run_file(run.id, s) for s in ("agent", "gate", "done"))
+        return review.with_gate(command, gate, pool, agent_file, gate_file, done_file, self._gate_log(run))
 
 
 def on_tick(fleet: Runtime, obs: Observation) -> float | None:

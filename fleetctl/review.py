@@ -26,6 +26,8 @@ PR_TIMEOUT_SECONDS = 300.0
 PRUNE_EVERY_SECONDS = 300.0
 DEFAULT_WORKTREE_KEEP = 7 * 86400.0
 GATE_TAIL_LINES = 10
+GATE_TIMEOUT_SECONDS = 600.0
+GATE_KILL_AFTER_SECONDS = 5
 _last_sweep: dict[Path, float] = {}
 
 
@@ -68,6 +70,32 @@ def gate_env_lines(pool: PoolSpec) -> list[str]:
     if "VIRTUAL_ENV" not in own:
         lines.append("unset VIRTUAL_ENV")
     return lines
+
+
+def with_gate(
+    command: str, gate: str, pool: PoolSpec, agent_file: Path, gate_file: Path, done_file: Path, log: Path
+) -> str:
+    """The window's script: the agent, then (if it exited 0 or reported done) the gate with a timeout,
+    in the task's environment (fleetctl's own virtualenv left out); the agent's code is the run's."""
+    q = shlex.quote
+    timeout = int(pool.wall_timeout or GATE_TIMEOUT_SECONDS) + 1
+    return "\n".join(
+        [
+            f"/bin/sh -c {q(command)}",
+            "code=$?",
+            f"echo $code > {q(str(agent_file))}",
+            f"if [ $code -eq 0 ] || [ -e {q(str(done_file))} ]; then",
+            f"  echo {q('fleetctl: gate: ' + gate)}",
+            "  (",
+            *(f"  {line}" for line in gate_env_lines(pool)),
+            f"  exec timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
+            "  )",
+            f"  echo $? > {q(str(gate_file))}",
+            f"  tail -n 20 {q(str(log))}",
+            "fi",
+            "exit $code",
+        ]
+    )
 
 
 # --- the task file's history -------------------------------------------------------------
