@@ -9,10 +9,13 @@ import pytest
 
 from fleetctl import dispatch, review
 from fleetctl.dispatch import RunEnd, gate_could_not_run, prune_due, verdict
-from fleetctl.model import PoolSpec, Task, TaskState
+from fleetctl.errors import ConfigError, UsageError
+from fleetctl.fleet import Fleet
+from fleetctl.model import FleetSpec, PoolSpec, Task, TaskState
 from fleetctl.store import SCHEMA_VERSION, NewTask, StateStore
 from fleetctl.store import schema as schema_module
 from fleetctl.store.review import AttemptResult
+from fleetctl.tasks import TaskBoard
 
 NOW = 1_000_000.0
 DAY = 86400.0
@@ -130,3 +133,37 @@ def test_a_schema_2_database_gains_the_new_tables_and_keeps_its_tasks(tmp_path: 
     assert store.review.work(1).base == "abc"
     version = sqlite3.connect(state / "fleet.db").execute("PRAGMA user_version").fetchone()[0]
     assert version == SCHEMA_VERSION == 3
+
+
+def _board(tmp_path: Path) -> TaskBoard:
+    state = tmp_path / "state"
+    spec = FleetSpec(name="unit", path=tmp_path / "fleet.toml", state_dir=state, pools=())
+    return TaskBoard(Fleet(spec))
+
+
+def test_acceptance_from_add_and_import_and_bad_values(tmp_path: Path) -> None:
+    board = _board(tmp_path)
+    tid = board.add("x", acceptance="  the tests pass  ")
+    assert board.work(tid).acceptance == "the tests pass"
+    lines = tmp_path / "backlog.jsonl"
+    lines.write_text('{"title": "y", "acceptance": "no warnings"}\n')
+    (imported,) = board.import_jsonl(lines)
+    assert board.work(imported).acceptance == "no warnings"
+    lines.write_text('{"title": "z", "acceptance": ["list"]}\n')
+    with pytest.raises(ConfigError) as exc:
+        board.import_jsonl(lines)
+    assert exc.value.message == f"{lines}:1: acceptance: expected a string (the acceptance criteria)"
+
+
+def test_review_needs_a_needs_review_task(tmp_path: Path) -> None:
+    board = _board(tmp_path)
+    tid = board.add("x")
+    with pytest.raises(UsageError) as exc:
+        board.accept(tid, "alice")
+    assert exc.value.message == f"task {tid} is queued; only a needs-review task can be accepted"
+    with pytest.raises(UsageError) as exc:
+        board.reject(tid, "alice", note=" ")
+    assert exc.value.message == "--note: expected what is wrong with the work"
+    with pytest.raises(UsageError) as exc:
+        board.diff(tid)
+    assert exc.value.message == f"task {tid} has no worktree (its pool has no worktree workspace, or it never ran)"
