@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fleetctl import worktree
 from fleetctl.dispatch import RunEnd, Verdict, prune_due
+from fleetctl.errors import FleetError
 from fleetctl.model import PoolSpec, Task
 from fleetctl.record import record, replace
 from fleetctl.runtime.context import Runtime
@@ -289,4 +290,7 @@ def sweep(fleet: Runtime) -> None:
     if last is not None and now - last < PRUNE_EVERY_SECONDS:
         return
     _last_sweep[fleet.spec.state_dir] = now
-    prune(fleet)
+    try:
+        prune(fleet)
+    except FleetError as exc:  # git failing here must not stop dispatch
+        emit(fleet, "warning", None, f"worktree prune: {exc.message}", {})
