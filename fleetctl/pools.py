@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from fleetctl import dispatch, task_window
+from fleetctl import dispatch, review, task_window
 from fleetctl.errors import FleetError
 from fleetctl.model import (
     TASK_WINDOW_SEPARATOR,
@@ -76,6 +76,7 @@ class PoolRunner:
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
+        review.sweep(fleet)  # old worktrees, at most every few minutes
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
             soon = fleet.now() + dispatch.VERIFY_POLL_SECONDS
             return soon if plan.wake_at is None else min(plan.wake_at, soon)
@@ -207,6 +208,12 @@ class PoolRunner:
             verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
             if verdict.state is None:
                 break
+            state, result = verdict.state, None
+            if verdict.state is TaskState.DONE and pool is not None:
+                problem, result = review.on_done(fleet, pool, task)
+                if problem is not None:
+                    state = TaskState.NEEDS_REVIEW
+                    verdict = replace(verdict, state=state, kind="task-needs-review", reason=problem)
             data: dict[str, object] = {
                 "task": task.id,
                 "attempt": task.attempt,
@@ -220,14 +227,19 @@ class PoolRunner:
             if self.store.settle_task(
                 task.id,
                 task.attempt,
-                verdict.state,
+                state,
                 now,
                 reason=verdict.reason,
+                result=result,
                 event=(verdict.kind, agent, verdict.reason, data),
+                refund=verdict.setup_error,
             ):
                 fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
+                review.record_attempt(fleet, task, end, verdict)
                 if verdict.state is TaskState.NEEDS_HUMAN:
                     alert(fleet, "needs-human", agent, f"task {task.id}: {verdict.reason}")
+                if verdict.setup_error:
+                    alert(fleet, "pool-setup", window.pool, f"task {task.id}: {verdict.reason}")
                 break
             latest = self.store.task(task.id)  # someone reported or cancelled meanwhile
             if latest is None or latest.attempt != task.attempt:

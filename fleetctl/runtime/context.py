@@ -103,6 +103,18 @@ class Runtime:
     def wake_fifo(self) -> Path:
         return self.spec.state_dir / wake.FIFO_NAME
 
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.spec.state_dir / "worktrees"
+
+    def worktree_path(self, pool: str, task_id: int) -> Path:
+        """A pool task's own git worktree."""
+        return self.worktrees_dir / pool / str(task_id)
+
+    def task_file(self, task_id: int) -> Path:
+        """The JSON file a pool task's agent is given."""
+        return self.spec.state_dir / "tasks" / f"{task_id}.json"
+
     def log_path(self, agent: str, run_id: str) -> Path:
         return self.logs_dir / agent / f"{run_id}.log"
 
