@@ -22,6 +22,14 @@ from fleetctl.runtime.events import emit
 from fleetctl.tmux import HOME_WINDOW, WindowRequest
 
 WRAPPER_LINGER_SECONDS = 0.2
+LEFTOVER_GRACE_SECONDS = 0.1
+# Started in front of each run's wrapper on Linux: makes the pane's process a child
+# subreaper (prctl 36, PR_SET_CHILD_SUBREAPER, kept across execve), then becomes the
+# wrapper shell. A process that leaves the group and clears its env (`setsid env -i ...`)
+# and whose parent exits is re-parented to the wrapper, not to init: it stays in the
+# pane's tree, which every stop walks. Costs ~12 ms of CPU per start (python -I -S with
+# ctypes: 13 ms against 1.3 ms for a bare `sh -c true`, measured), no process stays.
+_SUBREAPER_SHIM = "import ctypes,os,sys;ctypes.CDLL(None).prctl(36,1,0,0,0);os.execv(sys.argv[1],sys.argv[1:])"
 # Words that a shell runs itself or parses as syntax: `exec` in front would look for a program
 # of that name (or fail), so a command starting with one keeps its own shell process.
 _SHELL_WORD_LIST = (
@@ -76,6 +84,9 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
     # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
     fifo = quote(str(rt.wake_fifo))
     lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
+    reaper = subreaper()
+    if reaper:
+        lines += _end_leftovers()
     # Hold the pty open a moment: output written just before a fast exit is otherwise
     # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
     # Not after a signal death (nothing more was said), and not in pool task windows
@@ -90,11 +101,36 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
         f.write("\n".join(lines) + "\n")
     return WindowRequest(
         name=spec.name,
-        argv=("/bin/sh", str(script)),
+        argv=(*reaper, "/bin/sh", str(script)),
         cwd=str(spec.cwd),
         env=tuple(public),
         pipe=logs.pipe_command(log),
     )
+
+
+def subreaper() -> tuple[str, ...]:
+    """The argv prefix that starts a wrapper as a child subreaper (Linux only; elsewhere none)."""
+    if not sys.platform.startswith("linux"):
+        return ()
+    return (sys.executable, "-I", "-S", "-c", _SUBREAPER_SHIM)
+
+
+def _end_leftovers() -> list[str]:
+    """Wrapper lines that end what the command left behind once it is over.
+
+    As a subreaper the wrapper inherits every orphan of the run; it would pass them on to
+    init when it exits. So TERM its children (read from /proc, no fork), and KILL what is
+    left (and any grandchild re-parented meanwhile) a moment later. The children file is
+    missing on kernels without CONFIG_PROC_CHILDREN: then nothing is done here, and the
+    stops still walk the tree.
+    """
+    kids = "/proc/$$/task/$$/children"
+    return [
+        "kids=",
+        f"read -r kids 2>/dev/null < {kids}",
+        f'[ -z "$kids" ] || {{ kill -TERM $kids; sleep {LEFTOVER_GRACE_SECONDS:g}; kids=; read -r kids < {kids};'
+        ' [ -z "$kids" ] || kill -KILL $kids; } 2>/dev/null',
+    ]
 
 
 def ensure_session(rt: Runtime) -> None:
