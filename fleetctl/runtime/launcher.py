@@ -184,6 +184,7 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
             why = f"tmux could not open a window: {batch.reason(s.agent) or 'no window id came back'}"
             failures.append(f"{s.agent}: {why}")
             emit(rt, "start-failed", s.agent, why, {"run": run.id})
+            terminate.drop_scripts(rt, [run.id])  # no shell will read it: its env goes now
             continue
         run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
         rt.store.add_run(run, rt.procs.identity(window.pid))
@@ -193,6 +194,52 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
         if s.fallback:
             emit(rt, "fallback", s.agent, "primary failed repeatedly; running the fallback command", {})
     return failures
+
+
+def sweep_scripts(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
+    """Delete the run scripts that belong to no live run; returns their run ids.
+
+    A script holds its run's env, secrets included, until its shell starts. One whose `up`
+    was killed before the window opened (or whose window never opened) would keep it
+    forever. The caller holds the store's lock, so every script of a pass in flight belongs
+    to a recorded run by the time another pass looks: a script is kept when its run is
+    recorded and live, or when a live pane carries its FLEET_RUN (a run whose recording
+    was cut short: its shell may not have read the script yet).
+    """
+    try:
+        names = [n[:-3] for n in os.listdir(rt.runs_dir) if n.endswith(".sh")]
+    except OSError:
+        return []
+    live = {r.current.id for r in records.values() if r.current is not None and r.current.live}
+    unknown = [run_id for run_id in names if run_id not in live]
+    if not unknown:
+        return []
+    carried: set[str] | None = None
+    orphans = []
+    for run_id in unknown:
+        run = rt.store.run(run_id)  # runs the records leave out: pool task runs, older ones
+        if run is not None:
+            if not run.live:
+                orphans.append(run_id)
+            continue
+        if carried is None:
+            carried = _carried_runs(rt, obs)
+        if run_id not in carried:
+            orphans.append(run_id)
+    terminate.drop_scripts(rt, orphans)
+    return orphans
+
+
+def _carried_runs(rt: Runtime, obs: Observation) -> set[str]:
+    """The FLEET_RUN of every live pane (read only when an unrecorded script is found)."""
+    panes = [a.pane for a in obs.agents.values()] + list(obs.others)
+    out = set()
+    for pane in panes:
+        if not pane.dead:
+            run_id = rt.procs.environ(pane.pid).get("FLEET_RUN")
+            if run_id:
+                out.add(run_id)
+    return out
 
 
 def ensure_supervisor(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> None:
