@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetctl import redact
 from fleetctl.model import AgentSpec, AgentState, FleetSpec, RestartPolicy, Run
 from fleetctl.record import record, replace
 
@@ -209,6 +210,7 @@ def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
             pane = panes.get(agent.name)
             if pane is not None:
                 output += "\n" + strip_ansi(fleet.tmux.capture(pane.pane_id, CAPTURE_LINES))
+            output = redact.scrub(spec, output)  # what the agent printed: its secrets too
             checks.append(
                 _verdict(agent, failed.get(agent.name), rows.get(agent.name), run, output, notes.get(agent.name))
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from fleetctl import redact
 from fleetctl.model import Event
 from fleetctl.record import replace
 from fleetctl.runtime.context import Runtime
@@ -14,7 +15,13 @@ ALERT_TIMEOUT_SECONDS = 10.0
 def emit(
     rt: Runtime, kind: str, agent: str | None, reason: str, data: dict[str, object], now: float | None = None
 ) -> Event:
-    """Record an event in the store, then tell on_event (the CLI's printer, a test, the TUI)."""
+    """Record an event in the store, then tell on_event (the CLI's printer, a test, the TUI).
+
+    Secret values are replaced first: a reason or an output line may hold what an agent printed.
+    """
+    secrets = redact.secret_values(rt.spec)
+    reason = redact.redact(reason, secrets)
+    data = {k: redact.redact_data(v, secrets) for k, v in data.items()}
     event = Event(time=now if now is not None else rt.now(), kind=kind, agent=agent, reason=reason, data=data)
     event = replace(event, id=rt.store.add_event(event))
     rt.on_event(event)
@@ -24,6 +31,7 @@ def emit(
 def alert(rt: Runtime, kind: str, agent: str | None, reason: str) -> None:
     """Run [fleet] on_alert with one JSON object on stdin; record that it ran."""
     now = rt.now()
+    reason = redact.scrub(rt.spec, reason)
     payload = {"event": kind, "agent": agent, "reason": reason, "time": now, "fleet": rt.spec.name}
     emit(rt, "alert", agent, f"{kind}: {reason}", {"alert": kind}, now)
     if not rt.spec.on_alert:

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from shlex import quote
 
+from fleetctl import redact
 from fleetctl.model import AgentRecord, AgentSpec, Observation
 from fleetctl.runtime.context import Runtime
 
@@ -50,7 +51,7 @@ def output_tail(rt: Runtime, agent: str, run_id: str | None = None, lines: int =
         return ""
     text = [line.rstrip() for line in strip_ansi(data).splitlines()]
     text = [line for line in text if line.strip()]
-    return "\n".join(text[-lines:])
+    return redact.scrub(rt.spec, "\n".join(text[-lines:]))  # an agent may print its own secrets
 
 
 def latest_log(rt: Runtime, agent: str) -> Path | None:
