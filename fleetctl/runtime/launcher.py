@@ -15,6 +15,7 @@ from shlex import quote
 from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
+from fleetctl.procs import SHELL_CHILDREN_FILE
 from fleetctl.record import replace
 from fleetctl.runtime import logs, terminate
 from fleetctl.runtime.context import Runtime
@@ -124,7 +125,7 @@ def _end_leftovers() -> list[str]:
     missing on kernels without CONFIG_PROC_CHILDREN: then nothing is done here, and the
     stops still walk the tree.
     """
-    kids = "/proc/$$/task/$$/children"
+    kids = SHELL_CHILDREN_FILE
     return [
         "kids=",
         f"read -r kids 2>/dev/null < {kids}",
