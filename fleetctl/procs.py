@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 IDENTITY_TOLERANCE_SECONDS = 0.05  # start times are in clock ticks (10 ms on Linux)
 FIND_ENV_SLACK_SECONDS = 2.0  # a process's start time and a run's start are read by different clocks
+# Where a shell script reads its own children (Linux, CONFIG_PROC_CHILDREN): the run wrapper's
+# last lines end what the run left behind with it (fleetctl.runtime.launcher).
+SHELL_CHILDREN_FILE = "/proc/$$/task/$$/children"
 
 
 @record(frozen=False)

@@ -12,7 +12,7 @@ from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
 from fleetctl.record import field, record, replace
-from fleetctl.runtime import actions, launcher, logs, observe, terminate
+from fleetctl.runtime import actions, launcher, logs, observe
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
 
@@ -44,13 +44,11 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     # each pane's own process instead of all of /proc, unless a run has ended: its
     # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
     exit_files = observe.exit_files(rt)
-    terminate.drop_orphan_scripts(
-        rt, exit_files, {r.current.id for r in records.values() if r.current and r.current.live}
-    )
     trees = any(s.idle_timeout is not None for s in rt.spec.agents) or any(
         f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live
     )
     obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
+    launcher.sweep_scripts(rt, obs, records)  # before this pass writes any: a killed pass's leftovers
     ended = observe.find_ended(rt, obs, records, now)
     if ended:
         # What was written, applied to what was read: no second read of the store.

@@ -136,8 +136,6 @@ def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
             if not remaining:
                 rt.tmux.kill_server()
                 terminate.await_server_exit(rt)
-        if everything:
-            terminate.drop_orphan_scripts(rt, observe.exit_files(rt), set())
         leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), rt.procs.scan(), since)
         left |= {p for pids in leftovers.values() for p in pids}
     return [f"process {pid} survived SIGKILL" for pid in sorted(left)]

@@ -162,14 +162,6 @@ def drop_scripts(rt: Runtime, run_ids: Iterable[str]) -> None:
             (rt.runs_dir / f"{run_id}.sh").unlink()
 
 
-def drop_orphan_scripts(rt: Runtime, listing: Iterable[str], live: set[str]) -> None:
-    """Delete the scripts of runs that are not live: those a killed `up` wrote before it
-    could open their windows (or record them) would otherwise keep the run's env, secrets
-    included, on disk for ever. The caller holds the lock, so no pass is writing one now.
-    `listing`: the runs directory's file names."""
-    drop_scripts(rt, {name[:-3] for name in listing if name.endswith(".sh")} - live)
-
-
 def await_server_exit(rt: Runtime) -> None:
     """kill-server returns before the server has exited: wait until it has.
 
@@ -183,6 +175,14 @@ def await_server_exit(rt: Runtime) -> None:
     if left:  # a pipe that did not end with the server: ours, so end it
         kill_now(rt.procs, rt.clock, {p: targets[p] for p in left})
     rt.tmux.remove_socket()
+    drop_all_scripts(rt)
+
+
+def drop_all_scripts(rt: Runtime) -> None:
+    """With the server gone no shell will read a run script: delete them all (one a killed
+    `up` left holds its run's env, secrets included)."""
+    with contextlib.suppress(OSError):
+        drop_scripts(rt, [n[:-3] for n in os.listdir(rt.runs_dir) if n.endswith(".sh")])
 
 
 def earliest(records: dict[str, AgentRecord], agents: Sequence[str]) -> float | None:
