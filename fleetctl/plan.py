@@ -17,6 +17,7 @@ from fleetctl.model import (
     FailureClass,
     FleetSpec,
     Observation,
+    PaneInfo,
     RestartPolicy,
     Run,
     StallAction,
@@ -273,6 +274,12 @@ def _budget(actions: list[Action], limit: int) -> list[Action]:
     return out
 
 
+def runs_in(run: Run, pane: PaneInfo) -> bool:
+    """Is this pane the one the run was started in? Pane ids restart at %1 with every tmux
+    server, so a pane of a later server can carry an old run's id: its pid tells them apart."""
+    return run.pane_id == pane.pane_id and (run.pid is None or run.pid == pane.pid)
+
+
 def _plan_agent(
     b: _Builder,
     spec: AgentSpec,
@@ -290,11 +297,11 @@ def _plan_agent(
         b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
         return
 
-    if alive and agent is not None and run is not None and not run.live and run.pane_id == agent.pane.pane_id:
+    if alive and agent is not None and run is not None and not run.live and runs_in(run, agent.pane):
         # The run's end is recorded (its wrapper wrote the exit code) but the wrapper has not
         # quite exited: treat it as dead; a respawn sweeps what is left of it.
         alive = False
-    if alive and agent is not None and (run is None or not run.live or run.pane_id != agent.pane.pane_id):
+    if alive and agent is not None and (run is None or not run.live or not runs_in(run, agent.pane)):
         b.actions.append(Adopt(spec.name, agent.pane.window_id, agent.pane.pane_id, agent.pane.pid))
         b.view(spec.name, AgentState.RUNNING, "adopted", respawns=used)
         return

@@ -229,7 +229,7 @@ def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], n
             continue  # pool task runs end through pools.PoolRunner
         agent = obs.agents.get(name)
         finished = f"{run.id}.exit" in listed
-        own_pane = agent is not None and agent.pane.pane_id == run.pane_id
+        own_pane = agent is not None and planner.runs_in(run, agent.pane)
         if not finished and agent is not None and agent.alive and (own_pane or run.pane_id is None):
             continue
         if not finished and not obs.server_running and run.pane_id is None:
