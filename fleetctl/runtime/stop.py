@@ -4,10 +4,10 @@ stopped the run and why, after its processes are confirmed gone."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fleetctl import plan as planner
-from fleetctl.errors import StoreError
+from fleetctl.errors import FleetError, OperationFailed, StoreError
 from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
 from fleetctl.record import record
 from fleetctl.runtime import logs, observe, terminate
@@ -63,6 +63,46 @@ def kill_runs(
         failures.append(f"{len(left)} process(es) survived SIGKILL: {sorted(left)}")
     rt.tmux.kill_windows(windows)
     return failures
+
+
+def restart(rt: Runtime, names: Sequence[str], start: Callable[[list[str]], list[str]]) -> list[str]:
+    """Stop the agents' current runs, then `start` them (up); returns failure lines.
+
+    When the start (or recording the stop) fails after a run was stopped, say so: the agent
+    was stopped by this restart and is not running, whatever stopped the command.
+    """
+    specs = rt.resolve(names)
+    agents = [s.name for s in specs]
+    stopped: list[str] = []
+    try:
+        with rt.store.lock():
+            now = rt.now()
+            obs = observe.observe(rt, ports_for=set())
+            records = rt.records(now)
+            rt.store.set_desired(agents, "running")
+            kills = [
+                planner.Kill(agent=s.name, run_id=r.current.id, reason="restart", detail="restarted by request")
+                for s in specs
+                if (r := records.get(s.name)) is not None and r.current is not None and r.current.live
+            ]
+            stopped = [k.agent for k in kills]
+            # A requested restart neither spends the respawn budget nor waits for backoff.
+            failures = kill_runs(rt, kills, obs, records, now) if kills else []
+        return failures + start(agents)
+    except (FleetError, OSError) as exc:
+        if not stopped:
+            raise
+        why = exc.message if isinstance(exc, FleetError) else str(exc)
+        running = {p.window_name for p in rt.tmux.panes() or [] if not p.dead}
+        down = [a for a in stopped if a not in running]
+        lines = [f"{', '.join(down)}: stopped by this restart and not started again: {why}"] if down else []
+        if len(down) < len(stopped):
+            started = ", ".join(a for a in stopped if a in running)
+            lines.append(f"{started}: restarted, but the start could not be recorded ({why})")
+        raise OperationFailed(
+            "; ".join(lines),
+            hint="once that is fixed, `fleetctl reconcile` starts what is not running and adopts what is",
+        ) from None
 
 
 @record
