@@ -36,12 +36,21 @@ def up(ctx: FleetContext, names: tuple[str, ...]) -> int:
 def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Stop the named (or all) agents and every process they started.
 
-    Exit 0 only when no process is left; otherwise exit 1 and list what survived.
+    Works when the state database cannot be read or written: the agents are then stopped from
+    what tmux and /proc show, and one line says what could not be recorded. Exit 0 only when no
+    process the fleet started is left; otherwise exit 1 and list what survived.
     """
-    left = ctx.fleet().down(names)
-    for line in left:
+    from fleetctl.runtime import stop
+
+    report = stop.stop_all(ctx.fleet(), names)
+    if report.unrecorded:
+        print(
+            f"warning: stopped from tmux and /proc alone; not recorded: {printable(report.unrecorded)}",
+            file=sys.stderr,
+        )
+    for line in report.lines:
         print(f"error: {printable(line)}", file=sys.stderr)
-    return EXIT_FAILED if left else EXIT_OK
+    return EXIT_FAILED if report.left else EXIT_OK
 
 
 @command(name="restart")
