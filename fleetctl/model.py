@@ -103,6 +103,7 @@ class AgentSpec:
     doctor_patterns: tuple[str, ...] = ()
     pool: str | None = None
     task_id: int | None = None
+    kind: str = "generic"  # an agent kind (fleetctl/kinds): how to read its screen and output
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""
@@ -140,6 +141,7 @@ class PoolSpec:
     stop_timeout: float = 10.0
     log_max_size: int = 10 * 1024 * 1024
     log_keep: int = 5
+    kind: str = "generic"
 
 
 @record
@@ -152,6 +154,7 @@ class FleetSpec:
     on_alert: str | None = None
     supervisor: bool = True
     max_actions_per_tick: int = 50
+    kinds: dict[str, object] = field(default_factory=dict)  # fleet.toml's [kinds.NAME] tables, validated
 
     @property
     def socket_name(self) -> str:

@@ -62,6 +62,7 @@ COMMANDS: dict[str, str] = {
     "send": "fleetctl.cli.messages:send",
     "inbox": "fleetctl.cli.messages:inbox",
     "tui": "fleetctl.cli.tui:tui",
+    "kinds": "fleetctl.cli.kinds:kinds",
 }
 
 
