@@ -63,6 +63,7 @@ COMMANDS: dict[str, str] = {
     "inbox": "fleetctl.cli.messages:inbox",
     "tui": "fleetctl.cli.tui:tui",
     "store": "fleetctl.cli.store:store",
+    "kinds": "fleetctl.cli.kinds:kinds",
 }
 
 
