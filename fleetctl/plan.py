@@ -285,7 +285,10 @@ def _plan_agent(
     if record.desired == "stopped":
         if alive and run is not None and run.live:
             b.actions.append(Kill(spec.name, run.id, "stop", "meant to be stopped"))
-        b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
+        if record.failed:  # failed stays failed until `reset`, whatever `down` did since
+            b.view(spec.name, AgentState.FAILED, record.failed_reason or "failed", respawns=used)
+        else:
+            b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
         return
 
     if alive and agent is not None and run is not None and not run.live and run.pane_id == agent.pane.pane_id:

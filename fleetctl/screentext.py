@@ -31,29 +31,103 @@ _HELD_MAX = 65536  # an unterminated DCS longer than this is fed as it is
 class _Screen(pyte.Screen):
     """A pyte screen that keeps, as text, each line scrolled off its top (the scrollback)."""
 
-    def __init__(self, columns: int, rows: int, scrollback: int) -> None:
+    def __init__(self, columns: int, rows: int, scrollback: int, color: bool = False) -> None:
         super().__init__(columns, rows)
         self.scrolled: deque[str] = deque(maxlen=scrollback)
+        self.total_scrolled = 0  # lines ever scrolled off, to number lines across the scrollback's cap
+        self.color = color
 
     def index(self) -> None:
         top, bottom = self.margins or Margins(0, self.lines - 1)
         if top == 0 and self.cursor.y == bottom:
-            self.scrolled.append(_line_text(self.buffer[0], self.columns))
+            self.scrolled.append(self.text(self.buffer[0]))
+            self.total_scrolled += 1
         super().index()
+
+    def text(self, line: Any) -> str:
+        return _line_sgr(line, self.columns) if self.color else _line_text(line, self.columns)
 
 
 def _line_text(line: Any, columns: int) -> str:
     # A wide character's second cell holds "", so joining the cells gives the text as shown.
-    return "".join(line[x].data for x in range(columns)).rstrip()
+    # Only up to the last cell written: the rest is blank (a third of render's time, measured).
+    if not line:
+        return ""
+    return "".join(line[x].data for x in range(min(max(line) + 1, columns))).rstrip()
+
+
+def _sgr_names() -> dict[str, str]:
+    codes: dict[str, str] = {}
+    for table, offset in ((pyte.graphics.FG_ANSI, 0), (pyte.graphics.FG_AIXTERM, 0)):
+        for code, name in table.items():
+            codes.setdefault(f"fg:{name}", str(code + offset))
+    for table in (pyte.graphics.BG_ANSI, pyte.graphics.BG_AIXTERM):
+        for code, name in table.items():
+            codes.setdefault(f"bg:{name}", str(code))
+    return codes
+
+
+_SGR = _sgr_names()
+_FLAGS = (
+    ("bold", "1"),
+    ("italics", "3"),
+    ("underscore", "4"),
+    ("blink", "5"),
+    ("reverse", "7"),
+    ("strikethrough", "9"),
+)
+
+
+def _colour(where: str, value: str) -> str | None:
+    if value == "default":
+        return None
+    named = _SGR.get(f"{where}:{value}")
+    if named is not None:
+        return named
+    if len(value) == 6:
+        try:
+            r, g, b = (int(value[i : i + 2], 16) for i in (0, 2, 4))
+        except ValueError:
+            return None
+        return f"{38 if where == 'fg' else 48};2;{r};{g};{b}"
+    return None
+
+
+def _style(char: Any) -> str:
+    codes = [code for flag, code in _FLAGS if getattr(char, flag)]
+    codes += [c for c in (_colour("fg", char.fg), _colour("bg", char.bg)) if c is not None]
+    return ";".join(codes)
+
+
+def _line_sgr(line: Any, columns: int) -> str:
+    """The line's text with its colours and attributes as SGR sequences (for `logs --color`)."""
+    text = _line_text(line, columns)
+    out: list[str] = []
+    current = ""
+    for x in range(len(text)):
+        char = line[x]
+        style = _style(char)
+        if style != current:
+            out.append(f"\x1b[0;{style}m" if style else "\x1b[0m")
+            current = style
+        out.append(char.data)
+    if current:
+        out.append("\x1b[0m")
+    return "".join(out).rstrip()
 
 
 class ScreenText:
-    """A terminal fed bytes bit by bit (a followed log); `lines()` is what it shows so far."""
+    """A terminal fed bytes bit by bit (a followed log); `lines()` is what it shows so far.
+    With `color`, each line carries its colours as SGR sequences."""
 
     def __init__(
-        self, columns: int = DEFAULT_COLUMNS, rows: int = DEFAULT_ROWS, scrollback: int = DEFAULT_SCROLLBACK
+        self,
+        columns: int = DEFAULT_COLUMNS,
+        rows: int = DEFAULT_ROWS,
+        scrollback: int = DEFAULT_SCROLLBACK,
+        color: bool = False,
     ) -> None:
-        self._screen = _Screen(columns, rows, scrollback)
+        self._screen = _Screen(columns, rows, scrollback, color)
         # A bare "\n" starts a new line (the tty added "\r" for the pane; a log written by hand has none).
         self._screen.set_mode(pyte.modes.LNM)
         self._stream = pyte.ByteStream(self._screen)
@@ -71,10 +145,25 @@ class ScreenText:
 
     def lines(self) -> list[str]:
         """Scrollback then screen, without the blank rows below the last line written."""
-        shown = [line.rstrip() for line in self._screen.display]
+        screen = self._screen
+        shown = [screen.text(screen.buffer[y]) for y in range(screen.lines)]
         while shown and not shown[-1]:
             shown.pop()
-        return [*self._screen.scrolled, *shown]
+        return [*screen.scrolled, *shown]
+
+    def settled(self, after: int) -> tuple[list[str], int]:
+        """The lines numbered `after` and later that are done: scrolled off, or above the cursor
+        (a program writing line by line does not come back to them). Returns them and the number
+        to pass next time, so a follower prints each settled line once."""
+        screen = self._screen
+        first = screen.total_scrolled - len(screen.scrolled)  # the number of the oldest line kept
+        end = screen.total_scrolled + screen.cursor.y
+        start = max(after, first)
+        if start >= end:
+            return [], max(after, first)
+        rows = [screen.text(screen.buffer[y]) for y in range(screen.cursor.y)]
+        kept = [*screen.scrolled, *rows]
+        return kept[start - first : end - first], end
 
 
 def _unfinished(data: bytes) -> int | None:
@@ -88,8 +177,9 @@ def _unfinished(data: bytes) -> int | None:
     return None
 
 
-def render(data: bytes, columns: int = DEFAULT_COLUMNS, rows: int = DEFAULT_ROWS) -> list[str]:
-    """The lines `data` leaves on a terminal `columns` wide, scrollback included."""
-    text = ScreenText(columns, rows)
+def render(data: bytes, columns: int = DEFAULT_COLUMNS, rows: int = DEFAULT_ROWS, color: bool = False) -> list[str]:
+    """The lines `data` leaves on a terminal `columns` wide, scrollback included (with `color`,
+    their colours as SGR sequences)."""
+    text = ScreenText(columns, rows, color=color)
     text.feed(data)
     return text.lines()
