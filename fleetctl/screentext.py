@@ -21,10 +21,13 @@ from pyte.screens import Margins
 DEFAULT_COLUMNS = 200  # fleet windows are made this wide, so lines wrap where they wrapped on screen
 DEFAULT_ROWS = 50
 DEFAULT_SCROLLBACK = 5000
-# pyte draws what it does not parse: device control strings (ESC P … ESC \) and CSI sequences
-# with a "<" or "=" marker (kitty keyboard `CSI < u`) would leave their letters on the line.
+# pyte draws what it does not parse: device control strings (ESC P … ESC \) would leave their
+# letters on the line. And it reads a CSI with a "<", "=" or ">" marker as if it had none, so
+# xterm's modifyOtherKeys (`CSI > 4 ; 2 m`) would turn on underline and dim, and the kitty
+# keyboard's `CSI < u` would restore the cursor: such sequences change nothing on screen; drop them.
 _DCS = re.compile(rb"\x1bP.*?\x1b\\", re.DOTALL)
-_MARKED_CSI = re.compile(rb"\x1b\[[<=]")
+_MARKED_CSI = re.compile(rb"\x1b\[[<=>][0-?]*[ -/]*[@-~]")
+_OPEN_CSI = re.compile(rb"\x1b\[[0-?]*[ -/]*\Z")
 _HELD_MAX = 65536  # an unterminated DCS longer than this is fed as it is
 
 
@@ -140,7 +143,7 @@ class ScreenText:
         cut = _unfinished(data)
         if cut is not None and len(data) - cut < _HELD_MAX:
             data, self._held = data[:cut], data[cut:]
-        data = _MARKED_CSI.sub(b"\x1b[>", _DCS.sub(b"", data))
+        data = _MARKED_CSI.sub(b"", _DCS.sub(b"", data))
         self._stream.feed(data)
 
     def lines(self) -> list[str]:
@@ -169,8 +172,11 @@ class ScreenText:
 def _unfinished(data: bytes) -> int | None:
     """Where a trailing escape sequence that may still be incomplete starts (None: there is none)."""
     esc = data.rfind(b"\x1b", max(0, len(data) - 2))
-    if esc >= 0 and data[esc:] in (b"\x1b", b"\x1b[", b"\x1bP"):
+    if esc >= 0 and data[esc:] in (b"\x1b", b"\x1bP"):
         return esc
+    csi = _OPEN_CSI.search(data, max(0, len(data) - 64))
+    if csi is not None:
+        return csi.start()
     start = data.rfind(b"\x1bP")
     if start >= 0 and data.find(b"\x1b\\", start + 2) < 0:
         return start

@@ -76,12 +76,16 @@ def test_a_failed_start_is_one_line_with_the_output_as_the_screen_showed_it(flee
     result = fleet_dir.run("up")
     assert result.code == 1
     lines = result.out.splitlines()
-    assert lines[0].startswith("bad: exited with code 1") and lines[0].endswith("last output: working done | error: boom")
+    assert lines[0].startswith("bad: exited with code 1") and lines[0].endswith(
+        "last output: working done | error: boom"
+    )
     assert lines[1].startswith("ok: started (pid ")
     assert lines[2] == "1 started, 1 failed"
     quiet = fleet_dir.run("up", "-q")
     assert quiet.code == 1
-    assert [line.split(" after")[0] for line in quiet.out.splitlines()] == ["bad: exited with code 1"]  # only the failure
+    assert [line.split(" after")[0] for line in quiet.out.splitlines()] == [
+        "bad: exited with code 1"
+    ]  # only the failure
 
 
 def test_status_after_down_still_shows_a_failed_agent_as_failed(fleet_dir: FleetHarness) -> None:

@@ -15,7 +15,9 @@ HEADERS = ["NAME", "STATE", "PID", "PORT", "UPTIME", "RESPAWNS", "LAST EXIT", "O
 
 def long_reasons(fleet_dir: FleetHarness) -> None:
     script = fleet_dir.dir / "fail.sh"
-    script.write_text("printf 'spin |\\rspin /\\rspin -\\r\\033[31mfatal:\\033[0m the configuration is wrong\\r\\n'\nexit 7\n")
+    script.write_text(
+        "printf 'spin |\\rspin /\\rspin -\\r\\033[31mfatal:\\033[0m the configuration is wrong\\r\\n'\nexit 7\n"
+    )
     fleet_dir.write(f"""
     [defaults]
     min_uptime = "1s"
@@ -42,7 +44,18 @@ def test_status_fits_80_columns_with_long_reasons(fleet_dir: FleetHarness, monke
     lines = result.out.splitlines()
     assert len(lines) == 4, result.out  # a header and one line per agent: nothing wrapped
     assert all(len(line) <= 80 for line in lines), "\n".join(f"{len(line)}: {line}" for line in lines)
-    assert lines[0].split() == ["NAME", "STATE", "PID", "PORT", "UPTIME", "RESPAWNS", "LAST", "EXIT", "OUTPUT", "REASON"]
+    assert lines[0].split() == [
+        "NAME",
+        "STATE",
+        "PID",
+        "PORT",
+        "UPTIME",
+        "RESPAWNS",
+        "LAST",
+        "EXIT",
+        "OUTPUT",
+        "REASON",
+    ]
     reason_at = lines[0].index("REASON")
     for line in lines[1:]:
         name = line.split()[0]
