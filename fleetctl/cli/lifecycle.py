@@ -28,8 +28,11 @@ class Report:
         self.spawned: set[str] = set()
         self.verified: set[str] = set()
         self.entries: dict[str, tuple[str, str]] = {}
+        self.notes: list[str] = []
 
     def on_event(self, event: Event) -> None:
+        if event.kind == "supervisor-started":
+            self.notes.append("supervise loop started")
         if event.agent is None:
             return
         if event.kind in ("spawned", "respawned"):
@@ -44,11 +47,23 @@ class Report:
         if what == "failed":
             self.entries[name] = ("failed", detail)
         elif name in self.spawned:
-            self.entries[name] = ("started", detail)
+            stopped = self.entries.get(name, ("",))[0] == "stopped"
+            self.entries[name] = ("restarted" if stopped else "started", detail)
         elif name in self.verified:
             self.entries[name] = ("verified", detail)
         else:
             self.entries[name] = ("already running", detail)
+
+    def failed(self, failures: list[str], agents: set[str]) -> None:
+        """Print the report with the fleet's failure lines: an agent's (`name: why`) is its entry,
+        any other (processes that survived) an error line on stderr."""
+        for line in failures:
+            name = line.split(":", 1)[0]
+            if name not in agents:
+                print(f"error: {printable(line)}", file=sys.stderr)
+            elif self.entries.get(name, ("",))[0] != "failed":
+                self.entries[name] = ("failed", line)
+        self.print([line for line in failures if line.split(":", 1)[0] in agents])
 
     def left_alone(self, names: list[str], action: str) -> None:
         for name in names:
@@ -65,14 +80,14 @@ class Report:
                 elif self.verbose or action not in _SILENT:
                     print(printable(f"{name}: {action}" + (f" ({detail})" if detail else "")))
             counts = Counter(action for action, _ in self.entries.values())
-            summary = ", ".join(f"{counts[a]} {a}" for a in _ORDER if counts[a])
+            summary = ", ".join([*(f"{counts[a]} {a}" for a in _ORDER if counts[a]), *self.notes])
             print(summary or "nothing to do")
         elif errors:
             for line in errors:
                 print(printable(line))
 
 
-_ORDER = ("started", "verified", "stopped", "failed", "already running", "already stopped")
+_ORDER = ("started", "restarted", "verified", "stopped", "failed", "already running", "already stopped")
 _SILENT = ("already running", "already stopped")
 
 
@@ -93,12 +108,9 @@ def up(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as
     (listed with -v). Exit 1 when a spawn failed (one line each, with its last output).
     """
     out = Report(verbose, quiet, as_json)
-    failures = ctx.fleet(on_event=out.on_event).up(names, out.progress)
-    for line in failures:
-        name = line.split(":", 1)[0]
-        if out.entries.get(name, ("",))[0] != "failed":
-            out.entries[name] = ("failed", line)
-    out.print(failures)
+    fleet = ctx.fleet(on_event=out.on_event)
+    failures = fleet.up(names, out.progress)
+    out.failed(failures, {s.name for s in fleet.resolve(names)})
     return EXIT_FAILED if failures else EXIT_OK
 
 
@@ -124,16 +136,17 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
 
 @command(name="restart")
 @click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
+@_report_options
 @pass_fleet
-def restart(ctx: FleetContext, names: tuple[str, ...]) -> int:
-    """Stop and start agents (does not spend their respawn budget)."""
-    out = Report(verbose=False, quiet=False, as_json=False)
-    failures = ctx.fleet(on_event=out.on_event).restart(names, out.progress)
-    for line in failures:
-        name = line.split(":", 1)[0]
-        if out.entries.get(name, ("",))[0] != "failed":
-            out.entries[name] = ("failed", line)
-    out.print(failures)
+def restart(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
+    """Stop and start agents (does not spend their respawn budget).
+
+    Prints one line per agent started (or failed) and a summary.
+    """
+    out = Report(verbose, quiet, as_json)
+    fleet = ctx.fleet(on_event=out.on_event)
+    failures = fleet.restart(names, out.progress)
+    out.failed(failures, {s.name for s in fleet.resolve(names)})
     return EXIT_FAILED if failures else EXIT_OK
 
 

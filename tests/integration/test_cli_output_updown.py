@@ -108,3 +108,24 @@ def test_status_after_down_still_shows_a_failed_agent_as_failed(fleet_dir: Fleet
     assert fleet_dir.run("reset", "quick").code == 0
     assert fleet_dir.run("down", "quick").code == 0
     assert fleet_dir.status()["quick"]["state"] == "stopped"  # reset is what clears it
+
+
+def test_restart_lists_what_it_restarted(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write(THREE)
+    assert fleet_dir.run("up", "a").code == 0
+    result = fleet_dir.run("restart", "a", "b")
+    assert result.code == 0, result
+    assert [line.split(" (")[0] for line in result.out.splitlines()] == [
+        "a: restarted",
+        "b: started",
+        "1 started, 1 restarted",
+    ]
+    rows = json.loads(fleet_dir.run("restart", "--json", "a").out)
+    assert [(r["agent"], r["action"]) for r in rows] == [("a", "restarted")]
+
+
+def test_up_says_it_started_the_supervise_loop(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write('[agents.a]\ncommand = "sleep 1000"\nmin_uptime = "0.2s"\n', supervisor=True)
+    result = fleet_dir.run("up")
+    assert result.code == 0, result
+    assert result.out.splitlines()[-1] == "1 started, supervise loop started"

@@ -6,7 +6,11 @@ agent's pane into its log, and `logs` prints the screen's lines. `--raw` keeps t
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import select
+import signal
+import subprocess
+import sys
 
 from tests.conftest import REPO, FleetHarness, wait_for
 
@@ -79,7 +83,47 @@ def test_logs_raw_keeps_the_bytes_and_color_the_colours(fleet_dir: FleetHarness)
     assert [line.replace("\x1b[0m", "") for line in strip] == lines
 
 
-def test_a_log_written_line_by_line_keeps_its_lines(fleet_dir: FleetHarness, tmp_path: Path) -> None:
+def test_a_log_written_line_by_line_keeps_its_lines(fleet_dir: FleetHarness) -> None:
     start(fleet_dir, b"".join(b"\x1b[32mGET\x1b[0m /items?page=%d 200\r\n" % n for n in range(1, 301)) + END.encode())
     shown = fleet_dir.run("logs", "-n", "5", "claude").out.splitlines()
     assert shown == [f"GET /items?page={n} 200" for n in range(296, 301)]
+
+
+def test_logs_follow_prints_each_line_once_as_the_screen_settles_it(fleet_dir: FleetHarness) -> None:
+    go = fleet_dir.dir / "go"
+    script = fleet_dir.dir / "agent.sh"
+    script.write_text(
+        "printf '\\033[1mline 1\\033[0m\\n'\n"
+        f"while [ ! -e {go} ]; do sleep 0.05; done\n"
+        "printf 'spin |'; sleep 0.1; printf '\\rspin /'; sleep 0.1; printf '\\rspin done\\n\\033[>4;2mafter\\n'\n"
+        "exec sleep 1000\n"
+    )
+    fleet_dir.write(f"""
+    [agents.worker]
+    command = "sh {script}"
+    min_uptime = "0.2s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: "line 1" in fleet_dir.run("logs", "worker").out, what="the first line in the log")
+    argv = [sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "logs", "-f", "worker"]
+    follower = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    got = b""
+
+    def read_until(text: bytes) -> bool:
+        nonlocal got
+        assert follower.stdout is not None
+        while select.select([follower.stdout], [], [], 0.05)[0]:
+            chunk = os.read(follower.stdout.fileno(), 4096)
+            if not chunk:
+                break
+            got += chunk
+        return text in got
+
+    try:
+        wait_for(lambda: read_until(b"line 1\n"), what="the tail before following")
+        go.touch()
+        wait_for(lambda: read_until(b"after\n"), what="the followed lines", explain=lambda: repr(got))
+    finally:
+        follower.send_signal(signal.SIGINT)
+        follower.wait(timeout=10)
+    assert got.decode().splitlines() == ["line 1", "spin done", "after"]
