@@ -1,0 +1,110 @@
+"""Text rendering (pure): the report for a terminal."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from fleetctl.report.records import TOTAL_KEYS, AgentSummary, Incident, Report
+
+
+def render_text(report: Report, now: float | None = None) -> str:
+    """The report for a terminal: a table per agent, then what needs a person's eyes."""
+    now = report.until if now is None else now
+    lines = [
+        f"fleet {report.fleet}: since {_stamp(report.since)} ({_ago(now - report.since)} ago) "
+        f"until {_stamp(report.until)}",
+        "",
+    ]
+    headers = ["AGENT", "RUNS", "RESPAWNS", "CLEAN", "CRASHES", "RATE-LIMITED", "AUTH", "START-FAIL", "STALLS"]
+    headers += ["TIMEOUTS", "KILLS", "GATE-FAIL", "ALERTS", "NOW"]
+    rows = [
+        [
+            a.name + (" (pool)" if a.pool else ""),
+            a.runs_started,
+            a.respawns,
+            a.clean_exits,
+            a.crashes,
+            a.rate_limited,
+            a.auth,
+            a.start_failures,
+            a.stalls,
+            a.timeouts,
+            _kills(a),
+            a.gate_failures,
+            a.alerts,
+            "failed" if a.failed else "",
+        ]
+        for a in report.agents
+    ]
+    t = report.totals()
+    rows.append(["total", *(t[k] for k in TOTAL_KEYS), ""])
+    lines.append(_table(headers, rows))
+    sections = [
+        ("crashes", report.crashes),
+        ("rate limited", report.rate_limited),
+        ("auth failures", report.auth),
+        ("start failures", report.start_failures),
+        ("stalls", report.stalls),
+        ("timeouts", report.timeouts),
+        ("kills", report.kills),
+    ]
+    for title, incidents in sections:
+        if incidents:
+            lines += ["", f"{title}:"] + [_incident_line(i) for i in incidents]
+    if report.failed_agents:
+        lines += ["", "failed agents:"]
+        lines += [f"  {name}: {reason}" for name, reason in sorted(report.failed_agents.items())]
+    lines += ["", f"open alerts: {len(report.open_alerts)}"]
+    lines += [_incident_line(i) for i in report.open_alerts]
+    if report.tasks is not None:
+        changes = ", ".join(f"{k} {v}" for k, v in report.tasks.items())
+        board = ", ".join(f"{k} {v}" for k, v in sorted((report.task_states or {}).items())) or "empty"
+        lines += [f"tasks: {changes}", f"task board now: {board}"]
+    if report.unmatched_tasks:
+        ids = ", ".join(str(i) for i in report.unmatched_tasks)
+        lines.append(f"tasks no pool can take: {len(report.unmatched_tasks)} (ids {ids}; see `fleetctl doctor`)")
+    c = report.cycles
+    lines.append(f"supervise: {c.total} cycles, {c.busy} did work ({c.busy_share:.0%})")
+    lines.append(f"duplicates: {len(report.duplicates)}")
+    lines += [f"  {d}" for d in report.duplicates]
+    return "\n".join(lines)
+
+
+def _kills(a: AgentSummary) -> str:
+    if not a.kills:
+        return "0"
+    return f"{a.kills} (" + ", ".join(f"{by} {n}" for by, n in sorted(a.kills_by.items())) + ")"
+
+
+def _incident_line(i: Incident) -> str:
+    what = ""
+    if i.exit_signal is not None:
+        what = f"signal {i.exit_signal}  "
+    elif i.exit_code is not None:
+        what = f"code {i.exit_code}  "
+    if i.by:
+        what += f"by {i.by}" + (f" ({i.why})" if i.why else "") + "  "
+    return f"  {_stamp(i.time)}  {i.agent or 'fleet':<16} {what}{i.detail}".rstrip()
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(v) if v not in (None, "") else "-" for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    out = [headers, *cells]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in out)
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 2 * 3600:
+        return f"{s // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+def _stamp(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))

@@ -1,0 +1,37 @@
+"""Which pool can take a task: the rule `claim_task` applies, for warnings and counts.
+
+A task names its pool, or carries labels that one pool's `labels` share, or goes to a pool
+without labels (which takes any unassigned task). A task no pool can take stays queued
+until an outside claimer (`fleetctl task next`) takes it: people are told, not surprised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from fleetctl.model import PoolSpec, Task
+
+
+def takes(pool: PoolSpec, task: Task) -> bool:
+    """Would this pool's dispatch claim the task (the SQL in store.tasks.claim_task)?"""
+    if task.pool is not None:
+        return task.pool == pool.name
+    return not pool.labels or bool(set(pool.labels) & set(task.labels))
+
+
+def unmatched(tasks: Iterable[Task], pools: Sequence[PoolSpec]) -> list[Task]:
+    """The tasks no pool takes; none when the fleet has no pools (the backlog is for `task next`)."""
+    if not pools:
+        return []
+    return [t for t in tasks if not any(takes(p, t) for p in pools)]
+
+
+def why_unmatched(task: Task, pools: Sequence[PoolSpec]) -> str:
+    """One line for a person: what the task carries and what the pools take."""
+    offered = "; ".join(f"{p.name} takes {', '.join(p.labels)}" for p in pools if p.labels)
+    if task.pool is not None:
+        return (
+            f"task {task.id}: pool {task.pool!r} is not in the fleet file (pools: {', '.join(p.name for p in pools)})"
+        )
+    labels = ", ".join(task.labels) if task.labels else "none"
+    return f"task {task.id}: no pool takes its labels ({labels}); {offered}"
