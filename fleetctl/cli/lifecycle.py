@@ -4,16 +4,43 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import click
 
 from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, complete_agents, pass_fleet
 from fleetctl.cli.render import printable
 
+if TYPE_CHECKING:
+    from fleetctl.runtime.context import Runtime
+
 
 def _progress(name: str, what: str, detail: str) -> None:
     if what == "verified":
         print(f"{name}: verified ({detail})", file=sys.stderr)
+
+
+def _split(fleet: Runtime, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Agent names and task window names (`pool.id`)."""
+    from fleetctl.runtime import taskwindows
+
+    return taskwindows.split(fleet, names)
+
+
+def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
+    """Stop task windows; their tasks go back to the queue (the pool runs them again)."""
+    if not windows:
+        return []
+    from fleetctl.runtime import taskwindows
+
+    failures, idle = taskwindows.stop(fleet, windows, why)
+    for name in windows:
+        if name in idle:
+            print(f"{name}: no task window runs by that name; nothing to stop", file=sys.stderr)
+        else:
+            print(f"{name}: stopped; its task is queued again (`fleetctl task cancel` drops it)", file=sys.stderr)
+    return failures
 
 
 @command(name="up")
@@ -38,7 +65,10 @@ def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
 
     Exit 0 only when no process is left; otherwise exit 1 and list what survived.
     """
-    left = ctx.fleet().down(names)
+    fleet = ctx.fleet()
+    agents, windows = _split(fleet, names)
+    left = fleet.down(agents) if agents or not names else []  # no names: everything
+    left += _stop_windows(fleet, windows, "stopped by fleetctl down")
     for line in left:
         print(f"error: {printable(line)}", file=sys.stderr)
     return EXIT_FAILED if left else EXIT_OK
@@ -49,7 +79,10 @@ def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
 @pass_fleet
 def restart(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Stop and start agents (does not spend their respawn budget)."""
-    failures = ctx.fleet().restart(names, _progress)
+    fleet = ctx.fleet()
+    agents, windows = _split(fleet, names)
+    failures = _stop_windows(fleet, windows, "restarted by request")
+    failures += fleet.restart(agents, _progress) if agents else []
     for line in failures:
         print(printable(line))
     return EXIT_FAILED if failures else EXIT_OK

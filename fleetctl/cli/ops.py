@@ -96,15 +96,19 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
 @click.option("--raw", is_flag=True, help="Keep ANSI escapes (colours, cursor moves) as the pane printed them.")
 @pass_fleet
 def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> int:
-    """An agent's pane output, kept in a log file per run (also after the agent died)."""
+    """An agent's (or a task window's, `pool.id`) pane output, kept in a log file per run (also after it ended)."""
     from fleetctl import logview
     from fleetctl.fleet import strip_ansi
+    from fleetctl.runtime.status import task_window_name
 
     fleet = ctx.fleet()
-    fleet.resolve([name])
+    window = task_window_name(fleet, name)  # a pool's task window: `pool.id`
+    if not window:
+        fleet.resolve([name])
     directory = fleet.logs_dir / name
     if not follow and not logview.log_files(directory):
-        raise UsageError(f"{name} has no logs yet in {directory}", hint=f"start it with `fleetctl up {name}`")
+        hint = "its task has not run yet (`fleetctl task show`)" if window else f"start it with `fleetctl up {name}`"
+        raise UsageError(f"{name} has no logs yet in {directory}", hint=hint)
 
     def show(data: bytes) -> None:
         text = data.decode("utf-8", "replace")
