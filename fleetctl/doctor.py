@@ -141,6 +141,31 @@ def check_database(state_dir: Path) -> Check:
     return Check(name="database", ok=True, detail=f"{path} ok")
 
 
+UNMATCHED_LISTED = 10
+
+
+def check_unmatched_tasks(spec: FleetSpec) -> Check | None:
+    """Queued tasks no pool takes (their labels match no pool's): they would wait silently.
+
+    None when the fleet has no pools (its backlog is for `task next`) or no store yet.
+    """
+    from fleetctl.store import StateStore
+    from fleetctl.taskmatch import unmatched, why_unmatched
+
+    if not spec.pools or not (spec.state_dir / "fleet.db").exists():
+        return None
+    store = StateStore(spec.state_dir)
+    try:
+        lost = unmatched(store.tasks(state="queued"), spec.pools)
+    finally:
+        store.close()
+    if not lost:
+        return Check(name="tasks", ok=True, detail="every queued task has a pool that takes it")
+    listed = "; ".join(why_unmatched(t, spec.pools) for t in lost[:UNMATCHED_LISTED])
+    more = f"; and {len(lost) - UNMATCHED_LISTED} more" if len(lost) > UNMATCHED_LISTED else ""
+    return Check(name="tasks", ok=False, detail=f"{len(lost)} queued task(s) no pool takes: {listed}{more}")
+
+
 # --- agents ---------------------------------------------------------------------------
 
 

@@ -8,8 +8,12 @@ until an outside claimer (`fleetctl task next`) takes it: people are told, not s
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from fleetctl.model import PoolSpec, Task
+
+if TYPE_CHECKING:
+    from fleetctl.runtime.context import Runtime
 
 
 def takes(pool: PoolSpec, task: Task) -> bool:
@@ -35,3 +39,12 @@ def why_unmatched(task: Task, pools: Sequence[PoolSpec]) -> str:
         )
     labels = ", ".join(task.labels) if task.labels else "none"
     return f"task {task.id}: no pool takes its labels ({labels}); {offered}"
+
+
+def warnings(fleet: Runtime, ids: Sequence[int]) -> list[str]:
+    """`warning: ...` lines for the just-added tasks (by id) that no pool of the fleet takes."""
+    pools = fleet.spec.pools
+    if not pools or not ids:
+        return []
+    tasks = [t for t in (fleet.store.task(i) for i in dict.fromkeys(ids)) if t is not None]
+    return [f"warning: {why_unmatched(t, pools)}; it stays queued" for t in unmatched(tasks, pools)]

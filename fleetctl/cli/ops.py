@@ -155,6 +155,9 @@ def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
         checks.append(doc.check_state_dir(spec.state_dir))
         checks.append(doc.check_lock(spec.state_dir, ProcessGateway().alive))
         checks.append(doc.check_database(spec.state_dir))
+        unmatched = doc.check_unmatched_tasks(spec) if checks[-1].ok else None
+        if unmatched is not None:
+            checks.append(unmatched)
     _print_checks(checks, as_json, final=False)
     agent_checks: list[doc.Check] = []
     tmux_ok = all(c.ok for c in checks if c.name == "tmux")
