@@ -70,6 +70,7 @@ class TaskWindowStatus:
     window: str | None
     pid: int | None
     activity: str = "-"
+    max_attempts: int = 1
 
     def as_json(self) -> dict[str, object]:
         """The keys of an agent's row (so scripts reading `name`, `state`, `window` keep working), and the task's."""
@@ -87,6 +88,37 @@ class TaskWindowStatus:
             "attempt": self.attempt,
             "activity": self.activity,
         }
+
+
+# How a task window's state shows where agents' states are expected (the TUI's table).
+_WINDOW_AGENT_STATE = {
+    "running": AgentState.RUNNING,
+    "gating": AgentState.RUNNING,
+    "starting": AgentState.STARTING,
+    "ending": AgentState.COMPLETED,
+    "no window": AgentState.STOPPED,
+}
+
+
+def window_row(window: TaskWindowStatus) -> AgentStatus:
+    """A task window as an agent-shaped row (the TUI lists both in one table): the attempt
+    stands in the respawn column, the task's title is the reason."""
+    return AgentStatus(
+        name=window.name,
+        state=_WINDOW_AGENT_STATE.get(window.state, AgentState.RUNNING),
+        pid=window.pid,
+        port=None,
+        window=window.window,
+        uptime_s=window.runtime_s,
+        respawns=max(0, window.attempt - 1),
+        max_respawns=max(0, window.max_attempts - 1),
+        last_exit=None,
+        last_output_s=None,
+        reason=f"task {window.task} ({window.state}): {window.title}",
+        next_retry_s=None,
+        failure_class=None,
+        task=window.task,
+    )
 
 
 def views(
@@ -161,6 +193,7 @@ def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
                 runtime_s=max(0.0, obs.time - run.started) if run is not None and run.live else None,
                 window=pane.window_id if pane is not None else None,
                 pid=pane.pid if pane is not None and not pane.dead else None,
+                max_attempts=task.max_attempts,
             )
         )
     return sorted(out, key=lambda t: (t.pool, t.task))
