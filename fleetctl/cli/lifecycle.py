@@ -39,7 +39,7 @@ def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
         if name in idle:
             print(f"{name}: no task window runs by that name; nothing to stop", file=sys.stderr)
         else:
-            print(f"{name}: stopped; its task is queued again (`fleetctl task cancel` drops it)", file=sys.stderr)
+            print(f"{name}: stopped; the pool queues its task again (`fleetctl task cancel` drops it)", file=sys.stderr)
     return failures
 
 

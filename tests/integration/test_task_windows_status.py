@@ -104,7 +104,7 @@ def test_logs_attach_send_restart_and_down_take_a_task_window(
 
     restarted = fleet_dir.run("restart", "fix.1")
     assert restarted.code == 0, restarted
-    assert "fix.1: stopped; its task is queued again" in restarted.err
+    assert "fix.1: stopped; the pool queues its task again" in restarted.err
     second = running(fleet_dir, "fix.1", attempt=2)
     assert second["pid"] != first["pid"]
     assert pids_with_env("FLEET_RUN", _run(fleet_dir, 1, attempt=1)) == []
