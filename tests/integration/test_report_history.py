@@ -98,3 +98,22 @@ def test_report_counts_what_the_events_show(fleet_dir: FleetHarness) -> None:
     assert (cells["RUNS"], cells["CLEAN"], cells["CRASHES"], cells["TIMEOUTS"]) == ("9", "5", "2", "2")
     assert f"supervise: {cycles['cycles']} cycles, {cycles['busy_cycles']} did work" in text
     assert fleet_dir.run("down").code == 0
+
+
+def test_a_cycle_that_dispatched_or_settled_tasks_did_work(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write("""
+    [pools.fix]
+    command = "exit 0"
+    slots = 2
+    """, supervisor=True)  # fmt: skip
+    assert fleet_dir.run("up").code == 0
+    for i in range(1, 4):
+        assert fleet_dir.run("task", "add", f"task {i}").code == 0
+
+    def done() -> bool:
+        return all(t["state"] == "done" for t in json.loads(fleet_dir.run("task", "list", "--json").out))
+
+    wait_for(done, timeout=30, what="every task done")
+    cycles = json.loads(fleet_dir.run("report", "--json").out)["supervise"]
+    assert cycles["busy_cycles"] >= 2, cycles  # one claimed at least, one settled at least: no agent acted
+    assert fleet_dir.run("down").code == 0
