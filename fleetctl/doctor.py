@@ -150,20 +150,21 @@ def check_unmatched_tasks(spec: FleetSpec) -> Check | None:
     None when the fleet has no pools (its backlog is for `task next`) or no store yet.
     """
     from fleetctl.store import StateStore
-    from fleetctl.taskmatch import unmatched, why_unmatched
+    from fleetctl.taskmatch import queued_unmatched, why_unmatched
 
     if not spec.pools or not (spec.state_dir / "fleet.db").exists():
         return None
     store = StateStore(spec.state_dir)
     try:
-        lost = unmatched(store.tasks(state="queued"), spec.pools)
+        count, ids = queued_unmatched(store, spec.pools, UNMATCHED_LISTED)
+        lost = [t for t in (store.task(i) for i in ids) if t is not None]
     finally:
         store.close()
-    if not lost:
+    if not count:
         return Check(name="tasks", ok=True, detail="every queued task has a pool that takes it")
-    listed = "; ".join(why_unmatched(t, spec.pools) for t in lost[:UNMATCHED_LISTED])
-    more = f"; and {len(lost) - UNMATCHED_LISTED} more" if len(lost) > UNMATCHED_LISTED else ""
-    return Check(name="tasks", ok=False, detail=f"{len(lost)} queued task(s) no pool takes: {listed}{more}")
+    listed = "; ".join(why_unmatched(t, spec.pools) for t in lost)
+    more = f"; and {count - len(lost)} more" if count > len(lost) else ""
+    return Check(name="tasks", ok=False, detail=f"{count} queued task(s) no pool takes: {listed}{more}")
 
 
 # --- agents ---------------------------------------------------------------------------

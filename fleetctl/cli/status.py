@@ -12,7 +12,6 @@ from fleetctl.cli.base import FleetContext, command, complete_agents, pass_fleet
 
 if TYPE_CHECKING:
     from fleetctl.model import PoolSpec
-    from fleetctl.runtime.context import Runtime
     from fleetctl.runtime.status import TaskWindowStatus
 
 TITLE_WIDTH = 48
@@ -66,10 +65,12 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
         if sections:
             print(("\n" if rows else "") + sections)
         if not names:
-            unmatched = _unmatched(fleet)
-            if unmatched:
-                ids = ", ".join(str(i) for i in unmatched)
-                print(f"\ntasks no pool can take: {len(unmatched)} (ids {ids}; see `fleetctl doctor`)")
+            from fleetctl.taskmatch import queued_unmatched
+
+            count, ids = queued_unmatched(fleet.store, fleet.spec.pools)
+            if count:
+                shown = ", ".join(str(i) for i in ids) + (", …" if count > len(ids) else "")
+                print(f"\ntasks no pool can take: {count} (ids {shown}; see `fleetctl doctor`)")
     return exit_code({r.name: AgentView(name=r.name, state=r.state) for r in rows})
 
 
@@ -95,11 +96,3 @@ def task_sections(pools: Sequence[PoolSpec], windows: Sequence[TaskWindowStatus]
 
 def _short(text: str, width: int = TITLE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _unmatched(fleet: Runtime) -> list[int]:
-    from fleetctl.taskmatch import unmatched
-
-    if not fleet.spec.pools or not fleet.store.path.exists():
-        return []
-    return [t.id for t in unmatched(fleet.store.tasks(state="queued"), fleet.spec.pools)]

@@ -69,6 +69,7 @@ def build(
     task_states: Mapping[str, int] | None = None,
     attempts: Sequence[TaskAttempt] = (),
     unmatched_tasks: Sequence[int] = (),
+    unmatched_count: int | None = None,
 ) -> Report:
     """Aggregate the events in [since, until] (and the runs that overlap it) into a Report.
 
@@ -121,6 +122,7 @@ def build(
         tasks=dict(tasks) if tasks is not None else None,
         task_states=dict(task_states) if task_states is not None else None,
         unmatched_tasks=tuple(unmatched_tasks),
+        unmatched_count=len(unmatched_tasks) if unmatched_count is None else unmatched_count,
     )
 
 

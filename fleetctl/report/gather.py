@@ -8,9 +8,12 @@ from typing import TYPE_CHECKING
 from fleetctl.model import Event
 from fleetctl.report.count import TASK_STATES, build
 from fleetctl.report.records import Cycles, Report
+from fleetctl.taskmatch import queued_unmatched
 
 if TYPE_CHECKING:
     from fleetctl.runtime.context import Runtime
+
+UNMATCHED_IDS = 1000  # listed in the report; the count is always exact
 
 
 def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
@@ -25,6 +28,7 @@ def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
     total, busy, seconds = store.cycles_since(since) if exists else (0, 0, 0.0)
     tasks, states = _task_counts(fleet, events)
     attempts = store.task_attempts_between(since, until) if exists else []
+    unmatched_count, unmatched_ids = queued_unmatched(store, fleet.spec.pools, UNMATCHED_IDS)
     return build(
         fleet.spec.name,
         since,
@@ -38,7 +42,8 @@ def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
         tasks=tasks,
         task_states=states,
         attempts=attempts,
-        unmatched_tasks=_unmatched(fleet) if exists else (),
+        unmatched_tasks=unmatched_ids,
+        unmatched_count=unmatched_count,
     )
 
 
@@ -65,9 +70,3 @@ def _task_counts(fleet: Runtime, events: Sequence[Event]) -> tuple[dict[str, int
             what = e.kind.removeprefix("task-")
             changes[what] = changes.get(what, 0) + 1
     return changes, states
-
-
-def _unmatched(fleet: Runtime) -> list[int]:
-    from fleetctl.taskmatch import unmatched
-
-    return [t.id for t in unmatched(fleet.store.tasks(state="queued"), fleet.spec.pools)]

@@ -133,6 +133,7 @@ class Report:
     tasks: dict[str, int] | None = None
     task_states: dict[str, int] | None = None
     unmatched_tasks: tuple[int, ...] = ()
+    unmatched_count: int = 0
     rate_limited: tuple[Incident, ...] = ()
     auth: tuple[Incident, ...] = ()
 
@@ -164,7 +165,7 @@ class Report:
             "duplicates": {"count": len(self.duplicates), "details": list(self.duplicates)},
             "tasks": self.tasks,
             "task_states": self.task_states,
-            "unmatched_tasks": {"count": len(self.unmatched_tasks), "ids": list(self.unmatched_tasks)},
+            "unmatched_tasks": {"count": self.unmatched_count, "ids": list(self.unmatched_tasks)},
         }
 
     def totals(self) -> dict[str, int]:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 
 from fleetctl.report.records import TOTAL_KEYS, AgentSummary, Incident, Report
+from fleetctl.taskmatch import SHOWN_IDS
 
 
 def render_text(report: Report, now: float | None = None) -> str:
@@ -61,9 +62,10 @@ def render_text(report: Report, now: float | None = None) -> str:
         changes = ", ".join(f"{k} {v}" for k, v in report.tasks.items())
         board = ", ".join(f"{k} {v}" for k, v in sorted((report.task_states or {}).items())) or "empty"
         lines += [f"tasks: {changes}", f"task board now: {board}"]
-    if report.unmatched_tasks:
-        ids = ", ".join(str(i) for i in report.unmatched_tasks)
-        lines.append(f"tasks no pool can take: {len(report.unmatched_tasks)} (ids {ids}; see `fleetctl doctor`)")
+    if report.unmatched_count:
+        ids = ", ".join(str(i) for i in report.unmatched_tasks[:SHOWN_IDS])
+        more = ", …" if report.unmatched_count > SHOWN_IDS else ""
+        lines.append(f"tasks no pool can take: {report.unmatched_count} (ids {ids}{more}; see `fleetctl doctor`)")
     c = report.cycles
     lines.append(f"supervise: {c.total} cycles, {c.busy} did work ({c.busy_share:.0%})")
     lines.append(f"duplicates: {len(report.duplicates)}")

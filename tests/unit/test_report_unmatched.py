@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fleetctl.model import PoolSpec
 from fleetctl.store import NewTask, StateStore
-from fleetctl.taskmatch import unmatched, why_unmatched
+from fleetctl.taskmatch import queued_unmatched, unmatched, why_unmatched
 
 POOLS = (
     PoolSpec(name="fix", command="x", labels=("bug", "crash")),
@@ -27,6 +27,9 @@ def test_unmatched_is_what_no_pool_claims(tmp_path: Path) -> None:
     store.add_tasks([NewTask(title=t, labels=labels, pool=pool) for t, labels, pool in TASKS], 1.0)
     lost = {t.title for t in unmatched(store.tasks(state="queued"), POOLS)}
     assert lost == {"a question", "unlabelled"}
+    count, ids = queued_unmatched(store, POOLS)
+    assert count == 2 and [store.task(i).title for i in ids] == ["a question", "unlabelled"]  # type: ignore[union-attr]
+    assert queued_unmatched(store, POOLS, limit=1) == (2, ids[:1])
     claimed = set()
     for pool in POOLS:
         while task := store.claim_task(now=2.0, lease=60, max_attempts=3, pool=pool.name, labels=pool.labels):
@@ -39,6 +42,8 @@ def test_a_pool_without_labels_takes_every_unassigned_task(tmp_path: Path) -> No
     store = StateStore(tmp_path / "state")
     store.add_tasks([NewTask(title="anything", labels=("whatever",))], 1.0)
     assert unmatched(store.tasks(), (*POOLS, PoolSpec(name="any", command="x"))) == []
+    assert queued_unmatched(store, (*POOLS, PoolSpec(name="any", command="x"))) == (0, [])
+    assert queued_unmatched(store, ()) == (0, [])
     assert unmatched(store.tasks(), ()) == []  # no pools: the backlog is for `task next`
     (task,) = unmatched(store.tasks(), POOLS)
     assert why_unmatched(task, POOLS) == (
