@@ -53,4 +53,16 @@ async def test_a_running_task_window_is_a_row_with_its_output(fleet_dir: FleetHa
             return "fixing task 1" in screen_text(app)
 
         await until(pilot, close_up, 15, "the task window's output in the close-up")
+
+        await pilot.press("r")  # restart: the window stops, the pool runs the task again (attempt 2)
+
+        def second_attempt() -> object:
+            r = table.rows_by_name.get("fix.1")
+            if r is None or r.respawns != 1 or r.pid is None:
+                app.request_observe()
+                return None
+            return r
+
+        again = await until(pilot, second_attempt, 20, "attempt 2 of the task window")
+        assert again.pid != row.pid  # type: ignore[attr-defined]
     assert fleet_dir.run("down").code == 0
