@@ -20,6 +20,11 @@ VERIFY_POLL_SECONDS = 0.05
 SIGNATURE_MAX_CHARS = 200
 _ERROR_RE = re.compile(r"error|exception|fatal|fail|denied|refused|not found|traceback|timed? ?out", re.I)
 _NUMBER_RE = re.compile(r"0x[0-9a-f]+|\d+", re.I)
+# A gate that could not run at all: the pool's set-up is wrong, not the agent's work.
+GATE_CANNOT_RUN_CODES = (126, 127)
+_GATE_CANNOT_RUN_RE = re.compile(
+    r"^\S*python[\d.]*: No module named |command not found|^(/bin/)?(ba|da)?sh: (line )?\d+: .+: not found$"
+)
 
 
 # --- inputs and actions ------------------------------------------------------------
@@ -255,6 +260,7 @@ class Verdict:
     reason: str
     failure: str | None = None
     neutral: bool = False
+    setup_error: bool = False  # the pool's set-up failed (the gate could not run): alert, attempt refunded
 
 
 GATE_TIMEOUT_CODE = 124  # what `timeout` exits with
@@ -287,6 +293,15 @@ def verdict(task: Task, end: RunEnd, gate: bool) -> Verdict:
         if end.gate_code == 0:
             return Verdict(state=TaskState.DONE, kind="task-done", reason="gate passed")
         tail = " | ".join(end.gate_output.splitlines()[-5:])
+        if gate_could_not_run(end.gate_code, end.gate_output):
+            line = error_line(end.gate_output)
+            return Verdict(
+                state=TaskState.QUEUED,
+                kind="task-requeued",
+                reason=f"the gate could not run (exit {end.gate_code}): {line}; check the pool's set-up",
+                failure=f"gate could not run: {normalize(line)}"[:SIGNATURE_MAX_CHARS],
+                setup_error=True,
+            )
         what = "gate timed out" if end.gate_code == GATE_TIMEOUT_CODE else f"gate failed (exit {end.gate_code})"
         return Verdict(
             state=TaskState.NEEDS_REVIEW, kind="task-needs-review", reason=f"{what}: {tail}" if tail else what
@@ -322,6 +337,28 @@ def _attempt_failed(task: Task, reason: str, signature: str) -> Verdict:
         reason=f"{used} of {task.max_attempts} attempts failed; last: {reason}",
         failure=sig,
     )
+
+
+def gate_could_not_run(code: int, output: str) -> bool:
+    """Exit 126/127, a missing module or command: the gate never judged the work."""
+    if code in GATE_CANNOT_RUN_CODES:
+        return True
+    lines = [line for line in output.splitlines() if line.strip()][-5:]
+    return any(_GATE_CANNOT_RUN_RE.search(line) for line in lines)
+
+
+def prune_due(state: TaskState, merged: bool, finished: float | None, now: float, keep: float) -> tuple[bool, str]:
+    """Whether a task's worktree and branch may go now, and why (or why not)."""
+    if state in (TaskState.RUNNING, TaskState.QUEUED, TaskState.NEEDS_REVIEW, TaskState.NEEDS_HUMAN):
+        return False, f"{state.value}: kept"
+    if state is TaskState.DONE and merged:
+        return True, "done and merged"
+    if finished is None:
+        return False, f"{state.value}, no finish time: kept"
+    age = now - finished
+    if age >= keep:
+        return True, f"{state.value} {_span(age)} ago (worktree_keep {_span(keep)})"
+    return False, f"{state.value} {_span(age)} ago: kept for worktree_keep {_span(keep)}"
 
 
 def error_line(output: str) -> str:
@@ -367,3 +404,12 @@ def _secs(seconds: float) -> str:
     if seconds >= 120:
         return f"{seconds / 60:.0f}m"
     return f"{seconds:.0f}s" if seconds >= 10 or seconds == int(seconds) else f"{seconds:.1f}s"
+
+
+def _span(seconds: float) -> str:
+    """Days or hours for the long spans of worktree_keep."""
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f}d"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:.0f}h"
+    return _secs(seconds)

@@ -211,6 +211,7 @@ def doctor_spec(spec: FleetSpec, agents: Sequence[AgentSpec], state_dir: Path) -
 def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
     """Boot every agent on a throwaway server, verify, scan output, stop; one Check per agent."""
     from fleetctl.fleet import Fleet, strip_ansi
+    from fleetctl.redact import redact
 
     if not agents:
         return []
@@ -234,7 +235,7 @@ def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
             output = fleet.output_tail(agent.name, run.id if run else None, CAPTURE_LINES)
             pane = panes.get(agent.name)
             if pane is not None:
-                output += "\n" + strip_ansi(fleet.tmux.capture(pane.pane_id, CAPTURE_LINES))
+                output += "\n" + redact(strip_ansi(fleet.tmux.capture(pane.pane_id, CAPTURE_LINES)), fleet.secrets)
             checks.append(
                 _verdict(agent, failed.get(agent.name), rows.get(agent.name), run, output, notes.get(agent.name))
             )

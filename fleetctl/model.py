@@ -140,6 +140,10 @@ class PoolSpec:
     stop_timeout: float = 10.0
     log_max_size: int = 10 * 1024 * 1024
     log_keep: int = 5
+    on_done: str = "keep"  # keep the branch, merge it into merge_into, or run pr_command
+    merge_into: str | None = None  # None: the repository's current branch
+    pr_command: str | None = None
+    worktree_keep: float = 7 * 86400.0
 
 
 @record

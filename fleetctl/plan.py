@@ -165,8 +165,20 @@ def last_activity(
 # Patterns, not compiled ones: re compiles (and caches) them when a run ends, not at every import.
 _RETRY_AFTER = r"retry[- ]after[:=\s]+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?)?"
 _RESETS_AT = r"resets?\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "sec": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "minute": 60,
-                 "minutes": 60, "h": 3600, "hour": 3600, "hours": 3600}  # fmt: skip
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+}
 
 
 def matching_line(patterns: tuple[str, ...], output: str) -> str | None:
@@ -231,7 +243,7 @@ class _Builder:
         self.wake_at = when if self.wake_at is None else min(self.wake_at, when)
 
     def view(self, name: str, state: AgentState, reason: str = "", **kw: object) -> None:
-        self.views[name] = AgentView(name, state, reason, **kw)  # type: ignore[arg-type]
+        self.views[name] = AgentView(name=name, state=state, reason=reason, **kw)  # type: ignore[arg-type]
 
 
 def plan(
@@ -241,7 +253,7 @@ def plan(
     now: float,
     heartbeats: dict[str, float] | None = None,
 ) -> Plan:
-    b = _Builder(now)
+    b = _Builder(now=now)
     heartbeats = heartbeats or {}
     for spec in fleet.agents:
         record = records.get(spec.name, AgentRecord(name=spec.name))
@@ -251,12 +263,16 @@ def plan(
         if name not in known and not agent.pane.window_name.startswith("_"):
             gone = records.get(name)
             current = gone.current if gone else None
-            b.actions.append(Remove(name, current.id if current and current.live else None, agent.pane.window_id))
+            b.actions.append(
+                Remove(
+                    agent=name, run_id=current.id if current and current.live else None, window_id=agent.pane.window_id
+                )
+            )
     for name, record in records.items():
         if name not in known and name not in obs.agents and "." not in name:
             current = record.current
             b.actions.append(Remove(name, current.id if current and current.live else None, None))
-    return Plan(tuple(_budget(b.actions, fleet.max_actions_per_tick)), b.views, b.wake_at)
+    return Plan(actions=tuple(_budget(b.actions, fleet.max_actions_per_tick)), views=b.views, wake_at=b.wake_at)
 
 
 def _budget(actions: list[Action], limit: int) -> list[Action]:
@@ -293,7 +309,9 @@ def _plan_agent(
         # quite exited: treat it as dead; a respawn sweeps what is left of it.
         alive = False
     if alive and agent is not None and (run is None or not run.live or run.pane_id != agent.pane.pane_id):
-        b.actions.append(Adopt(spec.name, agent.pane.window_id, agent.pane.pane_id, agent.pane.pid))
+        b.actions.append(
+            Adopt(agent=spec.name, window_id=agent.pane.window_id, pane_id=agent.pane.pane_id, pid=agent.pane.pid)
+        )
         b.view(spec.name, AgentState.RUNNING, "adopted", respawns=used)
         return
 
@@ -309,7 +327,7 @@ def _plan_agent(
         return
 
     if run is None:
-        b.actions.append(Spawn(spec.name, "not running"))
+        b.actions.append(Spawn(agent=spec.name, reason="not running"))
         b.view(spec.name, AgentState.STARTING, "spawning", respawns=used)
         return
 
@@ -330,7 +348,7 @@ def _plan_live(
     if run.verified is None:
         port_ok = spec.port is None or spec.port in agent.ports
         if port_ok and age >= spec.min_uptime:
-            b.actions.append(Verify(name, run.id))
+            b.actions.append(Verify(agent=name, run_id=run.id))
             b.view(name, AgentState.RUNNING, respawns=used)
             return
         if age > spec.start_timeout:
@@ -339,7 +357,7 @@ def _plan_live(
                 if not port_ok
                 else f"not verified after {_secs(spec.start_timeout)}"
             )
-            b.actions.append(Kill(name, run.id, "start", detail))
+            b.actions.append(Kill(agent=name, run_id=run.id, reason="start", detail=detail))
             b.view(name, AgentState.STARTING, detail, respawns=used)
             return
         waiting = f"waiting for port {spec.port}" if not port_ok else f"min_uptime {_secs(spec.min_uptime)}"
@@ -350,19 +368,19 @@ def _plan_live(
         return
 
     if run.fingerprint and run.fingerprint != spec.fingerprint():
-        b.actions.append(Kill(name, run.id, "config", "config changed", then_spawn=True))
+        b.actions.append(Kill(agent=name, run_id=run.id, reason="config", detail="config changed", then_spawn=True))
         b.view(name, AgentState.RUNNING, "config changed: restarting", respawns=used)
         return
     if spec.wall_timeout is not None:
         if age >= spec.wall_timeout:
             detail = f"ran {_secs(age)}, over wall_timeout {_secs(spec.wall_timeout)}"
-            b.actions.append(Kill(name, run.id, "wall", detail))
+            b.actions.append(Kill(agent=name, run_id=run.id, reason="wall", detail=detail))
             b.view(name, AgentState.RUNNING, detail, respawns=used)
             return
         b.wake(run.started + spec.wall_timeout)
     if spec.health and record.health_failures >= spec.health_failures:
         detail = f"health check failed {record.health_failures} times in a row"
-        b.actions.append(Kill(name, run.id, "health", detail))
+        b.actions.append(Kill(agent=name, run_id=run.id, reason="health", detail=detail))
         b.view(name, AgentState.RUNNING, detail, respawns=used)
         return
     if spec.idle_timeout is not None:
@@ -370,9 +388,11 @@ def _plan_live(
         if now - last >= spec.idle_timeout:
             detail = _stall_detail(spec, record, run, agent, heartbeat, now)
             if spec.stall_action is StallAction.RESTART:
-                b.actions.append(Kill(name, run.id, "idle", detail, failure_class=FailureClass.STALLED))
+                b.actions.append(
+                    Kill(agent=name, run_id=run.id, reason="idle", detail=detail, failure_class=FailureClass.STALLED)
+                )
             elif record.stalled_since is None:
-                b.actions.append(MarkStalled(name, detail))
+                b.actions.append(MarkStalled(agent=name, detail=detail))
             b.view(name, AgentState.STALLED, detail, respawns=used)
             return
         b.wake(last + spec.idle_timeout)
@@ -397,7 +417,7 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.view(name, AgentState.FAILED, record.failed_reason or "failed", respawns=used)
         return
     if run.failure_class is FailureClass.AUTH:
-        b.actions.append(GiveUp(name, run.stop_reason or "auth"))
+        b.actions.append(GiveUp(agent=name, reason=run.stop_reason or "auth"))
         b.view(name, AgentState.FAILED, run.stop_reason or "auth", respawns=used)
         return
     if record.parked_until is not None and now < record.parked_until:
@@ -407,15 +427,17 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.wake(record.parked_until)
         return
     if run.failure_class is FailureClass.RATE_LIMITED:
-        b.actions.append(Spawn(name, "park ended", replaces=run.id, fallback=use_fallback(spec, record)))
+        b.actions.append(Spawn(agent=name, reason="park ended", replaces=run.id, fallback=use_fallback(spec, record)))
         b.view(name, AgentState.STARTING, "park ended", respawns=used)
         return
     if run.stopped_by in ("config", "restart"):
-        b.actions.append(Spawn(name, "restart", replaces=run.id, fallback=use_fallback(spec, record)))
+        b.actions.append(Spawn(agent=name, reason="restart", replaces=run.id, fallback=use_fallback(spec, record)))
         b.view(name, AgentState.STARTING, "restarting", respawns=used)
         return
     if run.stopped_by == "down":  # stopped by a person, and now wanted again (`up`)
-        b.actions.append(Spawn(name, "started again", replaces=run.id, fallback=use_fallback(spec, record)))
+        b.actions.append(
+            Spawn(agent=name, reason="started again", replaces=run.id, fallback=use_fallback(spec, record))
+        )
         b.view(name, AgentState.STARTING, "starting", respawns=used)
         return
     if not is_failure(run) and spec.restart is not RestartPolicy.ALWAYS:
@@ -423,12 +445,12 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         return
     if spec.restart is RestartPolicy.NEVER:
         reason = f"{run.stop_reason or 'ended'} (restart = never)"
-        b.actions.append(GiveUp(name, reason))
+        b.actions.append(GiveUp(agent=name, reason=reason))
         b.view(name, AgentState.FAILED, reason, respawns=used)
         return
     if used >= spec.max_respawns:
         reason = f"gave up after {used} respawns in {_secs(spec.respawn_window)}; last: {run.stop_reason or 'ended'}"
-        b.actions.append(GiveUp(name, reason))
+        b.actions.append(GiveUp(agent=name, reason=reason))
         b.view(name, AgentState.FAILED, reason, respawns=used)
         return
     due = ended + backoff_delay(spec, used + 1)
@@ -436,8 +458,15 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.view(name, AgentState.BACKOFF, run.stop_reason or "", next_retry=due, respawns=used)
         b.wake(due)
         return
-    b.actions.append(Spawn(name, run.stop_reason or "ended", respawn=True, fallback=use_fallback(spec, record),
-                           replaces=run.id))  # fmt: skip
+    b.actions.append(
+        Spawn(
+            agent=name,
+            reason=run.stop_reason or "ended",
+            respawn=True,
+            fallback=use_fallback(spec, record),
+            replaces=run.id,
+        )
+    )
     b.view(name, AgentState.STARTING, "respawning", respawns=used + 1)
 
 

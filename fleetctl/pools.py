@@ -10,16 +10,12 @@ never blocks the supervise loop and is killed with the window. Per tick this cos
 from __future__ import annotations
 
 import contextlib
-import json
-import shlex
 from pathlib import Path
 
-from fleetctl import dispatch
-from fleetctl import spec as spec_module
+from fleetctl import dispatch, review, task_window
 from fleetctl.errors import FleetError
 from fleetctl.model import (
     TASK_WINDOW_SEPARATOR,
-    AgentSpec,
     Breaker,
     BreakerState,
     Event,
@@ -35,13 +31,9 @@ from fleetctl.record import replace
 from fleetctl.runtime import launcher, logs, observe, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import alert, emit
-from fleetctl.tmux import TmuxError, WindowRequest
-from fleetctl.worktree import WorkspaceError, ensure_worktree
+from fleetctl.tmux import TmuxError
+from fleetctl.worktree import WorkspaceError
 
-TASKS_DIR = "tasks"
-WORKTREES_DIR = "worktrees"
-GATE_TIMEOUT_SECONDS = 600.0
-GATE_KILL_AFTER_SECONDS = 5
 OUTPUT_LINES = 40
 
 
@@ -51,17 +43,6 @@ class PoolRunner:
     def __init__(self, fleet: Runtime) -> None:
         self.fleet = fleet
         self.store = fleet.store
-
-    # --- paths --------------------------------------------------------------------------
-
-    def task_file(self, task_id: int) -> Path:
-        return self.fleet.spec.state_dir / TASKS_DIR / f"{task_id}.json"
-
-    def worktree_path(self, pool: str, task_id: int) -> Path:
-        return self.fleet.spec.state_dir / WORKTREES_DIR / pool / str(task_id)
-
-    def _run_file(self, run_id: str, suffix: str) -> Path:
-        return self.fleet.runs_dir / f"{run_id}.{suffix}"
 
     # --- the pass -----------------------------------------------------------------------
 
@@ -82,7 +63,7 @@ class PoolRunner:
             window = dispatch.WindowTask(task=task, run=run, pane=pane)
             pool = fleet.spec.pool(window.pool)
             if run is not None and pane is not None and not pane.dead and pool is not None and pool.gate:
-                window = replace(window, gating=self._run_file(run.id, "agent").exists())
+                window = replace(window, gating=task_window.run_file(self.fleet, run.id, "agent").exists())
             windows.append(window)
         pools = fleet.spec.pools
         queued = self.store.queued_by_pool() if pools else {}
@@ -95,6 +76,7 @@ class PoolRunner:
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
+        review.sweep(fleet)  # old worktrees, at most every few minutes
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
             soon = fleet.now() + dispatch.VERIFY_POLL_SECONDS
             return soon if plan.wake_at is None else min(plan.wake_at, soon)
@@ -195,8 +177,8 @@ class PoolRunner:
         else:
             code, sig = observe.exit_status(fleet, run, window.pane)
             output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
-            gate_code = _read_int(self._run_file(run.id, "gate"))
-            gate_output = _tail(self._gate_log(run), 20)
+            gate_code = _read_int(task_window.run_file(self.fleet, run.id, "gate"))
+            gate_output = _tail(task_window.gate_log(self.fleet, run), 20)
             clean = code == 0 and sig is None
             if code is None and sig is None:
                 end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")
@@ -226,6 +208,12 @@ class PoolRunner:
             verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
             if verdict.state is None:
                 break
+            state, result = verdict.state, None
+            if verdict.state is TaskState.DONE and pool is not None:
+                problem, result = review.on_done(fleet, pool, task)
+                if problem is not None:
+                    state = TaskState.NEEDS_REVIEW
+                    verdict = replace(verdict, state=state, kind="task-needs-review", reason=problem)
             data: dict[str, object] = {
                 "task": task.id,
                 "attempt": task.attempt,
@@ -239,14 +227,19 @@ class PoolRunner:
             if self.store.settle_task(
                 task.id,
                 task.attempt,
-                verdict.state,
+                state,
                 now,
                 reason=verdict.reason,
+                result=result,
                 event=(verdict.kind, agent, verdict.reason, data),
+                refund=verdict.setup_error,
             ):
                 fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
+                review.record_attempt(fleet, task, end, verdict)
                 if verdict.state is TaskState.NEEDS_HUMAN:
                     alert(fleet, "needs-human", agent, f"task {task.id}: {verdict.reason}")
+                if verdict.setup_error:
+                    alert(fleet, "pool-setup", window.pool, f"task {task.id}: {verdict.reason}")
                 break
             latest = self.store.task(task.id)  # someone reported or cancelled meanwhile
             if latest is None or latest.attempt != task.attempt:
@@ -275,10 +268,7 @@ class PoolRunner:
     def _cleanup(self, run_id: str) -> None:
         for suffix in ("exit", "agent", "gate", "done", "sh"):
             with contextlib.suppress(OSError):
-                self._run_file(run_id, suffix).unlink()
-
-    def _gate_log(self, run: Run) -> Path:
-        return self.fleet.log_path(run.agent, run.id).with_suffix(".gate.log")
+                task_window.run_file(self.fleet, run_id, suffix).unlink()
 
     # --- starting runs ------------------------------------------------------------------
 
@@ -322,7 +312,7 @@ class PoolRunner:
                 self.store.attach_run(task.id, task.attempt, run.id)
                 task = replace(task, run_id=run.id, agent=run.agent)
                 try:
-                    workspace = self._workspace(pool, task)
+                    workspace = task_window.workspace(self.fleet, pool, task)
                 except WorkspaceError as exc:
                     emit(
                         fleet,
@@ -337,7 +327,7 @@ class PoolRunner:
                         fleet.now(),
                     )
                     continue
-                requests.append(self._request(pool, task, run, workspace))
+                requests.append(task_window.request(self.fleet, pool, task, run, workspace))
                 prepared.append((task, run, pool, str(workspace)))
         if not requests:
             return 0
@@ -373,72 +363,6 @@ class PoolRunner:
             emit(fleet, "task-started", run.agent, task.title, data)
             started += 1
         return started
-
-    def _workspace(self, pool: PoolSpec, task: Task) -> Path:
-        if pool.workspace == "worktree":
-            path = self.worktree_path(pool.name, task.id)
-            ensure_worktree(pool.repo, path, f"fleet/{task.id}")
-            return path
-        return pool.cwd
-
-    def _request(self, pool: PoolSpec, task: Task, run: Run, workspace: Path) -> WindowRequest:
-        """The task file and the window: the pool's command with {task_file} {workspace} {task_id}."""
-        path = self.task_file(task.id)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        payload = {
-            "id": task.id,
-            "title": task.title,
-            "body": task.body,
-            "labels": list(task.labels),
-            "attempt": task.attempt,
-        }
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(payload, indent=1) + "\n")
-        tmp.replace(path)
-        values = {"task_file": path, "workspace": workspace, "task_id": task.id}
-        command = spec_module.substitute(pool.command, values)
-        if pool.gate:
-            command = self._with_gate(command, spec_module.substitute(pool.gate, values), pool, run)
-        env = (
-            *pool.env,
-            ("FLEETCTL_CONFIG", str(self.fleet.spec.path)),
-            ("FLEET_TASK_FILE", str(path)),
-            ("FLEET_WORKSPACE", str(workspace)),
-            ("FLEET_POOL", pool.name),
-        )
-        agent = AgentSpec(
-            name=run.agent,
-            command=command,
-            cwd=workspace,
-            env=env,
-            pool=pool.name,
-            task_id=task.id,
-            start_timeout=pool.start_timeout,
-            min_uptime=pool.min_uptime,
-            stop_timeout=pool.stop_timeout,
-        )
-        return launcher.window_request(self.fleet, agent, run, command, linger=False)
-
-    def _with_gate(self, command: str, gate: str, pool: PoolSpec, run: Run) -> str:
-        """Agent, then (if it exited 0 or reported done) the gate with a timeout; the agent's code is the run's."""
-        q = shlex.quote
-        agent_file, gate_file, done_file = (str(self._run_file(run.id, s)) for s in ("agent", "gate", "done"))
-        log = self._gate_log(run)
-        timeout = int(pool.wall_timeout or GATE_TIMEOUT_SECONDS) + 1
-        return "\n".join(
-            [
-                f"/bin/sh -c {q(command)}",
-                "code=$?",
-                f"echo $code > {q(agent_file)}",
-                f"if [ $code -eq 0 ] || [ -e {q(done_file)} ]; then",
-                f"  echo {q('fleetctl: gate: ' + gate)}",
-                f"  timeout -k {GATE_KILL_AFTER_SECONDS} {timeout} /bin/sh -c {q(gate)} > {q(str(log))} 2>&1",
-                f"  echo $? > {q(gate_file)}",
-                f"  tail -n 20 {q(str(log))}",
-                "fi",
-                "exit $code",
-            ]
-        )
 
 
 def on_tick(fleet: Runtime, obs: Observation) -> float | None:

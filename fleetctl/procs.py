@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 IDENTITY_TOLERANCE_SECONDS = 0.05  # start times are in clock ticks (10 ms on Linux)
 FIND_ENV_SLACK_SECONDS = 2.0  # a process's start time and a run's start are read by different clocks
+# Where a shell script reads its own children (Linux, CONFIG_PROC_CHILDREN): the run wrapper's
+# last lines end what the run left behind with it (fleetctl.runtime.launcher).
+SHELL_CHILDREN_FILE = "/proc/$$/task/$$/children"
 
 
 @record(frozen=False)
@@ -134,37 +137,45 @@ class ProcessGateway:
                 found.setdefault(value, []).append(pid)
         return found
 
-    def listening(self) -> dict[int, int]:
-        """Every listening TCP socket on the machine (v4 and v6): a number per socket -> its port.
+    def listening(self) -> dict[int, set[int]]:
+        """Every listening TCP socket on the machine (v4 and v6), by owner: pid -> its ports.
 
-        One psutil.net_connections("tcp") call (LISTEN exists only for TCP, so UDP is not read).
-        It tells whether anything listens on a port at all; which process does is then asked
-        of the few candidates only (listening_ports), since mapping every socket to its process
-        means reading every file descriptor of every process.
+        One psutil.net_connections("tcp") call, which reads /proc/net/tcp once and maps each
+        socket to its process (LISTEN exists only for TCP, so UDP is not read). A socket whose
+        owner is not ours to see is listed under pid -1: the port is known to be taken.
+        Asking each process for its own sockets instead re-reads the whole socket table per
+        process (0.33 s for a 100-agent bring-up, against one ~15 ms call).
         """
         import psutil
 
         listen = psutil.CONN_LISTEN
+        out: dict[int, set[int]] = {}
         try:
-            ports = [c.laddr.port for c in psutil.net_connections(kind="tcp") if c.status == listen and c.laddr]
+            for c in psutil.net_connections(kind="tcp"):
+                if c.status == listen and c.laddr:
+                    out.setdefault(c.pid if c.pid is not None else -1, set()).add(c.laddr.port)
         except psutil.AccessDenied:  # macOS without root: every process we may ask, one by one
-            ports = []
             for proc in psutil.process_iter():
                 try:
-                    ports += [c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == listen and c.laddr]
+                    ports = {c.laddr.port for c in proc.net_connections(kind="tcp") if c.status == listen and c.laddr}
                 except psutil.Error:
                     continue
-        return dict(enumerate(ports))
+                if ports:
+                    out[proc.pid] = ports
+        return out
 
-    def listening_ports(self, pids: Iterable[int], listening: dict[int, int] | None = None) -> dict[int, set[int]]:
-        """For each pid, the TCP ports it has a listening socket on (v4 and v6).
+    def listening_ports(self, pids: Iterable[int], listening: dict[int, set[int]] | None = None) -> dict[int, set[int]]:
+        """For each of these pids that listens, its TCP ports.
 
-        `listening` (from listening()) saves asking anyone when nothing listens at all.
+        With `listening` (a listening() taken already) this is a lookup; but a socket shared
+        by several processes (a child or a setsid grandchild that inherited it) is listed
+        there under one of them only. Without it, each process is asked for its own
+        sockets: exact, and costly (the whole socket table is read again per process).
         """
+        if listening is not None:
+            return {pid: listening[pid] for pid in pids if pid in listening}
         import psutil
 
-        if listening is not None and not listening:
-            return {}
         out: dict[int, set[int]] = {}
         for pid in pids:
             try:

@@ -227,6 +227,10 @@ POOL_FIELDS: dict[str, tuple[Parser, str]] = {
     "stop_timeout": AGENT_FIELDS["stop_timeout"],
     "log_max_size": AGENT_FIELDS["log_max_size"],
     "log_keep": AGENT_FIELDS["log_keep"],
+    "on_done": (lambda v: v if v in ("keep", "merge", "pr") else _raise(), 'one of "keep", "merge", "pr"'),
+    "merge_into": (_string, "a branch name string"),
+    "pr_command": (_string, "a non-empty command string"),
+    "worktree_keep": (_duration, 'a duration such as "7d"'),
 }
 
 FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
@@ -444,6 +448,11 @@ def _pools(ctx: _Ctx, table: dict[str, Any], base_dir: Path, agent_names: set[st
         values["cwd"] = _resolve(base_dir, values.get("cwd", "."))
         if "labels" in values:
             values["labels"] = tuple(values["labels"])
+        on_done = values.get("on_done", "keep")
+        if on_done != "keep" and values.get("workspace") != "worktree":
+            raise ctx.fail(where, "on_done", f'"{on_done}" needs workspace = "worktree" (a branch per task)')
+        if on_done == "pr" and "pr_command" not in values:
+            raise ctx.fail(where, "pr_command", 'required with on_done = "pr": the command that opens a pull request')
         pools.append(PoolSpec(name=name, **values))
     return tuple(pools)
 

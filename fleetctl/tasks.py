@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fleetctl import wake
-from fleetctl.errors import ConfigError, UsageError
+from fleetctl.errors import ConfigError, OperationFailed, UsageError
 from fleetctl.model import (
     DEFAULT_LEASE_SECONDS,
     DEFAULT_MAX_ATTEMPTS,
@@ -25,13 +25,15 @@ from fleetctl.model import (
     TaskState,
 )
 from fleetctl.store import KeyConflict, NewTask
+from fleetctl.store.review import AttemptResult, TaskWork
 
 if TYPE_CHECKING:
+    from fleetctl.review import Prunable
     from fleetctl.runtime.context import Runtime
 
 PRIORITY_MIN, PRIORITY_MAX, DEFAULT_PRIORITY = 0, 4, 2
 TITLE_MAX_CHARS = 500
-IMPORT_FIELDS = ("title", "body", "priority", "labels", "pool", "key")
+IMPORT_FIELDS = ("title", "body", "priority", "labels", "pool", "key", "acceptance")
 
 
 class _Invalid(ValueError):
@@ -58,6 +60,7 @@ class TaskBoard:
         labels: Any = (),
         pool: Any = None,
         key: Any = None,
+        acceptance: Any = "",
     ) -> NewTask:
         if not isinstance(title, str) or not title.strip():
             raise _Invalid("title", "a non-empty title")
@@ -85,6 +88,8 @@ class TaskBoard:
             max_attempts = spec.max_attempts
         if key is not None and (not isinstance(key, str) or not key.strip()):
             raise _Invalid("key", "a non-empty string")
+        if not isinstance(acceptance, str):
+            raise _Invalid("acceptance", "a string (the acceptance criteria)")
         return NewTask(
             title=title.strip(),
             body=body,
@@ -93,6 +98,7 @@ class TaskBoard:
             pool=pool,
             key=key,
             max_attempts=max_attempts,
+            acceptance=acceptance.strip(),
         )
 
     def add(
@@ -103,10 +109,11 @@ class TaskBoard:
         labels: Sequence[str] = (),
         pool: str | None = None,
         key: str | None = None,
+        acceptance: str = "",
     ) -> int:
         """Queue one task and return its id (an open task with the same key: that task's id)."""
         try:
-            item = self._new(title, body, priority, list(labels), pool, key)
+            item = self._new(title, body, priority, list(labels), pool, key, acceptance)
         except _Invalid as exc:
             raise UsageError(f"{exc.key}: expected {exc.expected}") from None
         return self._add([item])[0]
@@ -198,7 +205,7 @@ class TaskBoard:
         wake.notify(self.fleet.wake_fifo)
         return task
 
-    def next(self, agent: str, pool: str | None = None) -> Task | None:
+    def next(self, agent: str, pool: str | None = None, lease: float | None = None) -> Task | None:
         """Claim the most urgent task for a long-lived agent (None: nothing queued, or the pool's breaker is open)."""
         if not agent or not agent.strip():
             raise UsageError("--agent: expected the claiming agent's name")
@@ -212,23 +219,27 @@ class TaskBoard:
                 return None
         return self.store.claim_task(
             now=self.fleet.now(),
-            lease=spec.lease if spec else DEFAULT_LEASE_SECONDS,
+            lease=lease if lease is not None else (spec.lease if spec else DEFAULT_LEASE_SECONDS),
             max_attempts=spec.max_attempts if spec else DEFAULT_MAX_ATTEMPTS,
             agent=agent.strip(),
             pool=pool,
             labels=spec.labels if spec else (),
         )
 
-    def done(self, task_id: int, result: str | None = None) -> Task:
-        """The task's agent finished it. A pool task with a gate is done only when the gate passes."""
+    def done(self, task_id: int, result: str | None = None, agent: str | None = None) -> Task:
+        """The task's agent finished it. A pool task with a gate is done only when the gate passes.
+
+        With `agent`, only while that agent holds the task (its lease may have passed to another).
+        """
         task = self.show(task_id)
-        if task.state is TaskState.DONE:
+        if task.state is TaskState.DONE and agent in (None, task.agent):
             return task
+        self._must_hold(task, agent)
         self._must_run(task, "done")
         pool = self.fleet.spec.pool(task.pool or (task.agent or "").split(".", 1)[0])
         now = self.fleet.now()
         if task.run_id is not None and pool is not None and pool.gate:
-            if self.store.mark_outcome(task.id, task.attempt, "done", result, now):
+            if self.store.mark_outcome(task.id, task.attempt, "done", result, now, holder=agent):
                 (self.fleet.runs_dir / f"{task.run_id}.done").touch()
                 return self.show(task_id)
         elif self.store.settle_task(
@@ -240,18 +251,20 @@ class TaskBoard:
             result=result,
             event=("task-done", task.agent, "reported done", {"task": task.id, "attempt": task.attempt}),
             outcome="done",
+            holder=agent,
         ):
             wake.notify(self.fleet.wake_fifo)
             return self.show(task_id)
-        return self._must_run(self.show(task_id), "done")
+        return self._must_run(self._must_hold(self.show(task_id), agent), "done")
 
-    def fail(self, task_id: int, reason: str) -> Task:
+    def fail(self, task_id: int, reason: str, agent: str | None = None) -> Task:
         """The task's agent gives up on it: failed, with the reason (`task retry` queues it again)."""
         if not reason or not reason.strip():
             raise UsageError("--reason: expected why the task failed")
         task = self.show(task_id)
-        if task.state is TaskState.FAILED:
+        if task.state is TaskState.FAILED and agent in (None, task.agent):
             return task
+        self._must_hold(task, agent)
         self._must_run(task, "fail")
         if self.store.settle_task(
             task.id,
@@ -261,16 +274,112 @@ class TaskBoard:
             reason=reason.strip(),
             event=("task-failed", task.agent, reason.strip(), {"task": task.id, "attempt": task.attempt}),
             outcome="fail",
+            holder=agent,
         ):
             wake.notify(self.fleet.wake_fifo)
             return self.show(task_id)
-        return self._must_run(self.show(task_id), "fail")
+        return self._must_run(self._must_hold(self.show(task_id), agent), "fail")
+
+    def renew(self, task_id: int, agent: str, lease: float | None = None) -> Task:
+        """Extend the lease the calling agent holds (a long task keeps its claim)."""
+        if not agent or not agent.strip():
+            raise UsageError("--agent: expected the agent holding the task (or run inside an agent: FLEET_AGENT)")
+        task = self.show(task_id)
+        now = self.fleet.now()
+        if lease is None:
+            pool = self.fleet.spec.pool(task.pool or (task.agent or "").split(".", 1)[0])
+            lease = pool.lease if pool is not None else DEFAULT_LEASE_SECONDS
+        if not self.store.renew_held(task_id, agent.strip(), now + lease, now):
+            task = self._must_hold(self.show(task_id), agent.strip())
+            raise UsageError(f"task {task_id} is {task.state.value}; only a running task's lease can be renewed")
+        return self.show(task_id)
+
+    @staticmethod
+    def _must_hold(task: Task, agent: str | None) -> Task:
+        """With a caller named, the task must still be its own: exit 1 naming who holds it now."""
+        if agent is None or task.agent == agent:
+            return task
+        if task.state is TaskState.RUNNING and task.agent:
+            raise OperationFailed(
+                f"task {task.id} is held by {task.agent} now (attempt {task.attempt}), not by {agent}; "
+                "nothing was changed",
+                hint="the lease ran out and another claimer took the task; `fleetctl task renew` keeps a lease",
+            )
+        if task.state is TaskState.QUEUED:
+            why = task.reason or "its lease expired"
+            raise OperationFailed(f"task {task.id} is queued again ({why}); {agent} no longer holds it")
+        return task
 
     @staticmethod
     def _must_run(task: Task, verb: str) -> Task:
         if task.state is not TaskState.RUNNING:
             raise UsageError(f"task {task.id} is {task.state.value}; only a running task can be marked {verb}")
         return task
+
+    # --- review ----------------------------------------------------------------------
+
+    def accept(self, task_id: int, by: str, note: str | None = None) -> Task:
+        """A person accepts work waiting for review: done (with the pool's on_done, a merge or a PR)."""
+        from fleetctl import review
+
+        task = self._must_review(self.show(task_id), "accepted")
+        pool = self.fleet.spec.pool(task.pool or (task.agent or "").split(".", 1)[0])
+        result = None
+        if pool is not None:
+            problem, result = review.on_done(self.fleet, pool, task)
+            if problem is not None:
+                raise OperationFailed(f"task {task_id} stays needs-review: {problem}")
+        done = self.store.review.review(
+            task_id, TaskState.DONE, by, note, self.fleet.now(), ("needs-review",), result=result
+        )
+        return done if done is not None else self._must_review(self.show(task_id), "accepted")
+
+    def reject(self, task_id: int, by: str, note: str | None = None, requeue: bool = False) -> Task:
+        """A person rejects work waiting for review: failed, or queued again with a fresh attempt budget."""
+        if note is not None and not note.strip():
+            raise UsageError("--note: expected what is wrong with the work")
+        self._must_review(self.show(task_id), "rejected")
+        state = TaskState.QUEUED if requeue else TaskState.FAILED
+        now = self.fleet.now()
+        task = self.store.review.review(task_id, state, by, note.strip() if note else None, now, ("needs-review",))
+        if task is None:
+            return self._must_review(self.show(task_id), "rejected")
+        wake.notify(self.fleet.wake_fifo)
+        return task
+
+    @staticmethod
+    def _must_review(task: Task, verb: str) -> Task:
+        if task.state is not TaskState.NEEDS_REVIEW:
+            raise UsageError(f"task {task.id} is {task.state.value}; only a needs-review task can be {verb}")
+        return task
+
+    def work(self, task_id: int) -> TaskWork:
+        self.show(task_id)
+        return self.store.review.work(task_id)
+
+    def attempt_results(self, task_id: int) -> dict[int, AttemptResult]:
+        return self.store.review.attempt_results(task_id)
+
+    def diff(self, task_id: int, stat: bool = False) -> str:
+        """The task's changes against the commit its worktree started from (new files included)."""
+        from fleetctl import worktree
+
+        work = self.work(task_id)
+        if work.base is None:
+            raise UsageError(f"task {task_id} has no worktree (its pool has no worktree workspace, or it never ran)")
+        if work.worktree and Path(work.worktree).exists():
+            return worktree.diff(Path(work.worktree), work.base, stat)
+        pool = self.fleet.spec.pool(self.show(task_id).pool or "") or next(
+            (p for p in self.fleet.spec.pools if work.worktree and Path(work.worktree).parent.name == p.name), None
+        )
+        if work.merged and pool is not None:
+            return worktree.diff_commits(pool.repo, work.base, work.merged, stat)
+        raise OperationFailed(f"task {task_id}: its worktree {work.worktree} is gone (pruned)")
+
+    def prune(self, dry_run: bool = False) -> builtins.list[Prunable]:
+        from fleetctl import review
+
+        return review.prune(self.fleet, dry_run)
 
     def reset_breakers(self, pools: Iterable[str]) -> None:
         """Close pools' breakers by hand (`fleetctl reset POOL`); dispatch resumes at once."""

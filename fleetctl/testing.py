@@ -137,12 +137,12 @@ class FakeProcessGateway:
                 table.procs[pid] = self._info(proc)
         return table
 
-    def listening(self) -> dict[int, int]:
-        return {pid: p.port for pid, p in self.processes.items() if p.alive and p.port is not None}
+    def listening(self) -> dict[int, set[int]]:
+        return {pid: {p.port} for pid, p in self.processes.items() if p.alive and p.port is not None}
 
-    def listening_ports(self, pids: Iterable[int], inode_port: dict[int, int] | None = None) -> dict[int, set[int]]:
-        inode_port = self.listening() if inode_port is None else inode_port
-        return {pid: {inode_port[pid]} for pid in pids if pid in inode_port}
+    def listening_ports(self, pids: Iterable[int], listening: dict[int, set[int]] | None = None) -> dict[int, set[int]]:
+        listening = self.listening() if listening is None else listening
+        return {pid: listening[pid] for pid in pids if pid in listening}
 
     def io_bytes(self, pids: Iterable[int]) -> int:
         return 0

@@ -153,7 +153,12 @@ def reset(ctx: FleetContext, names: tuple[str, ...]) -> int:
 @command(name="heartbeat")
 @pass_fleet
 def heartbeat(ctx: FleetContext) -> int:
-    """Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment)."""
+    """Tell fleetctl the calling agent is alive (reads FLEET_AGENT from the environment).
+
+    In a task window (FLEET_TASK set) it also renews the task's lease; exit 1 when the lease
+    has passed to another claimer.
+    """
+    import contextlib
     import os
 
     from fleetctl.errors import UsageError
@@ -161,5 +166,12 @@ def heartbeat(ctx: FleetContext) -> int:
     agent = os.environ.get("FLEET_AGENT")
     if not agent:
         raise UsageError("heartbeat runs inside an agent: FLEET_AGENT is not set")
-    ctx.fleet().heartbeat(agent)
+    fleet = ctx.fleet()
+    fleet.heartbeat(agent)
+    task = os.environ.get("FLEET_TASK", "")
+    if task.isdigit():  # in a task window: the heartbeat also renews the task's lease
+        from fleetctl.tasks import TaskBoard
+
+        with contextlib.suppress(UsageError):  # a task already settled has no lease to keep
+            TaskBoard(fleet).renew(int(task), agent)
     return EXIT_OK

@@ -44,6 +44,7 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
       fleetctl report --since 2026-01-01T22:00 --json
     """
     from fleetctl import report as report_module
+    from fleetctl.cli.report_text import render_text
 
     since = _since(since_text, "12h")
     assert since is not None
@@ -52,7 +53,7 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
     if as_json:
         print(json.dumps(result.as_json(), indent=1, sort_keys=False))
     else:
-        print(report_module.render_text(result))
+        print(render_text(result))
     return EXIT_OK
 
 
@@ -99,6 +100,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
     """An agent's (or a task window's, `pool.id`) pane output, kept in a log file per run (also after it ended)."""
     from fleetctl import logview
     from fleetctl.fleet import strip_ansi
+    from fleetctl.redact import redact
     from fleetctl.runtime.status import task_window_name
 
     fleet = ctx.fleet()
@@ -111,7 +113,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
         raise UsageError(f"{name} has no logs yet in {directory}", hint=hint)
 
     def show(data: bytes) -> None:
-        text = data.decode("utf-8", "replace")
+        text = redact(data.decode("utf-8", "replace"), fleet.secrets)
         if not raw:
             text = strip_ansi(text)
         sys.stdout.write(text)

@@ -1,4 +1,5 @@
-"""task (add, import, list, show, cancel, retry, next, done, fail): parse, call the task board, render."""
+"""task (add, import, list, show, diff, cancel, retry, next, renew, done, fail, accept, reject, prune):
+parse, call the task board, render."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from fleetctl.cli.base import EXIT_OK, MAX_TEXT_BYTES, TEXT, FleetContext, LazyGroup, command, pass_fleet
-from fleetctl.cli.render import printable
 from fleetctl.model import Task, TaskState
 
 if TYPE_CHECKING:
@@ -20,11 +20,28 @@ TASK_SCHEMA_VERSION = 1
 _STATES = [s.value for s in TaskState]
 _LIMIT = f"at most {MAX_TEXT_BYTES // 1024} KiB"
 
+_SUBCOMMANDS = (
+    "add",
+    "import",
+    "list",
+    "show",
+    "diff",
+    "cancel",
+    "retry",
+    "next",
+    "renew",
+    "done",
+    "fail",
+    "accept",
+    "reject",
+    "prune",
+)
+_REVIEW = ("show", "diff", "accept", "reject", "prune")  # in fleetctl.cli.task_review
+
 task = LazyGroup(
     name="task",
     lazy_subcommands={
-        name: f"fleetctl.cli.tasks:task_{name}"
-        for name in ("add", "import", "list", "show", "cancel", "retry", "next", "done", "fail")
+        name: f"fleetctl.cli.{'task_review' if name in _REVIEW else 'tasks'}:task_{name}" for name in _SUBCOMMANDS
     },
     help="""The backlog: add tasks, watch them, and (for agents) claim and finish them.
 
@@ -35,6 +52,8 @@ task = LazyGroup(
       fleetctl task list --state queued
       fleetctl task next --agent worker-1 --json
       fleetctl task done 17 --result "merged in #42"
+      fleetctl task accept 17
+      fleetctl task reject 18 --requeue --note "the test still fails on CI"
     """,
 )
 
@@ -43,6 +62,37 @@ def _board(ctx: FleetContext, **kwargs: Any) -> TaskBoard:
     from fleetctl.tasks import TaskBoard
 
     return TaskBoard(ctx.fleet(**kwargs))
+
+
+def _agent(agent: str | None) -> str | None:
+    """The calling agent: --agent, else FLEET_AGENT (set in every agent and task window)."""
+    return agent if agent is not None else (os.environ.get("FLEET_AGENT") or None)
+
+
+def _lease(text: str | None) -> float | None:
+    from fleetctl.errors import UsageError
+    from fleetctl.spec import parse_duration
+
+    if text is None:
+        return None
+    try:
+        lease = parse_duration(text)
+    except (ValueError, TypeError):
+        lease = None
+    if lease is None or lease <= 0:
+        raise UsageError(f'--lease: expected a duration such as "30m", got {text!r}')
+    return lease
+
+
+def _reviewer(by: str | None) -> str:
+    import getpass
+
+    if by is not None:
+        return by
+    try:
+        return os.environ.get("FLEET_AGENT") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _task_id(task_id: int | None) -> int:
@@ -71,6 +121,7 @@ def _task_id(task_id: int | None) -> int:
 )
 @click.option("--pool", metavar="TEXT", help="Only this pool runs the task.")
 @click.option("--key", metavar="TEXT", help="Deduplicate: while a task with this key is open, print its id.")
+@click.option("--acceptance", type=TEXT, metavar="TEXT", help="Acceptance criteria (given to the agent).")
 @pass_fleet
 def task_add(
     ctx: FleetContext,
@@ -81,6 +132,7 @@ def task_add(
     labels: tuple[str, ...],
     pool: str | None,
     key: str | None,
+    acceptance: str | None,
 ) -> int:
     """Queue a task and print its id.
 
@@ -93,7 +145,7 @@ def task_add(
     if body_file is not None:
         body = _read_body(body_file)
     board = _board(ctx)
-    tid = board.add(title, body or "", priority, labels, pool, key)
+    tid = board.add(title, body or "", priority, labels, pool, key, acceptance or "")
     print(tid)
     _warn_unmatched(board, [tid])
     return EXIT_OK
@@ -103,6 +155,7 @@ def _warn_unmatched(board: TaskBoard, ids: list[int]) -> None:
     """One warning line (stderr, exit 0) per new task no pool takes: it would wait silently."""
     import sys
 
+    from fleetctl.cli.render import printable
     from fleetctl.taskmatch import warnings
 
     for line in warnings(board.fleet, ids):
@@ -130,7 +183,7 @@ def _read_body(path: str) -> str:
 @click.argument("path", type=click.Path(dir_okay=False), metavar="PATH")
 @pass_fleet
 def task_import(ctx: FleetContext, path: str) -> int:
-    """Add every task of a JSON Lines file (title, body, priority, labels, pool, key), all or nothing."""
+    """Add every task of a JSON Lines file (title, body, priority, labels, pool, key, acceptance), all or nothing."""
     board = _board(ctx)
     ids = board.import_jsonl(path)
     for tid in ids:
@@ -172,56 +225,6 @@ def task_list(ctx: FleetContext, state: str | None, pool: str | None, as_json: b
     return EXIT_OK
 
 
-@command(name="show")
-@click.argument("task_id", type=int, metavar="ID")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object, with its attempts.")
-@pass_fleet
-def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
-    """Show one task and every attempt at it."""
-    board = _board(ctx)
-    t = board.show(task_id)
-    attempts = board.attempts(task_id)
-    if as_json:
-        data = t.as_json()
-        data["attempts"] = [
-            {
-                "attempt": a.attempt,
-                "agent": a.agent,
-                "run": a.run_id,
-                "started": a.started,
-                "ended": a.ended,
-                "outcome": a.outcome,
-                "reason": a.reason,
-            }
-            for a in attempts
-        ]
-        print(json.dumps(data, indent=1))
-        return EXIT_OK
-    lines = [
-        f"task {t.id}: {printable(t.title)}",
-        f"state:    {t.state.value}",
-        f"priority: {t.priority}",
-        f"labels:   {printable(', '.join(t.labels)) or '-'}",
-        f"pool:     {t.pool or '-'}",
-        f"key:      {printable(t.key or '-')}",
-        f"attempts: {t.attempt} (max {t.max_attempts})",
-    ]
-    if t.agent:
-        lines.append(f"agent:    {t.agent}")
-    if t.result:
-        lines.append(f"result:   {printable(t.result)}")
-    if t.reason:
-        lines.append(f"reason:   {printable(t.reason)}")
-    if t.body:
-        lines += ["", printable(t.body.rstrip(), keep_layout=True)]
-    for a in attempts:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(a.started))
-        why = f" ({printable(a.reason)})" if a.reason else ""
-        lines.append(f"  #{a.attempt} {stamp} {a.agent}: {a.outcome or 'running'}{why}")
-    print("\n".join(lines))
-    return EXIT_OK
-
-
 @command(name="cancel")
 @click.argument("task_id", type=int, metavar="ID")
 @pass_fleet
@@ -245,11 +248,15 @@ def task_retry(ctx: FleetContext, task_id: int) -> int:
 @command(name="next")
 @click.option("--agent", required=True, metavar="TEXT", help="Who claims the task (holds its lease).")
 @click.option("--pool", metavar="TEXT", help="Claim from this pool's tasks (default: tasks with no pool).")
+@click.option("--lease", "lease_text", metavar="DURATION", help="How long the claim holds (default: the pool's lease).")
 @click.option("--json", "as_json", is_flag=True, help="Indented JSON (the output is JSON either way).")
 @pass_fleet
-def task_next(ctx: FleetContext, agent: str, pool: str | None, as_json: bool) -> int:
-    """Claim the most urgent queued task and print it as JSON (`null` when there is none)."""
-    t = _board(ctx, actor=agent).next(agent, pool)
+def task_next(ctx: FleetContext, agent: str, pool: str | None, lease_text: str | None, as_json: bool) -> int:
+    """Claim the most urgent queued task and print it as JSON (`null` when there is none).
+
+    The claim holds for the lease; `task renew` (or `fleetctl heartbeat` in a task window) extends it.
+    """
+    t = _board(ctx, actor=agent).next(agent, pool, _lease(lease_text))
     payload = None if t is None else _claimed(t)
     print(json.dumps(payload, indent=1 if as_json else None))
     return EXIT_OK
@@ -268,13 +275,38 @@ def _claimed(t: Task) -> dict[str, object]:
     }
 
 
+@command(name="renew")
+@click.argument("task_id", type=int, required=False, metavar="[ID]")
+@click.option("--agent", metavar="TEXT", help="The agent holding the task (default $FLEET_AGENT).")
+@click.option("--lease", "lease_text", metavar="DURATION", help="The new lease from now (default: the pool's lease).")
+@pass_fleet
+def task_renew(ctx: FleetContext, task_id: int | None, agent: str | None, lease_text: str | None) -> int:
+    """Extend the lease on a task the caller holds. ID defaults to $FLEET_TASK.
+
+    Exit 1 when the lease has already passed to another claimer (the message names it).
+    """
+    from fleetctl.errors import UsageError
+
+    who = _agent(agent)
+    if who is None:
+        raise UsageError("--agent: expected the agent holding the task (or run inside an agent: FLEET_AGENT)")
+    t = _board(ctx, actor=who).renew(_task_id(task_id), who, _lease(lease_text))
+    until = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t.lease_until or 0))
+    print(f"task {t.id} held by {t.agent} until {until}")
+    return EXIT_OK
+
+
 @command(name="done")
 @click.argument("task_id", type=int, required=False, metavar="[ID]")
 @click.option("--result", type=TEXT, metavar="TEXT", help=f"What came of it (a PR, a summary; {_LIMIT}).")
+@click.option("--agent", metavar="TEXT", help="Who reports (default $FLEET_AGENT); refused if another holds it.")
 @pass_fleet
-def task_done(ctx: FleetContext, task_id: int | None, result: str | None) -> int:
-    """Mark a running task done (in a pool with a gate: done once the gate passes). ID defaults to $FLEET_TASK."""
-    t = _board(ctx).done(_task_id(task_id), result)
+def task_done(ctx: FleetContext, task_id: int | None, result: str | None, agent: str | None) -> int:
+    """Mark a running task done (in a pool with a gate: done once the gate passes). ID defaults to $FLEET_TASK.
+
+    Exit 1 when the lease has passed to another claimer (the message names it).
+    """
+    t = _board(ctx).done(_task_id(task_id), result, _agent(agent))
     print(f"task {t.id} {'done' if t.state is TaskState.DONE else 'reported done; the gate decides'}")
     return EXIT_OK
 
@@ -288,10 +320,14 @@ def task_done(ctx: FleetContext, task_id: int | None, result: str | None) -> int
     metavar="TEXT",
     help=f"Why it failed (shown in task show and report; {_LIMIT}).",
 )
+@click.option("--agent", metavar="TEXT", help="Who reports (default $FLEET_AGENT); refused if another holds it.")
 @pass_fleet
-def task_fail(ctx: FleetContext, task_id: int | None, reason: str) -> int:
-    """Mark a running task failed (`task retry` queues it again). ID defaults to $FLEET_TASK."""
-    t = _board(ctx).fail(_task_id(task_id), reason)
+def task_fail(ctx: FleetContext, task_id: int | None, reason: str, agent: str | None) -> int:
+    """Mark a running task failed (`task retry` queues it again). ID defaults to $FLEET_TASK.
+
+    Exit 1 when the lease has passed to another claimer (the message names it).
+    """
+    t = _board(ctx).fail(_task_id(task_id), reason, _agent(agent))
     print(f"task {t.id} failed")
     return EXIT_OK
 

@@ -13,6 +13,7 @@ from fleetctl.errors import UsageError
 from fleetctl.model import AgentRecord, AgentSpec, Event, FleetSpec
 from fleetctl.procs import ProcTable
 from fleetctl.record import field, record
+from fleetctl.redact import secret_values
 
 if TYPE_CHECKING:
     from fleetctl.runtime.gateways import Processes, Tmux
@@ -68,6 +69,7 @@ class Runtime:
         self.on_event: EventSink = on_event or _ignore
         self.actor = actor
         self.seen = Seen()
+        self.secrets = secret_values(spec)  # masked in everything captured (fleetctl.redact)
 
     def now(self) -> float:
         """Wall-clock time, from this fleet's clock."""
@@ -100,6 +102,18 @@ class Runtime:
     @property
     def wake_fifo(self) -> Path:
         return self.spec.state_dir / wake.FIFO_NAME
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.spec.state_dir / "worktrees"
+
+    def worktree_path(self, pool: str, task_id: int) -> Path:
+        """A pool task's own git worktree."""
+        return self.worktrees_dir / pool / str(task_id)
+
+    def task_file(self, task_id: int) -> Path:
+        """The JSON file a pool task's agent is given."""
+        return self.spec.state_dir / "tasks" / f"{task_id}.json"
 
     def log_path(self, agent: str, run_id: str) -> Path:
         return self.logs_dir / agent / f"{run_id}.log"

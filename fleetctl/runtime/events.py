@@ -6,6 +6,7 @@ import json
 
 from fleetctl.model import Event
 from fleetctl.record import replace
+from fleetctl.redact import redact, redact_data
 from fleetctl.runtime.context import Runtime
 
 ALERT_TIMEOUT_SECONDS = 10.0
@@ -15,6 +16,9 @@ def emit(
     rt: Runtime, kind: str, agent: str | None, reason: str, data: dict[str, object], now: float | None = None
 ) -> Event:
     """Record an event in the store, then tell on_event (the CLI's printer, a test, the TUI)."""
+    if rt.secrets:  # an agent's output quoted in a reason may hold its own secrets
+        reason = redact(reason, rt.secrets)
+        data = {key: redact_data(value, rt.secrets) for key, value in data.items()}
     event = Event(time=now if now is not None else rt.now(), kind=kind, agent=agent, reason=reason, data=data)
     event = replace(event, id=rt.store.add_event(event))
     rt.on_event(event)

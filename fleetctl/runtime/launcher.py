@@ -15,6 +15,7 @@ from shlex import quote
 from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
+from fleetctl.procs import SHELL_CHILDREN_FILE
 from fleetctl.record import replace
 from fleetctl.runtime import logs, terminate
 from fleetctl.runtime.context import Runtime
@@ -22,6 +23,14 @@ from fleetctl.runtime.events import emit
 from fleetctl.tmux import HOME_WINDOW, WindowRequest
 
 WRAPPER_LINGER_SECONDS = 0.2
+LEFTOVER_GRACE_SECONDS = 0.1
+# Started in front of each run's wrapper on Linux: makes the pane's process a child
+# subreaper (prctl 36, PR_SET_CHILD_SUBREAPER, kept across execve), then becomes the
+# wrapper shell. A process that leaves the group and clears its env (`setsid env -i ...`)
+# and whose parent exits is re-parented to the wrapper, not to init: it stays in the
+# pane's tree, which every stop walks. Costs ~12 ms of CPU per start (python -I -S with
+# ctypes: 13 ms against 1.3 ms for a bare `sh -c true`, measured), no process stays.
+_SUBREAPER_SHIM = "import ctypes,os,sys;ctypes.CDLL(None).prctl(36,1,0,0,0);os.execv(sys.argv[1],sys.argv[1:])"
 # Words that a shell runs itself or parses as syntax: `exec` in front would look for a program
 # of that name (or fail), so a command starting with one keeps its own shell process.
 _SHELL_WORD_LIST = (
@@ -76,6 +85,9 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
     # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
     fifo = quote(str(rt.wake_fifo))
     lines.append(f"[ -p {fifo} ] && printf x 1<> {fifo}")
+    reaper = subreaper()
+    if reaper:
+        lines += _end_leftovers()
     # Hold the pty open a moment: output written just before a fast exit is otherwise
     # sometimes lost between the kernel and tmux. A respawn ends this wait at once.
     # Not after a signal death (nothing more was said), and not in pool task windows
@@ -90,11 +102,36 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
         f.write("\n".join(lines) + "\n")
     return WindowRequest(
         name=spec.name,
-        argv=("/bin/sh", str(script)),
+        argv=(*reaper, "/bin/sh", str(script)),
         cwd=str(spec.cwd),
         env=tuple(public),
         pipe=logs.pipe_command(log),
     )
+
+
+def subreaper() -> tuple[str, ...]:
+    """The argv prefix that starts a wrapper as a child subreaper (Linux only; elsewhere none)."""
+    if not sys.platform.startswith("linux"):
+        return ()
+    return (sys.executable, "-I", "-S", "-c", _SUBREAPER_SHIM)
+
+
+def _end_leftovers() -> list[str]:
+    """Wrapper lines that end what the command left behind once it is over.
+
+    As a subreaper the wrapper inherits every orphan of the run; it would pass them on to
+    init when it exits. So TERM its children (read from /proc, no fork), and KILL what is
+    left (and any grandchild re-parented meanwhile) a moment later. The children file is
+    missing on kernels without CONFIG_PROC_CHILDREN: then nothing is done here, and the
+    stops still walk the tree.
+    """
+    kids = SHELL_CHILDREN_FILE
+    return [
+        "kids=",
+        f"read -r kids 2>/dev/null < {kids}",
+        f'[ -z "$kids" ] || {{ kill -TERM $kids; sleep {LEFTOVER_GRACE_SECONDS:g}; kids=; read -r kids < {kids};'
+        ' [ -z "$kids" ] || kill -KILL $kids; } 2>/dev/null',
+    ]
 
 
 def ensure_session(rt: Runtime) -> None:
@@ -148,6 +185,7 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
             why = f"tmux could not open a window: {batch.reason(s.agent) or 'no window id came back'}"
             failures.append(f"{s.agent}: {why}")
             emit(rt, "start-failed", s.agent, why, {"run": run.id})
+            terminate.drop_scripts(rt, [run.id])  # no shell will read it: its env goes now
             continue
         run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
         rt.store.add_run(run, rt.procs.identity(window.pid))
@@ -157,6 +195,52 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
         if s.fallback:
             emit(rt, "fallback", s.agent, "primary failed repeatedly; running the fallback command", {})
     return failures
+
+
+def sweep_scripts(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
+    """Delete the run scripts that belong to no live run; returns their run ids.
+
+    A script holds its run's env, secrets included, until its shell starts. One whose `up`
+    was killed before the window opened (or whose window never opened) would keep it
+    forever. The caller holds the store's lock, so every script of a pass in flight belongs
+    to a recorded run by the time another pass looks: a script is kept when its run is
+    recorded and live, or when a live pane carries its FLEET_RUN (a run whose recording
+    was cut short: its shell may not have read the script yet).
+    """
+    try:
+        names = [n[:-3] for n in os.listdir(rt.runs_dir) if n.endswith(".sh")]
+    except OSError:
+        return []
+    live = {r.current.id for r in records.values() if r.current is not None and r.current.live}
+    unknown = [run_id for run_id in names if run_id not in live]
+    if not unknown:
+        return []
+    carried: set[str] | None = None
+    orphans = []
+    for run_id in unknown:
+        run = rt.store.run(run_id)  # runs the records leave out: pool task runs, older ones
+        if run is not None:
+            if not run.live:
+                orphans.append(run_id)
+            continue
+        if carried is None:
+            carried = _carried_runs(rt, obs)
+        if run_id not in carried:
+            orphans.append(run_id)
+    terminate.drop_scripts(rt, orphans)
+    return orphans
+
+
+def _carried_runs(rt: Runtime, obs: Observation) -> set[str]:
+    """The FLEET_RUN of every live pane (read only when an unrecorded script is found)."""
+    panes = [a.pane for a in obs.agents.values()] + list(obs.others)
+    out = set()
+    for pane in panes:
+        if not pane.dead:
+            run_id = rt.procs.environ(pane.pid).get("FLEET_RUN")
+            if run_id:
+                out.add(run_id)
+    return out
 
 
 def ensure_supervisor(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from shlex import quote
 
 from fleetctl.model import AgentRecord, AgentSpec, Observation
+from fleetctl.redact import redact
 from fleetctl.runtime.context import Runtime
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\r")
@@ -50,7 +51,7 @@ def output_tail(rt: Runtime, agent: str, run_id: str | None = None, lines: int =
         return ""
     text = [line.rstrip() for line in strip_ansi(data).splitlines()]
     text = [line for line in text if line.strip()]
-    return "\n".join(text[-lines:])
+    return redact("\n".join(text[-lines:]), rt.secrets)
 
 
 def latest_log(rt: Runtime, agent: str) -> Path | None:

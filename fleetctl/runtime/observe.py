@@ -66,8 +66,8 @@ def observe(
     collect = listing or rt.tmux.panes_started()
     specs = {a.name: a for a in rt.spec.agents}
     port_check = {s.name for s in specs.values() if s.port is not None and (ports_for is None or s.name in ports_for)}
-    inodes = rt.procs.listening() if port_check else {}
-    open_ports = set(inodes.values())
+    listening = rt.procs.listening() if port_check else {}
+    open_ports = {port for ports in listening.values() for port in ports}
     port_check = {name for name in port_check if specs[name].port in open_ports}
     table = rt.procs.scan() if trees or port_check else None  # while tmux answers
     panes = collect()
@@ -78,7 +78,7 @@ def observe(
         table = ProcTable(
             procs={pid: ProcInfo(pid=pid, ppid=0, pgid=pid, start_time=0.0, cpu_seconds=0.0) for pid in live}
         )
-        return _observation(rt, now, panes, table, port_check, inodes, specs, io=False)
+        return _observation(rt, now, panes, table, port_check, listening, specs, io=False)
     if table is None:
         table = rt.procs.read(p.pid for p in panes if not p.dead)
     else:
@@ -87,7 +87,7 @@ def observe(
         rt.seen.scanned_at, rt.seen.scan = rt.clock.monotonic(), table
     rt.seen.server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
     rt.seen.panes = table
-    return _observation(rt, now, panes, table, port_check, inodes, specs, io=True)
+    return _observation(rt, now, panes, table, port_check, listening, specs, io=True)
 
 
 def _observation(
@@ -96,7 +96,7 @@ def _observation(
     panes: list[PaneInfo],
     table: ProcTable,
     port_check: set[str],
-    inodes: dict[int, int],
+    listening: dict[int, set[int]],
     specs: dict[str, AgentSpec],
     io: bool,
 ) -> Observation:
@@ -117,7 +117,10 @@ def _observation(
         pane_trees[name] = tree
         if name in port_check:
             port_pids += tree
-    ports = rt.procs.listening_ports(port_pids, inodes) if port_pids else {}
+    ports = rt.procs.listening_ports(port_pids, listening) if port_pids else {}
+    for name in port_check:  # the port is open but not seen in the tree: it may share the socket
+        if specs[name].port not in {port for pid in pane_trees[name] for port in ports.get(pid, ())}:
+            ports.update(rt.procs.listening_ports(pane_trees[name]))
     agents: dict[str, AgentObservation] = {}
     for name, pane in by_name.items():
         tree = pane_trees[name]

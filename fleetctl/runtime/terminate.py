@@ -175,6 +175,14 @@ def await_server_exit(rt: Runtime) -> None:
     if left:  # a pipe that did not end with the server: ours, so end it
         kill_now(rt.procs, rt.clock, {p: targets[p] for p in left})
     rt.tmux.remove_socket()
+    drop_all_scripts(rt)
+
+
+def drop_all_scripts(rt: Runtime) -> None:
+    """With the server gone no shell will read a run script: delete them all (one a killed
+    `up` left holds its run's env, secrets included)."""
+    with contextlib.suppress(OSError):
+        drop_scripts(rt, [n[:-3] for n in os.listdir(rt.runs_dir) if n.endswith(".sh")])
 
 
 def earliest(records: dict[str, AgentRecord], agents: Sequence[str]) -> float | None:

@@ -1,12 +1,15 @@
 """The state database's tables. Each change of shape bumps SCHEMA_VERSION.
 
+Migration: an older file gets the missing tables (every statement is IF NOT EXISTS) when
+it is opened; schema 3 only added tables (task_work, attempt_results), so no column moves.
+
 SQL stays portable (no JSON functions; INSERT OR IGNORE only in the agents table) for a
 later PostgreSQL store.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -122,6 +125,27 @@ CREATE TABLE IF NOT EXISTS breakers (
     streak INTEGER NOT NULL DEFAULT 0,
     opened_at REAL,
     reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS task_work (
+    task_id INTEGER PRIMARY KEY,
+    acceptance TEXT NOT NULL DEFAULT '',
+    worktree TEXT,
+    branch TEXT,
+    base TEXT,
+    reviewed_by TEXT,
+    reviewed_at REAL,
+    merged TEXT,
+    pruned REAL
+);
+CREATE TABLE IF NOT EXISTS attempt_results (
+    task_id INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    exit_code INTEGER,
+    exit_signal INTEGER,
+    class TEXT NOT NULL DEFAULT '',
+    gate_code INTEGER,
+    gate_tail TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (task_id, attempt)
 )
 """
 

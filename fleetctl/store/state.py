@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from fleetctl.store.db import Database, state_dir_warning
 from fleetctl.store.messages import MessageQueries
 from fleetctl.store.ops import OpsQueries
+from fleetctl.store.review import ReviewQueries
 from fleetctl.store.runs import RunQueries
 from fleetctl.store.tasks import TaskQueries
 
@@ -40,6 +41,7 @@ class StateStore:
         self.backlog = TaskQueries(self.database)
         self.mail = MessageQueries(self.database)
         self.ops = OpsQueries(self.database)
+        self.review = ReviewQueries(self.database)  # a task's workspace, attempt results, review
 
         # Agents, runs, events, meta.
         self.records = self.history.records
@@ -75,6 +77,7 @@ class StateStore:
         self.expire_leases = self.backlog.expire_leases
         self.attach_run = self.backlog.attach_run
         self.renew_lease = self.backlog.renew_lease
+        self.renew_held = self.backlog.renew_held
         self.settle_task = self.backlog.settle_task
         self.mark_outcome = self.backlog.mark_outcome
         self.cancel_task = self.backlog.cancel_task

@@ -32,6 +32,7 @@ class NewTask:
     pool: str | None = None
     key: str | None = None
     max_attempts: int = 3
+    acceptance: str = ""
 
 
 def add_event(
@@ -148,6 +149,8 @@ class TaskQueries:
                     "INSERT INTO task_labels (task_id, label) VALUES (?, ?)",
                     [(tid, label) for label in sorted(set(item.labels))],
                 )
+                if item.acceptance:
+                    db.execute("INSERT INTO task_work (task_id, acceptance) VALUES (?, ?)", (tid, item.acceptance))
                 add_event(
                     db, now, "task-added", None, item.title, {"task": tid, "priority": item.priority, "pool": item.pool}
                 )
@@ -252,6 +255,16 @@ class TaskQueries:
         with self.db.transaction() as db:
             db.execute("UPDATE tasks SET lease_until = ? WHERE id = ? AND state = 'running'", (until, task_id))
 
+    def renew_held(self, task_id: int, agent: str, until: float, now: float) -> bool:
+        """Extend the lease of `agent`, only while it still holds the task (an expired lease is lost)."""
+        with self.db.transaction() as db:
+            self._expire(db, now)
+            cur = db.execute(
+                "UPDATE tasks SET lease_until = ?, updated = ? WHERE id = ? AND state = 'running' AND agent = ?",
+                (until, now, task_id, agent),
+            )
+            return cur.rowcount == 1
+
     def settle_task(
         self,
         task_id: int,
@@ -264,8 +277,14 @@ class TaskQueries:
         outcome: str | None = None,
         event: tuple[str, str | None, str, dict[str, object]] | None = None,
         only_from: Sequence[str] = ("running",),
+        holder: str | None = None,
+        refund: bool = False,
     ) -> bool:
-        """Move one attempt of a task to its next state, once; False if someone else already did."""
+        """Move one attempt of a task to its next state, once; False if someone else already did.
+
+        `holder`: only while that agent holds the task. `refund`: the attempt does not count
+        against the budget (the pool's set-up failed, not the agent).
+        """
         final = state.terminal
         marks = ",".join("?" * len(only_from))
         with self.db.transaction() as db:
@@ -273,8 +292,9 @@ class TaskQueries:
                 f"UPDATE tasks SET state = ?, updated = ?, reason = COALESCE(?, reason), "
                 "result = COALESCE(?, result), outcome = ?, finished = ?, "
                 "agent = CASE WHEN ? THEN agent ELSE NULL END, run_id = CASE WHEN ? THEN run_id ELSE NULL END, "
-                "lease_until = CASE WHEN ? = 'running' THEN lease_until ELSE NULL END "
-                f"WHERE id = ? AND attempt = ? AND state IN ({marks})",
+                "lease_until = CASE WHEN ? = 'running' THEN lease_until ELSE NULL END, "
+                "budget_from = budget_from + ? "
+                f"WHERE id = ? AND attempt = ? AND state IN ({marks}) AND (? IS NULL OR agent = ?)",
                 (
                     state.value,
                     now,
@@ -285,9 +305,12 @@ class TaskQueries:
                     final,
                     final,
                     state.value,
+                    1 if refund else 0,
                     task_id,
                     attempt,
                     *only_from,
+                    holder,
+                    holder,
                 ),
             )
             if cur.rowcount != 1:
@@ -302,13 +325,15 @@ class TaskQueries:
                 add_event(db, now, *event)
             return True
 
-    def mark_outcome(self, task_id: int, attempt: int, outcome: str, result: str | None, now: float) -> bool:
+    def mark_outcome(
+        self, task_id: int, attempt: int, outcome: str, result: str | None, now: float, holder: str | None = None
+    ) -> bool:
         """A window agent said it is done; its gate decides once the window ends."""
         with self.db.transaction() as db:
             cur = db.execute(
                 "UPDATE tasks SET outcome = ?, result = COALESCE(?, result), updated = ? "
-                "WHERE id = ? AND attempt = ? AND state = 'running'",
-                (outcome, result, now, task_id, attempt),
+                "WHERE id = ? AND attempt = ? AND state = 'running' AND (? IS NULL OR agent = ?)",
+                (outcome, result, now, task_id, attempt, holder, holder),
             )
             if cur.rowcount == 1:
                 add_event(db, now, "task-reported", None, outcome, {"task": task_id, "attempt": attempt})

@@ -20,6 +20,7 @@ from fleetctl import logview
 from fleetctl.errors import FleetError
 from fleetctl.model import Event
 from fleetctl.record import field, record
+from fleetctl.redact import redact
 from fleetctl.screentext import ScreenText, render
 
 log = logging.getLogger(__name__)
@@ -179,12 +180,13 @@ class Observer:
         should_stop() is true. Meant for a thread worker of its own: it waits for output.
         """
         with self._lock:
-            directory = self._current().logs_dir / name
+            fleet = self._current()
+            directory, secrets = fleet.logs_dir / name, fleet.secrets
         screen = ScreenText()
         yield ()
         for chunk in logview.follow(directory, LOG_VIEW_LINES, should_stop):
             screen.feed(chunk)
-            yield tuple(screen.lines())
+            yield tuple(redact(line, secrets) for line in screen.lines())
 
     def _read_events(self, fleet: Any, now: float) -> None:
         if not fleet.store.path.exists():
@@ -227,7 +229,7 @@ class Observer:
             if not any(line.strip() for line in lines):
                 lines = log_tail(fleet.logs_dir / name, PANE_LINES)
                 source = "log" if lines else ""
-            lines += dead
+            lines = [redact(line, fleet.secrets) for line in lines] + dead
         except Exception as exc:
             error = f"output: {_describe(exc)}"
         events: list[Event] = []

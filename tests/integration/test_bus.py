@@ -28,8 +28,10 @@ def test_wake_reaches_the_pane_and_a_notice_does_not(fleet_dir: FleetHarness) ->
     wait_for(lambda: "heard: please rebase now" in pane(fleet_dir, "worker"), what="the wake in the pane")
     assert "quiet note" not in pane(fleet_dir, "worker")
     inbox = json.loads(fleet_dir.run("inbox", "worker", "--json").out)
-    assert [(m["from"], m["text"], m["wake"]) for m in inbox] == [("alice", "quiet note", False),
-                                                                  ("human", "please rebase now", True)]  # fmt: skip
+    assert [(m["from"], m["text"], m["wake"]) for m in inbox] == [
+        ("alice", "quiet note", False),
+        ("human", "please rebase now", True),
+    ]
     assert inbox[1]["delivered"] is not None
     assert len(json.loads(fleet_dir.run("inbox", "worker", "--unread", "--ack", "--json").out)) == 2
     assert json.loads(fleet_dir.run("inbox", "worker", "--unread", "--json").out) == []
@@ -47,8 +49,10 @@ def test_a_wake_for_a_stopped_agent_is_typed_when_it_starts(fleet_dir: FleetHarn
 
 
 def test_broadcast_with_a_key_is_delivered_once(fleet_dir: FleetHarness) -> None:
-    fleet_dir.write(f'[agents.a]\ncommand = "{LISTENER}"\nmin_uptime = "0.2s"\n'
-                    f'[agents.b]\ncommand = "{LISTENER}"\nmin_uptime = "0.2s"\n')  # fmt: skip
+    fleet_dir.write(
+        f'[agents.a]\ncommand = "{LISTENER}"\nmin_uptime = "0.2s"\n'
+        f'[agents.b]\ncommand = "{LISTENER}"\nmin_uptime = "0.2s"\n'
+    )
     assert fleet_dir.run("up").code == 0
     for _ in range(3):
         assert fleet_dir.run("send", "*", "standup in 5", "--key", "standup-1", "--wake").code == 0

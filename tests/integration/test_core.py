@@ -46,12 +46,15 @@ def test_up_verifies_ports_and_is_idempotent(fleet_dir: FleetHarness) -> None:
 
 def test_up_after_down_starts_more_agents_than_one_pass_may(fleet_dir: FleetHarness) -> None:
     """Agents waiting for the action budget are not failed for their run from before `down`."""
-    fleet_dir.write("""
+    fleet_dir.write(
+        """
     [agents.w]
     command = "sleep 1000"
     replicas = 3
     min_uptime = "0s"
-    """, extra_fleet="max_actions_per_tick = 1")  # fmt: skip
+    """,
+        extra_fleet="max_actions_per_tick = 1",
+    )
     assert fleet_dir.run("up").code == 0
     assert fleet_dir.run("down").code == 0
     again = fleet_dir.run("up")
@@ -278,8 +281,13 @@ def test_status_forks_one_tmux_call_whatever_the_fleet_size(fleet_dir: FleetHarn
 
     def count_status() -> list[str]:
         calls.write_text("")
-        proc = subprocess.run([sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "status", "--json"],
-                              env=env, capture_output=True, text=True, check=False)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert proc.returncode == 0, proc.stderr
         return [line for line in calls.read_text().splitlines() if line]
 
@@ -310,8 +318,9 @@ def test_unknown_agent_name_is_a_usage_error(fleet_dir: FleetHarness) -> None:
 
 def test_init_writes_a_starter_and_refuses_to_overwrite(tmp_path: Path) -> None:
     def init() -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "fleetctl", "init"], cwd=tmp_path, capture_output=True,
-                              text=True, check=False)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "fleetctl", "init"], cwd=tmp_path, capture_output=True, text=True, check=False
+        )
 
     assert init().returncode == 0
     from fleetctl import spec
@@ -342,8 +351,9 @@ def test_attach_shows_the_agent_window(fleet_dir: FleetHarness, tmp_path: Path) 
 
 
 def _capture(socket_name: str) -> str:
-    return subprocess.run(["tmux", "-L", socket_name, "capture-pane", "-p"], capture_output=True, text=True,
-                          check=False).stdout  # fmt: skip
+    return subprocess.run(
+        ["tmux", "-L", socket_name, "capture-pane", "-p"], capture_output=True, text=True, check=False
+    ).stdout
 
 
 def test_a_large_batch_of_long_commands_comes_up(fleet_dir: FleetHarness, tmp_path: Path) -> None:
@@ -351,14 +361,17 @@ def test_a_large_batch_of_long_commands_comes_up(fleet_dir: FleetHarness, tmp_pa
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
     padding = "x" * 150
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.w]
     command = "sleep 100 # {padding}"
     cwd = "{deep}"
     replicas = 60
     min_uptime = "0s"
     max_actions_per_tick = 60
-    """.replace("    max_actions_per_tick = 60\n", ""), extra_fleet="max_actions_per_tick = 60")  # fmt: skip
+    """.replace("    max_actions_per_tick = 60\n", ""),
+        extra_fleet="max_actions_per_tick = 60",
+    )
     result = fleet_dir.run("up")
     assert result.code == 0, result
     assert sum(1 for row in fleet_dir.status().values() if row["state"] == "running") == 60

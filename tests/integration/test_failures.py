@@ -21,12 +21,15 @@ def runs(h: FleetHarness, agent: str) -> list:  # type: ignore[type-arg]
 @pytest.mark.timeout(60)
 def test_rate_limit_parks_for_retry_after_without_spending_budget(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     starts = tmp_path / "starts"
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.limited]
     command = "date +%s.%N >> {starts}; echo 'Error: 429 rate limit exceeded, retry after 5s'; exit 1"
     min_uptime = "0s"
     max_respawns = 1
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     fleet_dir.run("up")
     wait_for(lambda: fleet_dir.status()["limited"]["state"] == "parked", timeout=10, what="parked")
     row = fleet_dir.status()["limited"]
@@ -41,12 +44,15 @@ def test_rate_limit_parks_for_retry_after_without_spending_budget(fleet_dir: Fle
 @pytest.mark.timeout(90)
 def test_rate_limited_twenty_times_never_fails(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     starts = tmp_path / "starts"
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.limited]
     command = "echo x >> {starts}; echo 'HTTP 429 Too Many Requests. Retry-After: 0.2'; exit 1"
     min_uptime = "0s"
     max_respawns = 2
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     fleet_dir.run("up")
     wait_for(
         lambda: starts.exists() and len(starts.read_text().split()) >= 20,
@@ -65,12 +71,16 @@ def test_rate_limited_twenty_times_never_fails(fleet_dir: FleetHarness, tmp_path
 @pytest.mark.timeout(60)
 def test_auth_failure_starts_once_fails_and_alerts_once(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     starts, alerts = tmp_path / "starts", tmp_path / "alerts"
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.keyless]
     command = "echo x >> {starts}; echo '401 invalid api key'; exit 1"
     min_uptime = "0s"
     backoff = "0s"
-    """, supervisor=True, extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"')  # fmt: skip
+    """,
+        supervisor=True,
+        extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"',
+    )
     fleet_dir.run("up")
     wait_for(lambda: fleet_dir.status()["keyless"]["state"] == "failed", timeout=10)
     for _ in range(3):
@@ -89,7 +99,8 @@ def test_stall_needs_every_signal_quiet(fleet_dir: FleetHarness, tmp_path: Path)
     toucher = (
         f"import os, time\\nopen('{beat}', 'a').close()\\nwhile True:\\n    os.utime('{beat}')\\n    time.sleep(0.2)"
     )
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [defaults]
     idle_timeout = "1s"
     stall_action = "notify"
@@ -101,7 +112,9 @@ def test_stall_needs_every_signal_quiet(fleet_dir: FleetHarness, tmp_path: Path)
     [agents.beating]
     command = "python3 -c \\"{toucher}\\""
     heartbeat_file = "{beat}"
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     assert fleet_dir.run("up").code == 0
     wait_for(lambda: fleet_dir.status()["asleep"]["state"] == "stalled", timeout=10, what="asleep to stall")
     stalled_at = time.monotonic()
@@ -120,11 +133,15 @@ def test_exit_codes_healthy_degraded_failed(fleet_dir: FleetHarness) -> None:
     fleet_dir.write('[agents.ok]\ncommand = "sleep 100"\nmin_uptime = "0.1s"\n')
     assert fleet_dir.run("up").code == 0
     assert fleet_dir.run("status").code == 0 and fleet_dir.run("reconcile").code == 0
-    fleet_dir.write('[agents.ok]\ncommand = "sleep 100"\nmin_uptime = "0.1s"\n'
-                    '[agents.bad]\ncommand = "exit 1"\nmin_uptime = "0.1s"\nbackoff = "1m"\n')  # fmt: skip
+    fleet_dir.write(
+        '[agents.ok]\ncommand = "sleep 100"\nmin_uptime = "0.1s"\n'
+        '[agents.bad]\ncommand = "exit 1"\nmin_uptime = "0.1s"\nbackoff = "1m"\n'
+    )
     assert fleet_dir.run("reconcile").code == 3  # bad crashed and waits out its backoff
     assert fleet_dir.run("status").code == 3
-    fleet_dir.write('[agents.ok]\ncommand = "sleep 100"\nmin_uptime = "0.1s"\n'
-                    '[agents.bad]\ncommand = "exit 1"\nmin_uptime = "0.1s"\nmax_respawns = 0\n')  # fmt: skip
+    fleet_dir.write(
+        '[agents.ok]\ncommand = "sleep 100"\nmin_uptime = "0.1s"\n'
+        '[agents.bad]\ncommand = "exit 1"\nmin_uptime = "0.1s"\nmax_respawns = 0\n'
+    )
     assert fleet_dir.run("reconcile").code == 1
     assert fleet_dir.run("status").code == 1

@@ -100,7 +100,7 @@ def test_scripted_night_report_matches_events(fleet_dir: FleetHarness) -> None:
     slots = 2
     max_attempts = 1
     gate = "test {{task_id}} -ne 2"
-    """)  # fmt: skip
+    """)
     start = time.time() - 1
     fleet_dir.run("up")
     for i in range(1, 6):
@@ -132,7 +132,12 @@ def test_scripted_night_report_matches_events(fleet_dir: FleetHarness) -> None:
     task_events = Counter(e.kind.removeprefix("task-") for e in events if e.kind.startswith("task-"))
     assert data["tasks"] == {k: task_events.get(k, 0) for k in {*data["tasks"], *task_events}}
     assert {k: data["tasks"][k] for k in ("added", "done", "failed", "needs-review", "needs-human")} == {
-        "added": 5, "done": 3, "failed": 0, "needs-review": 1, "needs-human": 1}  # fmt: skip
+        "added": 5,
+        "done": 3,
+        "failed": 0,
+        "needs-review": 1,
+        "needs-human": 1,
+    }
     assert data["task_states"]["done"] == 3 and data["task_states"]["queued"] == 0
     cycles = data["supervise"]
     assert cycles["cycles"] > 0 and 0 < cycles["busy_cycles"] <= cycles["cycles"]
@@ -153,8 +158,11 @@ def test_events_follow_shows_new_event_quickly(fleet_dir: FleetHarness) -> None:
     """)
     store = fleet_dir.fleet().store
     store.add_event(Event(time=time.time(), kind="reset", agent="a", reason="before follow"))
-    proc = subprocess.Popen([sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "events", "--follow",
-                             "--json"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "events", "--follow", "--json"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
@@ -207,12 +215,15 @@ def test_logs_follow_across_rotation_loses_nothing(fleet_dir: FleetHarness) -> N
     min_uptime = "0.2s"
     log_max_size = "4KB"
     log_keep = 2
-    """)  # fmt: skip
+    """)
     assert fleet_dir.run("up").code == 0
     logs = fleet_dir.state_dir() / "logs" / "talker"
     wait_for(lambda: fleet_dir.run("logs", "talker", "-n", "1").out.startswith("line"), what="first output")
-    proc = subprocess.Popen([sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "logs", "talker", "-f",
-                             "-n", "1"], stdout=subprocess.PIPE, text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "logs", "talker", "-f", "-n", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
@@ -243,7 +254,7 @@ def test_logs_deleted_file_is_recreated_and_survives_death(fleet_dir: FleetHarne
     [agents.talker]
     command = "{counter(fleet_dir, 0.05)}"
     min_uptime = "0.2s"
-    """)  # fmt: skip
+    """)
     assert fleet_dir.run("up").code == 0
     logs = fleet_dir.state_dir() / "logs" / "talker"
     live = wait_for(lambda: next(iter(logs.glob("*.log")), None), what="the log file")
@@ -283,7 +294,7 @@ def test_doctor_fails_traceback_passes_healthy_and_leaves_fleet_alone(fleet_dir:
     [agents.broken]
     command = "python3 -c 'import nothing_here_at_all'"
     min_uptime = "0.3s"
-    """)  # fmt: skip
+    """)
     assert fleet_dir.run("up", "web").code == 0
     before_pids = sorted(pids_with_env("FLEET_NAME", fleet_dir.name))
     before_status = fleet_dir.status()
@@ -413,8 +424,11 @@ def test_log_keep_holds_across_many_runs(fleet_dir: FleetHarness) -> None:
     log_keep = 2
     """)
     fleet_dir.run("up")
-    wait_for(lambda: fleet_dir.run("reconcile").code == 1 and fleet_dir.status()["crashy"]["state"] == "failed",
-             timeout=30, what="the crash loop to end")  # fmt: skip
+    wait_for(
+        lambda: fleet_dir.run("reconcile").code == 1 and fleet_dir.status()["crashy"]["state"] == "failed",
+        timeout=30,
+        what="the crash loop to end",
+    )
     runs = [e for e in fleet_dir.fleet().store.events(agent="crashy") if e.kind in ("spawned", "respawned")]
     assert len(runs) == 7
     logs = list((fleet_dir.state_dir() / "logs" / "crashy").iterdir())

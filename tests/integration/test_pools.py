@@ -21,8 +21,11 @@ FINAL = {"done", "failed", "needs-review", "needs-human", "cancelled"}
 
 def start(h: FleetHarness, pool: str, *, env: str = "", extra_fleet: str = "") -> None:
     """Write a pool-only fleet and bring up its supervise loop (in its own tmux window)."""
-    h.write(f"[pools.coder]\ncommand = \"{AGENT}\"\n{pool}\n" + (f"[pools.coder.env]\n{env}\n" if env else ""),
-            supervisor=True, extra_fleet=extra_fleet)  # fmt: skip
+    h.write(
+        f'[pools.coder]\ncommand = "{AGENT}"\n{pool}\n' + (f"[pools.coder.env]\n{env}\n" if env else ""),
+        supervisor=True,
+        extra_fleet=extra_fleet,
+    )
     result = h.run("up")
     assert result.code == 0, result
     wait_for(lambda: "_supervisor" in h.tmux("list-windows", "-F", "#{window_name}"), what="the supervise loop")
@@ -46,8 +49,11 @@ def events(h: FleetHarness, kind: str) -> list:  # type: ignore[type-arg]
 def test_200_tasks_on_4_slots_end_final_each_run_once(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     ledger = tmp_path / "ledger"
     ledger.mkdir()
-    start(fleet_dir, 'slots = 4\nmax_attempts = 3\ngate = "test $(( {task_id} % 10 )) -ne 7"\nbreaker_threshold = 1000',
-          env=f'TASK_AGENT_FAIL_RATE = "0.3"\nTASK_AGENT_LEDGER = "{ledger}"')  # fmt: skip
+    start(
+        fleet_dir,
+        'slots = 4\nmax_attempts = 3\ngate = "test $(( {task_id} % 10 )) -ne 7"\nbreaker_threshold = 1000',
+        env=f'TASK_AGENT_FAIL_RATE = "0.3"\nTASK_AGENT_LEDGER = "{ledger}"',
+    )
     lines = [json.dumps({"title": f"task {i}" + (" [done-cli]" if i % 25 == 0 else "")}) for i in range(200)]
     (tmp_path / "backlog.jsonl").write_text("\n".join(lines) + "\n")
     assert fleet_dir.run("task", "import", str(tmp_path / "backlog.jsonl")).code == 0
@@ -99,8 +105,9 @@ def test_breaker_opens_after_identical_failures_and_pauses_dispatch(fleet_dir: F
     start(fleet_dir, 'slots = 1\nmax_attempts = 1\nbreaker_threshold = 2\nbreaker_cooldown = "1h"')
     for i in range(5):
         fleet_dir.run("task", "add", f"broken {i} [fail]")
-    wait_for(lambda: events(fleet_dir, "breaker-opened"), timeout=30, what="the breaker to open",
-             explain=fleet_dir.explain)  # fmt: skip
+    wait_for(
+        lambda: events(fleet_dir, "breaker-opened"), timeout=30, what="the breaker to open", explain=fleet_dir.explain
+    )
     opened = events(fleet_dir, "breaker-opened")[0]
     assert opened.reason == "2 consecutive failures: exited with code 3: Error: simulated failure of task N"
     breaker_alerts = [e.reason for e in events(fleet_dir, "alert") if e.reason.startswith("breaker")]
@@ -110,8 +117,12 @@ def test_breaker_opens_after_identical_failures_and_pauses_dispatch(fleet_dir: F
     states = Counter(t["state"] for t in tasks(fleet_dir).values())
     assert states == {"needs-human": 2, "queued": 4}, states
     assert fleet_dir.run("reset", "coder").code == 0
-    wait_for(lambda: tasks(fleet_dir)[6]["state"] == "done", timeout=30, what="dispatch to resume after reset",
-             explain=fleet_dir.explain)  # fmt: skip
+    wait_for(
+        lambda: tasks(fleet_dir)[6]["state"] == "done",
+        timeout=30,
+        what="dispatch to resume after reset",
+        explain=fleet_dir.explain,
+    )
 
 
 @pytest.mark.timeout(60)
@@ -129,16 +140,20 @@ def test_worktree_per_task_and_a_failing_worktree_never_blocks(fleet_dir: FleetH
     workspace = fleet_dir.state_dir() / "worktrees" / "coder" / str(tid)
     assert (workspace / f"RESULT-{tid}.txt").read_text() == "write a result\n"
     assert (workspace / "README").exists()
-    branch = subprocess.run(["git", "-C", str(workspace), "branch", "--show-current"], capture_output=True,
-                            text=True, check=True).stdout.strip()  # fmt: skip
+    branch = subprocess.run(
+        ["git", "-C", str(workspace), "branch", "--show-current"], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert branch == f"fleet/{tid}"
     # A branch that is checked out elsewhere makes `git worktree add` fail for that task only.
     subprocess.run([*git, "branch", "fleet/2"], check=True)
     subprocess.run([*git, "worktree", "add", "-q", str(tmp_path / "elsewhere"), "fleet/2"], check=True)
     bad = int(fleet_dir.run("task", "add", "doomed").out)
     good = int(fleet_dir.run("task", "add", "fine").out)
-    wait_for(lambda: {tasks(fleet_dir)[bad]["state"], tasks(fleet_dir)[good]["state"]} == {"needs-human", "done"},
-             timeout=30, what="one task to fail on git, the next to run")  # fmt: skip
+    wait_for(
+        lambda: {tasks(fleet_dir)[bad]["state"], tasks(fleet_dir)[good]["state"]} == {"needs-human", "done"},
+        timeout=30,
+        what="one task to fail on git, the next to run",
+    )
     failed = [e for e in events(fleet_dir, "task-workspace-failed") if e.data["task"] == bad]
     assert failed and "fatal:" in failed[0].reason and "fleet/2" in failed[0].reason
     assert "workspace: git worktree add" in str(tasks(fleet_dir)[bad]["reason"])

@@ -35,13 +35,17 @@ def listener_pid(port: int) -> int:
 @pytest.mark.timeout(90)
 def test_crash_loop_is_capped_and_alerts_once(fleet_dir: FleetHarness, tmp_path: Path) -> None:
     starts, alerts = tmp_path / "starts", tmp_path / "alerts"
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.crashy]
     command = "echo start >> {starts}; exit 1"
     max_respawns = 3
     backoff = "0.1s"
     min_uptime = "0.2s"
-    """, supervisor=True, extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"')  # fmt: skip
+    """,
+        supervisor=True,
+        extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"',
+    )
     assert fleet_dir.run("up").code == 1
     wait_for(lambda: fleet_dir.status()["crashy"]["state"] == "failed", timeout=30, what="crashy to fail")
     row = fleet_dir.status()["crashy"]
@@ -103,14 +107,17 @@ def test_lost_state_dir_adopts_instead_of_killing(fleet_dir: FleetHarness) -> No
 @pytest.mark.timeout(60)
 def test_supervise_sweeps_a_crash_orphan_that_holds_the_port(fleet_dir: FleetHarness) -> None:
     port = free_port()
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.stubborn]
-    command = "python3 {EXAMPLES / 'stubborn_agent.py'} {{port}}"
+    command = "python3 {EXAMPLES / "stubborn_agent.py"} {{port}}"
     port = {port}
     backoff = "0s"
     stop_timeout = "0.5s"
     min_uptime = "0.3s"
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     assert fleet_dir.run("up").code == 0
     old = current_run(fleet_dir, "stubborn")
     family = wait_for(lambda: len(pids_with_env("FLEET_RUN", old.id)) >= 3 and pids_with_env("FLEET_RUN", old.id))
@@ -133,14 +140,17 @@ def _ppid(pid: int) -> int:
 
 @pytest.mark.timeout(60)
 def test_hung_agent_is_killed_after_idle_timeout_and_respawned(fleet_dir: FleetHarness) -> None:
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.hung]
-    command = "python3 {EXAMPLES / 'hung_agent.py'}"
+    command = "python3 {EXAMPLES / "hung_agent.py"}"
     idle_timeout = "1.5s"
     backoff = "0s"
     min_uptime = "0.2s"
     stop_timeout = "1s"
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     assert fleet_dir.run("up").code == 0
     old = current_run(fleet_dir, "hung")
     wait_for(lambda: len(pids_with_env("FLEET_RUN", old.id)) >= 3)
@@ -190,8 +200,14 @@ def test_five_concurrent_reconciles_respawn_once(fleet_dir: FleetHarness) -> Non
     assert fleet_dir.run("up").code == 0
     os.kill(listener_pid(port), signal.SIGKILL)
     wait_for(lambda: not port_open(port))
-    procs = [subprocess.Popen([sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "reconcile"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(5)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "fleetctl", "-c", str(fleet_dir.path), "reconcile"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(5)
+    ]
     codes = [p.wait(timeout=30) for p in procs]
     assert codes == [0] * 5
     assert len(events(fleet_dir, "respawned", "web")) == 1
@@ -200,12 +216,16 @@ def test_five_concurrent_reconciles_respawn_once(fleet_dir: FleetHarness) -> Non
 
 
 def test_config_changes_added_and_removed_agents(fleet_dir: FleetHarness) -> None:
-    fleet_dir.write('[defaults]\nmin_uptime = "0.2s"\n[agents.keep]\ncommand = "sleep 100"\n'
-                    '[agents.change]\ncommand = "sleep 100"\n[agents.drop]\ncommand = "sleep 100"\n')  # fmt: skip
+    fleet_dir.write(
+        '[defaults]\nmin_uptime = "0.2s"\n[agents.keep]\ncommand = "sleep 100"\n'
+        '[agents.change]\ncommand = "sleep 100"\n[agents.drop]\ncommand = "sleep 100"\n'
+    )
     assert fleet_dir.run("up").code == 0
     before = {n: r["pid"] for n, r in fleet_dir.status().items()}
-    fleet_dir.write('[defaults]\nmin_uptime = "0.2s"\n[agents.keep]\ncommand = "sleep 100"\n'
-                    '[agents.change]\ncommand = "sleep 200"\n[agents.new]\ncommand = "sleep 100"\n')  # fmt: skip
+    fleet_dir.write(
+        '[defaults]\nmin_uptime = "0.2s"\n[agents.keep]\ncommand = "sleep 100"\n'
+        '[agents.change]\ncommand = "sleep 200"\n[agents.new]\ncommand = "sleep 100"\n'
+    )
     dry = fleet_dir.run("reconcile", "--dry-run")
     assert "spawn new" in dry.out and "kill change" in dry.out and "remove drop" in dry.out
     assert {n: r["pid"] for n, r in fleet_dir.status().items() if n in before} == {
@@ -247,20 +267,27 @@ def test_supervisor_window_is_restarted_and_stopped_by_down(fleet_dir: FleetHarn
 def test_supervise_notices_every_crash_at_once(fleet_dir: FleetHarness) -> None:
     """Repeated crashes: each one is seen and repaired in well under the loop's idle wait."""
     port = free_port()
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.web]
     command = "{HTTP}"
     port = {port}
     backoff = "0s"
     min_uptime = "0.1s"
     max_respawns = 50
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     assert fleet_dir.run("up").code == 0
     for _ in range(8):
         victim = listener_pid(port)
         os.kill(victim, signal.SIGKILL)
-        wait_for(lambda victim=victim: port_open(port) and listener_pid(port) not in (0, victim), timeout=5,  # type: ignore[misc]
-                 what="the port to answer again", explain=fleet_dir.explain)  # fmt: skip
+        wait_for(
+            lambda victim=victim: port_open(port) and listener_pid(port) not in (0, victim),
+            timeout=5,  # type: ignore[misc]
+            what="the port to answer again",
+            explain=fleet_dir.explain,
+        )
 
 
 def _supervise_in_thread(h: FleetHarness, idle_wait: float):  # type: ignore[no-untyped-def]

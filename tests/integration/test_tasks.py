@@ -20,8 +20,21 @@ def test_add_list_show_and_bad_input(fleet_dir: FleetHarness, tmp_path: Path) ->
     fleet_dir.write(POOL)
     body = tmp_path / "body.md"
     body.write_text("Steps:\n1. reproduce\n")
-    first = fleet_dir.run("task", "add", "Fix flaky test", "--body-file", str(body), "--priority", "1",
-                          "--label", "python", "--label", "ci", "--key", "issue-7")  # fmt: skip
+    first = fleet_dir.run(
+        "task",
+        "add",
+        "Fix flaky test",
+        "--body-file",
+        str(body),
+        "--priority",
+        "1",
+        "--label",
+        "python",
+        "--label",
+        "ci",
+        "--key",
+        "issue-7",
+    )
     assert first.code == 0 and first.out.strip() == "1"
     assert fleet_dir.run("task", "add", "Fix flaky test again", "--key", "issue-7").out.strip() == "1"
     assert fleet_dir.run("task", "add", "Later", "--pool", "coder").out.strip() == "2"
@@ -92,7 +105,11 @@ def test_task_add_wakes_dispatch_at_once(fleet_dir: FleetHarness) -> None:
     wait_for(lambda: fleet_dir.fleet().store.meta().get("supervise_cycles"), what="the loop to go idle")
     start = time.monotonic()
     tid = fleet_dir.run("task", "add", "now please").out.strip()
-    wait_for(lambda: f"coder.{tid}" in fleet_dir.tmux("list-windows", "-F", "#{window_name}"), timeout=10,
-             interval=0.01, what="the task's window")  # fmt: skip
+    wait_for(
+        lambda: f"coder.{tid}" in fleet_dir.tmux("list-windows", "-F", "#{window_name}"),
+        timeout=10,
+        interval=0.01,
+        what="the task's window",
+    )
     # The idle loop sleeps up to 60 s: only the wake FIFO explains a window within seconds.
     assert time.monotonic() - start < 5

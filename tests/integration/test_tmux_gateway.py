@@ -64,8 +64,12 @@ def test_reconcile_restarts_a_killed_supervisor_while_agents_crash_loop(fleet_di
     os.kill(killed, signal.SIGKILL)  # type: ignore[arg-type]
     wait_for(lambda: live_supervisor(fleet_dir) is None, what="the supervisor's pane to die")
     # With nobody supervising, both agents end within ~2 s and stay dead.
-    wait_for(lambda: all(dead for name, _, dead in panes(fleet_dir) if name in ("a", "b")), timeout=15,
-             what="both agents to end unsupervised", explain=fleet_dir.explain)  # fmt: skip
+    wait_for(
+        lambda: all(dead for name, _, dead in panes(fleet_dir) if name in ("a", "b")),
+        timeout=15,
+        what="both agents to end unsupervised",
+        explain=fleet_dir.explain,
+    )
     # What the supervisor did before it died: one pass records both ends (and a backoff).
     fleet = fleet_dir.fleet()
     with fleet.store.lock():

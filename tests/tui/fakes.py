@@ -24,8 +24,9 @@ class FakeStore:
     events_list: list[Event] = field(default_factory=list)
     path: Path = Path("/")  # exists
 
-    def events(self, since: float = 0.0, agent: str | None = None, after_id: int = 0,
-               limit: int = 100_000) -> list[Event]:  # fmt: skip
+    def events(
+        self, since: float = 0.0, agent: str | None = None, after_id: int = 0, limit: int = 100_000
+    ) -> list[Event]:
         out = [e for e in self.events_list if e.time >= since and e.id > after_id and (not agent or e.agent == agent)]
         return out[:limit]
 
@@ -53,13 +54,15 @@ class FakeTmux:
 class FakeFleet:
     """Looks like fleetctl.fleet.Fleet to the TUI's observer; actions are recorded."""
 
-    def __init__(self, rows: Sequence[AgentStatus], events: Sequence[Event] = (),
-                 panes: dict[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, rows: Sequence[AgentStatus], events: Sequence[Event] = (), panes: dict[str, str] | None = None
+    ) -> None:
         self.spec = FakeSpec()
         self.rows = list(rows)
         self.store = FakeStore(list(events))
         self.tmux = FakeTmux(dict(panes or {}))
         self.logs_dir = Path("/nonexistent/logs")  # <logs_dir>/<agent>/<run>.log, as Fleet keeps them
+        self.secrets: tuple[str, ...] = ()  # masked in what the TUI shows
         self.calls: list[tuple[str, tuple[str, ...]]] = []
 
     def status(self, names: Sequence[str] = ()) -> list[AgentStatus]:
@@ -91,10 +94,20 @@ class FakeFleet:
 def status(name: str, state: AgentState = AgentState.RUNNING, **kw: object) -> AgentStatus:
     running = state in (AgentState.RUNNING, AgentState.STALLED)
     base = AgentStatus(
-        name=name, state=state, pid=4000 + len(name) if running else None, port=None,
-        window="@1" if running else None, uptime_s=125.0 if running else None, respawns=0, max_respawns=5,
-        last_exit=None, last_output_s=3.0 if running else None, reason="", next_retry_s=None, failure_class=None,
-    )  # fmt: skip
+        name=name,
+        state=state,
+        pid=4000 + len(name) if running else None,
+        port=None,
+        window="@1" if running else None,
+        uptime_s=125.0 if running else None,
+        respawns=0,
+        max_respawns=5,
+        last_exit=None,
+        last_output_s=3.0 if running else None,
+        reason="",
+        next_retry_s=None,
+        failure_class=None,
+    )
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
@@ -145,13 +158,21 @@ def demo_rows() -> list[AgentStatus]:
 def demo_events() -> list[Event]:
     t = FIXED_NOW - 300
     rows = [
-        ("spawned", "api", "up"), ("verified", "api", "window, pid, port and min_uptime verified"),
-        ("spawned", "worker-2", "up"), ("start-failed", "worker-2", "port 8005 not listening after 10s"),
-        ("gave-up", "worker-2", "gave up after 5 respawns in 10m"), ("exited", "worker-1", "exited with code 1"),
-        ("backoff", "worker-1", "next retry in 8.0s"), ("stalled", "indexer", "no output for 15m"),
-        ("alert", "indexer", "said \x1b[31mERROR\x1b[0m: disk full on /var/lib/indexer while writing segment 42, "
-                             "retrying in 30s with a smaller batch"),
-    ]  # fmt: skip
+        ("spawned", "api", "up"),
+        ("verified", "api", "window, pid, port and min_uptime verified"),
+        ("spawned", "worker-2", "up"),
+        ("start-failed", "worker-2", "port 8005 not listening after 10s"),
+        ("gave-up", "worker-2", "gave up after 5 respawns in 10m"),
+        ("exited", "worker-1", "exited with code 1"),
+        ("backoff", "worker-1", "next retry in 8.0s"),
+        ("stalled", "indexer", "no output for 15m"),
+        (
+            "alert",
+            "indexer",
+            "said \x1b[31mERROR\x1b[0m: disk full on /var/lib/indexer while writing segment 42, "
+            "retrying in 30s with a smaller batch",
+        ),
+    ]
     return [Event(time=t + 30 * i, kind=k, agent=a, reason=r, id=i + 1) for i, (k, a, r) in enumerate(rows)]
 
 
@@ -186,10 +207,12 @@ class FakeBoard:
 def demo_board() -> FakeBoard:
     from fleetctl.model import Task, TaskState
 
-    return FakeBoard([
-        Task(17, "Fix flaky login test", pool="build", state=TaskState.RUNNING, agent="api"),
-        Task(18, "Bump dependencies \x1b[2J\rnow", pool="build", priority=3),
-        Task(19, "Review PR 42", pool="review", state=TaskState.NEEDS_REVIEW),
-        Task(20, "Rotate expired token", state=TaskState.NEEDS_HUMAN, priority=0),
-        Task(21, "Old work", state=TaskState.DONE),
-    ])  # fmt: skip
+    return FakeBoard(
+        [
+            Task(17, "Fix flaky login test", pool="build", state=TaskState.RUNNING, agent="api"),
+            Task(18, "Bump dependencies \x1b[2J\rnow", pool="build", priority=3),
+            Task(19, "Review PR 42", pool="review", state=TaskState.NEEDS_REVIEW),
+            Task(20, "Rotate expired token", state=TaskState.NEEDS_HUMAN, priority=0),
+            Task(21, "Old work", state=TaskState.DONE),
+        ]
+    )

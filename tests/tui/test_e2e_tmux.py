@@ -34,8 +34,7 @@ class Terminal:
         self.socket = socket
 
     def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True,
-                              check=False).stdout  # fmt: skip
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False).stdout
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "tui")
@@ -85,6 +84,9 @@ def test_tui_in_a_real_terminal(terminal: Terminal, fleet_dir: FleetHarness) -> 
     terminal.keys("n")
     terminal.wait_for("was not killed")
     terminal.keys("q")
-    wait_for(lambda: terminal.tmux("display-message", "-p", "-t", "tui", "#{pane_dead}").strip() == "1", 10,
-             what="the TUI to exit")  # fmt: skip
+    wait_for(
+        lambda: terminal.tmux("display-message", "-p", "-t", "tui", "#{pane_dead}").strip() == "1",
+        10,
+        what="the TUI to exit",
+    )
     assert fleet_dir.status()["alpha"]["state"] == "running"

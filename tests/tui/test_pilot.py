@@ -151,8 +151,12 @@ async def test_stop_asks_first_then_start_and_reset(fleet: FleetHarness) -> None
         again = await observed(pilot, app, "alpha", lambda r: r.state.value == "running" and r.pid, "alpha running")
         assert again.pid != first.pid and pid_alive(again.pid)
         # one action per agent at a time: wait for start's own notification before the reset
-        await until(pilot, lambda: any("alpha verified" in m or "alpha is running" in m for m in messages(app)), 15,
-                    "start notification")  # fmt: skip
+        await until(
+            pilot,
+            lambda: any("alpha verified" in m or "alpha is running" in m for m in messages(app)),
+            15,
+            "start notification",
+        )
         await pilot.press("z")
         await until(pilot, lambda: any("cleared" in m for m in messages(app)), 10, "reset notification")
         events = fleet.fleet().store.events(agent="alpha")
@@ -201,8 +205,12 @@ async def test_message_wake_and_add_task(fleet: FleetHarness) -> None:
         await until(pilot, lambda: [m for m in Bus(fleet.fleet()).inbox("alpha") if m.text == "hello"], 10, "inbox")
         await pilot.press("w")
         await pilot.press(*"ping", "enter")
-        await until(pilot, lambda: "heard: ping" in fleet.tmux("capture-pane", "-p", "-t", "=" + fleet.name + ":alpha"),
-                    10, "the wake typed into alpha's pane")  # fmt: skip
+        await until(
+            pilot,
+            lambda: "heard: ping" in fleet.tmux("capture-pane", "-p", "-t", "=" + fleet.name + ":alpha"),
+            10,
+            "the wake typed into alpha's pane",
+        )
         await pilot.press("t")
         await pilot.press(*"write docs", "enter")
         await until(pilot, lambda: [t for t in TaskBoard(fleet.fleet()).list() if t.title == "write docs"], 10, "task")
@@ -335,8 +343,12 @@ async def test_palette_finds_the_log_view(fleet: FleetHarness) -> None:
         await until(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "the command palette")
         await pilot.press(*"log")
         results = app.screen.query_one(OptionList)
-        await until(pilot, lambda: results.option_count and "Show log" in str(results.get_option_at_index(0).prompt),
-                    5, "'Show log' first among the results")  # fmt: skip
+        await until(
+            pilot,
+            lambda: results.option_count and "Show log" in str(results.get_option_at_index(0).prompt),
+            5,
+            "'Show log' first among the results",
+        )
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, LogScreen), 5, "the log view")
         assert app.screen.agent == "alpha"

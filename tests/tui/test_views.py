@@ -45,8 +45,11 @@ async def test_columns_say_one_thing_each_and_the_header_counts_every_state() ->
         columns = text.split("NAME▼", 1)[1].splitlines()[0].split()
         assert columns == ["STATE", "ACTIVITY", "PID", "UP", "RESP", "OUT", "NEXT", "TASK"]
         assert "BREAKER" not in text and "closed" not in text.split("──")[0]
-        lines = {line.split()[0]: line for line in text.splitlines() if line.strip() and line.split()[0] in
-                 {"worker-1", "worker-2", "reviewer", "api"}}  # fmt: skip
+        lines = {
+            line.split()[0]: line
+            for line in text.splitlines()
+            if line.strip() and line.split()[0] in {"worker-1", "worker-2", "reviewer", "api"}
+        }
         assert "retry 8s" in lines["worker-1"] and "2/5" in lines["worker-1"]
         assert "park 14m00s" in lines["reviewer"]
         assert "5/5" in lines["worker-2"] and lines["api"].split()[3] == "4101"
@@ -72,8 +75,9 @@ async def test_the_cursor_row_is_drawn_focused_once_focus_returns() -> None:
 async def test_detail_says_what_is_true() -> None:
     rows = [replace(r, port=None) if r.name == "web" else r for r in demo_rows()]
     rows.append(status("zed", AgentState.FAILED, window="@9", last_exit="code 1", reason="gave up"))
-    events = [Event(time=FIXED_NOW - 100 + i, kind="spawned", agent="zed", reason=f"try {i}", id=100 + i)
-              for i in range(10)]  # fmt: skip
+    events = [
+        Event(time=FIXED_NOW - 100 + i, kind="spawned", agent="zed", reason=f"try {i}", id=100 + i) for i in range(10)
+    ]
     fleet = FakeFleet(rows, events, {"@9": "zed starting\nboom\n\nPane is dead (status 0, Tue Nov 14 22:13:00 2023)"})
     app = demo_app(fleet)
     async with app.run_test(size=(100, 30)) as pilot:

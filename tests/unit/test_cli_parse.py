@@ -16,7 +16,25 @@ from fleetctl import __version__
 from fleetctl.cli import COMMANDS, main, root, summary
 from tests.conftest import FleetHarness
 
-SUBCOMMANDS = [f"task {name}" for name in ("add", "import", "list", "show", "cancel", "retry", "next", "done", "fail")]
+SUBCOMMANDS = [
+    f"task {name}"
+    for name in (
+        "add",
+        "import",
+        "list",
+        "show",
+        "diff",
+        "cancel",
+        "retry",
+        "next",
+        "renew",
+        "done",
+        "fail",
+        "accept",
+        "reject",
+        "prune",
+    )
+]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -23,27 +23,52 @@ from fleetctl.dispatch import (
 from fleetctl.model import Breaker, BreakerState, PaneInfo, PoolSpec, Run, Task, TaskState
 
 NOW = 10_000.0
-POOL = PoolSpec(name="coder", command="agent", slots=3, wall_timeout=60.0, idle_timeout=20.0, max_attempts=3,
-                breaker_threshold=3, breaker_cooldown=300.0, lease=100.0, min_uptime=1.0,
-                start_timeout=10.0)  # fmt: skip
+POOL = PoolSpec(
+    name="coder",
+    command="agent",
+    slots=3,
+    wall_timeout=60.0,
+    idle_timeout=20.0,
+    max_attempts=3,
+    breaker_threshold=3,
+    breaker_cooldown=300.0,
+    lease=100.0,
+    min_uptime=1.0,
+    start_timeout=10.0,
+)
 
 
 def task(tid: int = 1, state: TaskState = TaskState.RUNNING, attempt: int = 1, **kw: object) -> Task:
-    values: dict[str, object] = {"id": tid, "title": f"t{tid}", "state": state, "attempt": attempt,
-                                 "agent": f"coder.{tid}", "run_id": f"r{tid}", "started": NOW - 5,
-                                 "lease_until": NOW + 90}  # fmt: skip
+    values: dict[str, object] = {
+        "id": tid,
+        "title": f"t{tid}",
+        "state": state,
+        "attempt": attempt,
+        "agent": f"coder.{tid}",
+        "run_id": f"r{tid}",
+        "started": NOW - 5,
+        "lease_until": NOW + 90,
+    }
     values.update(kw)
     return Task(**values)  # type: ignore[arg-type]
 
 
 def run(tid: int = 1, started: float = NOW - 5, verified: float | None = NOW - 4, **kw: object) -> Run:
-    return Run(id=f"r{tid}", agent=f"coder.{tid}", started=started, verified=verified, pane_id=f"%{tid}",
-               task_id=tid, **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Run(
+        id=f"r{tid}", agent=f"coder.{tid}", started=started, verified=verified, pane_id=f"%{tid}", task_id=tid, **kw
+    )  # type: ignore[arg-type]
 
 
 def pane(tid: int = 1, dead: bool = False, activity: float = NOW - 1) -> PaneInfo:
-    return PaneInfo(window_id=f"@{tid}", window_name=f"coder.{tid}", pane_id=f"%{tid}", pid=100 + tid, dead=dead,
-                    dead_status=None, activity=activity)  # fmt: skip
+    return PaneInfo(
+        window_id=f"@{tid}",
+        window_name=f"coder.{tid}",
+        pane_id=f"%{tid}",
+        pid=100 + tid,
+        dead=dead,
+        dead_status=None,
+        activity=activity,
+    )
 
 
 def window(tid: int = 1, **kw: object) -> WindowTask:
@@ -53,9 +78,15 @@ def window(tid: int = 1, **kw: object) -> WindowTask:
     return WindowTask(t, r, p, **kw)  # type: ignore[arg-type]
 
 
-def plan(windows: list[WindowTask] = (), queued: dict[str | None, int] | None = None,  # type: ignore[assignment]
-         breakers: dict[str, Breaker] | None = None, expiry: float | None = None, now: float = NOW,
-         pools: tuple[PoolSpec, ...] = (POOL,), budget: int = 50) -> dispatch.DispatchPlan:  # fmt: skip
+def plan(
+    windows: list[WindowTask] = (),
+    queued: dict[str | None, int] | None = None,  # type: ignore[assignment]
+    breakers: dict[str, Breaker] | None = None,
+    expiry: float | None = None,
+    now: float = NOW,
+    pools: tuple[PoolSpec, ...] = (POOL,),
+    budget: int = 50,
+) -> dispatch.DispatchPlan:
     return dispatch.plan(pools, list(windows), queued or {}, breakers or {}, expiry, now, budget)
 
 
@@ -172,12 +203,15 @@ def test_clean_exit_is_done_without_gate() -> None:
     ("end", "state", "reason"),
     [
         (RunEnd(exit_code=0, gate_code=0), TaskState.DONE, "gate passed"),
-        (RunEnd(exit_code=0, gate_code=1, gate_output="a\nFAILED test_x\n"), TaskState.NEEDS_REVIEW,
-         "gate failed (exit 1): a | FAILED test_x"),
+        (
+            RunEnd(exit_code=0, gate_code=1, gate_output="a\nFAILED test_x\n"),
+            TaskState.NEEDS_REVIEW,
+            "gate failed (exit 1): a | FAILED test_x",
+        ),
         (RunEnd(exit_code=0, gate_code=124), TaskState.NEEDS_REVIEW, "gate timed out"),
         (RunEnd(exit_code=0), TaskState.NEEDS_REVIEW, "the gate did not report a result"),
     ],
-)  # fmt: skip
+)
 def test_gate_decides(end: RunEnd, state: TaskState, reason: str) -> None:
     v = verdict(task(), end, gate=True)
     assert (v.state, v.reason) == (state, reason)

@@ -27,8 +27,16 @@ NOW = 10_000.0
 
 
 def agent(**kw: object) -> AgentSpec:
-    base: dict[str, object] = {"name": "a", "command": "x", "min_uptime": 1.0, "start_timeout": 10.0, "backoff": 1.0,
-                               "backoff_max": 60.0, "max_respawns": 3, "respawn_window": 600.0}  # fmt: skip
+    base: dict[str, object] = {
+        "name": "a",
+        "command": "x",
+        "min_uptime": 1.0,
+        "start_timeout": 10.0,
+        "backoff": 1.0,
+        "backoff_max": 60.0,
+        "max_respawns": 3,
+        "respawn_window": 600.0,
+    }
     base.update(kw)
     return AgentSpec(**base)  # type: ignore[arg-type]
 
@@ -46,8 +54,15 @@ def seen(name: str = "a", ports: frozenset[int] = frozenset(), alive: bool = Tru
 
 
 def run(started: float = NOW - 100, **kw: object) -> Run:
-    values: dict[str, object] = {"id": "r1", "agent": "a", "started": started, "pid": 100, "pane_id": "%1",
-                                 "verified": started + 1, "fingerprint": agent().fingerprint()}  # fmt: skip
+    values: dict[str, object] = {
+        "id": "r1",
+        "agent": "a",
+        "started": started,
+        "pid": 100,
+        "pane_id": "%1",
+        "verified": started + 1,
+        "fingerprint": agent().fingerprint(),
+    }
     values.update(kw)
     return Run(**values)  # type: ignore[arg-type]
 
@@ -62,8 +77,13 @@ def record(*runs: Run, **kw: object) -> AgentRecord:
     return AgentRecord(name="a", runs=tuple(sorted(runs, key=lambda r: -r.started)), **kw)  # type: ignore[arg-type]
 
 
-def decide(spec: AgentSpec, rec: AgentRecord | None, obs: Observation | None = None, now: float = NOW,
-           heartbeats: dict[str, float] | None = None) -> P.Plan:  # fmt: skip
+def decide(
+    spec: AgentSpec,
+    rec: AgentRecord | None,
+    obs: Observation | None = None,
+    now: float = NOW,
+    heartbeats: dict[str, float] | None = None,
+) -> P.Plan:
     records = {"a": rec} if rec else {}
     return P.plan(fleet(spec), records, obs or Observation(now, True), now, heartbeats)
 
@@ -140,8 +160,11 @@ def test_cap_reached_exactly_at_max_respawns() -> None:
 
 def test_window_slides_so_old_respawns_stop_counting() -> None:
     spec = agent(max_respawns=2, respawn_window=60.0, backoff=0.0)
-    runs = [crashed(NOW - 100, NOW - 99, rid="r1"), crashed(NOW - 90, NOW - 89, rid="r2"),
-            crashed(NOW - 10, NOW - 1, rid="r3")]  # fmt: skip
+    runs = [
+        crashed(NOW - 100, NOW - 99, rid="r1"),
+        crashed(NOW - 90, NOW - 89, rid="r2"),
+        crashed(NOW - 10, NOW - 1, rid="r3"),
+    ]
     assert P.respawns_used(spec, record(*runs), NOW) == 1
     assert kinds(decide(spec, record(*runs))) == ["Spawn"]
     assert kinds(decide(spec, record(*runs), now=NOW - 50)) == ["GiveUp"]
@@ -166,13 +189,16 @@ def test_failed_agent_stays_failed() -> None:
     assert p.actions == () and p.views["a"].state is AgentState.FAILED
 
 
-@pytest.mark.parametrize("policy,code,expected", [
-    (RestartPolicy.ON_FAILURE, 0, AgentState.COMPLETED),
-    (RestartPolicy.ON_FAILURE, 1, AgentState.STARTING),
-    (RestartPolicy.ALWAYS, 0, AgentState.STARTING),
-    (RestartPolicy.NEVER, 1, AgentState.FAILED),
-    (RestartPolicy.NEVER, 0, AgentState.COMPLETED),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "policy,code,expected",
+    [
+        (RestartPolicy.ON_FAILURE, 0, AgentState.COMPLETED),
+        (RestartPolicy.ON_FAILURE, 1, AgentState.STARTING),
+        (RestartPolicy.ALWAYS, 0, AgentState.STARTING),
+        (RestartPolicy.NEVER, 1, AgentState.FAILED),
+        (RestartPolicy.NEVER, 0, AgentState.COMPLETED),
+    ],
+)
 def test_restart_modes(policy: RestartPolicy, code: int, expected: AgentState) -> None:
     cls = FailureClass.EXITED if code == 0 else FailureClass.CRASHED
     rec = record(crashed(NOW - 10, NOW - 5, respawn=False, exit_code=code, failure_class=cls))
@@ -234,9 +260,11 @@ def test_fallback_after_consecutive_primary_failures() -> None:
     two = record(crashed(NOW - 20, NOW - 19, rid="r1"), crashed(NOW - 10, NOW - 9, rid="r2"))
     assert P.use_fallback(spec, two) is True
     assert decide(spec, two).actions[0].fallback is True  # type: ignore[union-attr]
-    healthy_between = record(crashed(NOW - 30, NOW - 29, rid="r0"),
-                             run(started=NOW - 20, id="ok", ended=NOW - 15, failure_class=FailureClass.EXITED),
-                             crashed(NOW - 10, NOW - 9, rid="r2"))  # fmt: skip
+    healthy_between = record(
+        crashed(NOW - 30, NOW - 29, rid="r0"),
+        run(started=NOW - 20, id="ok", ended=NOW - 15, failure_class=FailureClass.EXITED),
+        crashed(NOW - 10, NOW - 9, rid="r2"),
+    )
     assert P.use_fallback(spec, healthy_between) is False
 
 
@@ -271,8 +299,13 @@ def test_budget_limits_spawns_per_tick() -> None:
 
 
 def test_rate_limit_parks_until_retry_after() -> None:
-    cls, reason, until = P.classify(agent(rate_limit_patterns=(r"\b429\b",)), 1, None,
-                                    "working\nError: 429 rate limit exceeded, retry after 5s", NOW)  # fmt: skip
+    cls, reason, until = P.classify(
+        agent(rate_limit_patterns=(r"\b429\b",)),
+        1,
+        None,
+        "working\nError: 429 rate limit exceeded, retry after 5s",
+        NOW,
+    )
     assert cls is FailureClass.RATE_LIMITED and until == pytest.approx(NOW + 5)
     assert "429" in reason
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from fleetctl import report
+from fleetctl.cli.report_text import render_text
 from fleetctl.model import Event, Run
 
 T0 = 1_800_000_000.0
@@ -101,7 +102,7 @@ def test_json_is_complete_and_serialisable() -> None:
 
 
 def test_text_names_what_needs_eyes() -> None:
-    text = report.render_text(build(cycles=report.Cycles(10, 4, 0.5)))
+    text = render_text(build(cycles=report.Cycles(10, 4, 0.5)))
     assert "flaky: gave up after 1 respawns" in text
     assert "open alerts: 1" in text
     assert "supervise: 10 cycles, 4 did work (40%)" in text

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from fleetctl import report
+from fleetctl.cli.report_text import render_text
 from fleetctl.fleet import Fleet
 from fleetctl.model import Event, FleetSpec, PoolSpec
 from fleetctl.tasks import TaskBoard
@@ -87,7 +88,7 @@ def test_json_and_text_show_one_column_per_class() -> None:
         "start_failures": 0, "stalls": 1, "timeouts": 2, "kills": 3, "gate_failures": 1, "alerts": 1,
     }  # fmt: skip
     assert [k["why"] for k in data["timeouts"]] == ["wall", "wall"]
-    text = report.render_text(r)
+    text = render_text(r)
     header = next(line for line in text.splitlines() if line.startswith("AGENT"))
     assert header.split() == ["AGENT", "RUNS", "RESPAWNS", "CLEAN", "CRASHES", "RATE-LIMITED", "AUTH",
                               "START-FAIL", "STALLS", "TIMEOUTS", "KILLS", "GATE-FAIL", "ALERTS", "NOW"]  # fmt: skip
@@ -117,4 +118,4 @@ def test_load_counts_the_stored_events_and_tasks_no_pool_takes(tmp_path: Path) -
     assert (fix.runs_started, fix.crashes, fix.timeouts, fix.clean_exits) == (9, 2, 2, 4)
     assert r.unmatched_tasks == (lost,)
     assert r.as_json()["unmatched_tasks"] == {"count": 1, "ids": [lost]}
-    assert f"tasks no pool can take: 1 (ids {lost}" in report.render_text(r)
+    assert f"tasks no pool can take: 1 (ids {lost}" in render_text(r)

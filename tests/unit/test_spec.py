@@ -59,8 +59,9 @@ def test_other_braces_in_commands_survive(tmp_path: Path) -> None:
     assert fleet.agents[0].command == "awk '{print $1}' f"
 
 
-@pytest.mark.parametrize("text,seconds", [("250ms", 0.25), ("10s", 10), ("5m", 300), ("2h", 7200), (7, 7),
-                                          ("1.5s", 1.5), (0.5, 0.5)])  # fmt: skip
+@pytest.mark.parametrize(
+    "text,seconds", [("250ms", 0.25), ("10s", 10), ("5m", 300), ("2h", 7200), (7, 7), ("1.5s", 1.5), (0.5, 0.5)]
+)
 def test_durations(text: object, seconds: float) -> None:
     assert spec.parse_duration(text) == seconds
 
@@ -83,8 +84,13 @@ def test_fingerprint_is_a_sha256_prefix_so_stored_runs_keep_matching(tmp_path: P
 
 BAD = [
     ("unknown agent key", '[agents.a]\ncommand = "x"\ncolour = "red"\n', "agents.a.colour", "unknown key"),
-    ("unknown fleet key", '[agents.a]\ncommand = "x"\n', "fleet.bogus", "unknown key",
-     '[fleet]\nname = "d"\nbogus = 1\n'),
+    (
+        "unknown fleet key",
+        '[agents.a]\ncommand = "x"\n',
+        "fleet.bogus",
+        "unknown key",
+        '[fleet]\nname = "d"\nbogus = 1\n',
+    ),
     ("unknown section", '[agent.a]\ncommand = "x"\n', "agent", "unknown section"),
     ("missing command", "[agents.a]\nport = 8000\n", "agents.a.command", "required"),
     ("empty command", '[agents.a]\ncommand = "  "\n', "agents.a.command", "non-empty"),
@@ -93,13 +99,25 @@ BAD = [
     ("port zero", '[agents.a]\ncommand = "x"\nport = 0\n', "agents.a.port", "1 to 65535"),
     ("port too high", '[agents.a]\ncommand = "x"\nport = 70000\n', "agents.a.port", "1 to 65535"),
     ("port bool", '[agents.a]\ncommand = "x"\nport = true\n', "agents.a.port", "got true"),
-    ("duplicate ports", '[agents.a]\ncommand = "x"\nport = 8000\n[agents.b]\ncommand = "y"\nport = 8000\n',
-     "agents.b.port", "already used by agent a"),
-    ("replica ports overlap", '[agents.a]\ncommand = "x"\nport = 8000\nreplicas = 3\n[agents.b]\ncommand = "y"\n'
-     "port = 8002\n", "agents.b.port", "port 8002 is already used by agent a-3"),
+    (
+        "duplicate ports",
+        '[agents.a]\ncommand = "x"\nport = 8000\n[agents.b]\ncommand = "y"\nport = 8000\n',
+        "agents.b.port",
+        "already used by agent a",
+    ),
+    (
+        "replica ports overlap",
+        '[agents.a]\ncommand = "x"\nport = 8000\nreplicas = 3\n[agents.b]\ncommand = "y"\nport = 8002\n',
+        "agents.b.port",
+        "port 8002 is already used by agent a-3",
+    ),
     ("replicas past 65535", '[agents.a]\ncommand = "x"\nport = 65535\nreplicas = 2\n', "agents.a.replicas", "65535"),
-    ("replicas collide", '[agents.web-1]\ncommand = "x"\n[agents.web]\ncommand = "y"\nreplicas = 2\n',
-     "agents.web.replicas", "collides"),
+    (
+        "replicas collide",
+        '[agents.web-1]\ncommand = "x"\n[agents.web]\ncommand = "y"\nreplicas = 2\n',
+        "agents.web.replicas",
+        "collides",
+    ),
     ("replicas zero", '[agents.a]\ncommand = "x"\nreplicas = 0\n', "agents.a.replicas", "1 to 1000"),
     ("bad duration", '[agents.a]\ncommand = "x"\nstart_timeout = "10 parsecs"\n', "agents.a.start_timeout", "duration"),
     ("negative duration", '[agents.a]\ncommand = "x"\nmin_uptime = -1\n', "agents.a.min_uptime", "duration"),
@@ -115,21 +133,38 @@ BAD = [
     ("env reserved", '[agents.a]\ncommand = "x"\nenv = { FLEET_RUN = "1" }\n', "agents.a.env.FLEET_RUN", "fleetctl"),
     ("default for command", '[defaults]\ncommand = "x"\n[agents.a]\ncommand = "y"\n', "defaults.command", "per agent"),
     ("default for port", "[defaults]\nport = 1\n", "defaults.port", "per agent"),
-    ("bad regex", '[agents.a]\ncommand = "x"\nfailure_patterns = { auth = ["("] }\n', "agents.a.failure_patterns",
-     "regex"),
-    ("bad pattern class", '[agents.a]\ncommand = "x"\nfailure_patterns = { oops = ["x"] }\n',
-     "agents.a.failure_patterns", "rate_limit"),
+    (
+        "bad regex",
+        '[agents.a]\ncommand = "x"\nfailure_patterns = { auth = ["("] }\n',
+        "agents.a.failure_patterns",
+        "regex",
+    ),
+    (
+        "bad pattern class",
+        '[agents.a]\ncommand = "x"\nfailure_patterns = { oops = ["x"] }\n',
+        "agents.a.failure_patterns",
+        "rate_limit",
+    ),
     ("bad stall action", '[agents.a]\ncommand = "x"\nstall_action = "panic"\n', "agents.a.stall_action", "notify"),
     ("bad size", '[agents.a]\ncommand = "x"\nlog_max_size = "lots"\n', "agents.a.log_max_size", "size"),
-    ("max_respawns negative", '[agents.a]\ncommand = "x"\nmax_respawns = -1\n', "agents.a.max_respawns",
-     "non-negative"),
-    ("supervisor not bool", '[agents.a]\ncommand = "x"\n', "fleet.supervisor", "true or false",
-     '[fleet]\nname = "d"\nsupervisor = "yes"\n'),
+    (
+        "max_respawns negative",
+        '[agents.a]\ncommand = "x"\nmax_respawns = -1\n',
+        "agents.a.max_respawns",
+        "non-negative",
+    ),
+    (
+        "supervisor not bool",
+        '[agents.a]\ncommand = "x"\n',
+        "fleet.supervisor",
+        "true or false",
+        '[fleet]\nname = "d"\nsupervisor = "yes"\n',
+    ),
     ("pool workspace", '[pools.p]\ncommand = "x"\nworkspace = "copy"\n', "pools.p.workspace", "worktree"),
     ("pool missing command", "[pools.p]\nslots = 2\n", "pools.p.command", "required"),
     ("pool name clash", '[agents.p]\ncommand = "x"\n[pools.p]\ncommand = "y"\n', "pools.p", "collides"),
     ("agents not a table", "", "agents", "expected a table", 'agents = 5\n[fleet]\nname = "d"\n'),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])

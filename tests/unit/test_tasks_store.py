@@ -29,8 +29,13 @@ def claim(store: StateStore, now: float = NOW, **kw: object):  # type: ignore[no
 
 
 def test_priority_then_first_in_first_out(store: StateStore) -> None:
-    ids = [tid for tid, _ in store.add_tasks([NewTask("a", priority=2), NewTask("b", priority=0),
-                                              NewTask("c", priority=2), NewTask("d", priority=0)], NOW)]  # fmt: skip
+    ids = [
+        tid
+        for tid, _ in store.add_tasks(
+            [NewTask("a", priority=2), NewTask("b", priority=0), NewTask("c", priority=2), NewTask("d", priority=0)],
+            NOW,
+        )
+    ]
     order = [claim(store).id for _ in ids]
     assert order == [ids[1], ids[3], ids[0], ids[2]]
     assert claim(store) is None
@@ -50,8 +55,18 @@ def test_key_deduplicates_while_open(store: StateStore) -> None:
 
 
 def test_claim_filters_by_pool_and_labels(store: StateStore) -> None:
-    ids = [tid for tid, _ in store.add_tasks([NewTask("py", labels=("python",)), NewTask("go", labels=("go",)),
-                                              NewTask("mine", pool="coder"), NewTask("plain")], NOW)]  # fmt: skip
+    ids = [
+        tid
+        for tid, _ in store.add_tasks(
+            [
+                NewTask("py", labels=("python",)),
+                NewTask("go", labels=("go",)),
+                NewTask("mine", pool="coder"),
+                NewTask("plain"),
+            ],
+            NOW,
+        )
+    ]
     got = claim(store, agent=None, pool="coder", labels=("python",))
     assert got.id == ids[0] and got.agent == f"coder.{ids[0]}"
     assert claim(store, agent=None, pool="coder", labels=("python",)).id == ids[2]
@@ -124,8 +139,11 @@ def test_messages_once_per_recipient_and_key(store: StateStore) -> None:
     assert all(created for _, created in first)
     again = store.add_messages("human", ["a", "b", "c"], "stand up", "standup-1", True, NOW)
     assert [c for _, c in again] == [False, False, True]
-    assert [m.id for m, _ in zip(store.pending_wakes(), range(3), strict=False)] == [first[0][0], first[1][0],
-                                                                                   again[2][0]]  # fmt: skip
+    assert [m.id for m, _ in zip(store.pending_wakes(), range(3), strict=False)] == [
+        first[0][0],
+        first[1][0],
+        again[2][0],
+    ]
     mid = first[0][0]
     assert store.claim_wake(mid, NOW) and not store.claim_wake(mid, NOW)
     store.ack_messages([mid], NOW)
@@ -144,8 +162,12 @@ def test_breakers_round_trip(store: StateStore) -> None:
 
 
 def _fleet(state_dir: Path) -> Fleet:
-    spec = FleetSpec(name="unit", path=state_dir.parent / "fleet.toml", state_dir=state_dir,
-                     pools=(PoolSpec(name="coder", command="x", max_attempts=5),))  # fmt: skip
+    spec = FleetSpec(
+        name="unit",
+        path=state_dir.parent / "fleet.toml",
+        state_dir=state_dir,
+        pools=(PoolSpec(name="coder", command="x", max_attempts=5),),
+    )
     return Fleet(spec)
 
 
@@ -171,8 +193,10 @@ def test_add_takes_the_pools_max_attempts(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (['{"title": "a"}', "{not json"], "tasks.jsonl:2: not valid JSON (Expecting property name enclosed in "
-                                          "double quotes at column 2)"),
+        (
+            ['{"title": "a"}', "{not json"],
+            "tasks.jsonl:2: not valid JSON (Expecting property name enclosed in double quotes at column 2)",
+        ),
         (['{"title": "a"}', '{"title": "b", "priority": 9}'], "tasks.jsonl:2: priority: expected an integer"),
         (['{"title": "a", "owner": "me"}'], "tasks.jsonl:1: owner: unknown key; expected: title, body"),
         (['{"body": "no title"}'], "tasks.jsonl:1: title: required"),
@@ -180,7 +204,7 @@ def test_add_takes_the_pools_max_attempts(tmp_path: Path) -> None:
         (['{"title": "a", "pool": "ghost"}'], "tasks.jsonl:1: pool: expected a pool of the fleet file"),
         (['{"title": "a", "labels": "python"}'], "tasks.jsonl:1: labels: expected a list"),
     ],
-)  # fmt: skip
+)
 def test_import_is_all_or_nothing_with_file_line_and_key(tmp_path: Path, lines: list[str], message: str) -> None:
     board = TaskBoard(_fleet(tmp_path / "s"))
     path = tmp_path / "tasks.jsonl"
@@ -195,9 +219,11 @@ def test_import_is_all_or_nothing_with_file_line_and_key(tmp_path: Path, lines: 
 def test_import_adds_every_field(tmp_path: Path) -> None:
     board = TaskBoard(_fleet(tmp_path / "s"))
     path = tmp_path / "tasks.jsonl"
-    path.write_text('{"title": "a", "body": "b", "priority": 0, "labels": ["x", "y"], "pool": "coder", "key": "k"}\n'
-                    "\n"
-                    '{"title": "c"}\n')  # fmt: skip
+    path.write_text(
+        '{"title": "a", "body": "b", "priority": 0, "labels": ["x", "y"], "pool": "coder", "key": "k"}\n'
+        "\n"
+        '{"title": "c"}\n'
+    )
     first, second = board.import_jsonl(path)
     task = board.show(first)
     assert (task.body, task.priority, task.labels, task.pool, task.key) == ("b", 0, ("x", "y"), "coder", "k")

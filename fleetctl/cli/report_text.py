@@ -1,11 +1,12 @@
-"""Text rendering (pure): the report for a terminal."""
+"""`fleetctl report` for a terminal: a table per agent, then what needs a person's eyes."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 
-from fleetctl.report.records import TOTAL_KEYS, AgentSummary, Incident, Report
+from fleetctl.cli.render import printable, table
+from fleetctl.humanize import duration
+from fleetctl.report import TOTAL_KEYS, AgentSummary, Incident, Report
 from fleetctl.taskmatch import SHOWN_IDS
 
 
@@ -13,7 +14,7 @@ def render_text(report: Report, now: float | None = None) -> str:
     """The report for a terminal: a table per agent, then what needs a person's eyes."""
     now = report.until if now is None else now
     lines = [
-        f"fleet {report.fleet}: since {_stamp(report.since)} ({_ago(now - report.since)} ago) "
+        f"fleet {report.fleet}: since {_stamp(report.since)} ({duration(now - report.since)} ago) "
         f"until {_stamp(report.until)}",
         "",
     ]
@@ -40,7 +41,7 @@ def render_text(report: Report, now: float | None = None) -> str:
     ]
     t = report.totals()
     rows.append(["total", *(t[k] for k in TOTAL_KEYS), ""])
-    lines.append(_table(headers, rows))
+    lines.append(table(headers, rows))
     sections = [
         ("crashes", report.crashes),
         ("rate limited", report.rate_limited),
@@ -87,25 +88,7 @@ def _incident_line(i: Incident) -> str:
         what = f"code {i.exit_code}  "
     if i.by:
         what += f"by {i.by}" + (f" ({i.why})" if i.why else "") + "  "
-    return f"  {_stamp(i.time)}  {i.agent or 'fleet':<16} {what}{i.detail}".rstrip()
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    cells = [[str(v) if v not in (None, "") else "-" for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    out = [headers, *cells]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in out)
-
-
-def _ago(seconds: float) -> str:
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s}s"
-    if s < 2 * 3600:
-        return f"{s // 60}m"
-    if s < 2 * 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}m"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+    return f"  {_stamp(i.time)}  {printable(i.agent or 'fleet'):<16} {what}{printable(i.detail)}".rstrip()
 
 
 def _stamp(ts: float) -> str:
