@@ -166,7 +166,7 @@ def _count_event(t: _Tally, row: str | None, e: Event) -> None:
             t.count(row, "crashes", inc)
         elif e.data.get("exit_code") == 0:
             t.count(row, "clean_exits")
-        if kind == "task-needs-review" and _int(e.data.get("gate_code")) != 0:
+        if _int(e.data.get("gate_code")) != 0:  # failed, timed out, or could not run (re-queued)
             t.count(row, "gate_failures")
     elif kind == "gave-up":
         t.count(row, "gave_up")
