@@ -201,9 +201,11 @@ def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
 
 def _window_state(rt: Runtime, run_id: str | None, pane: PaneInfo | None) -> str:
     """running; gating (the agent exited, the pool's gate runs); ending (exit written); starting; no window."""
+    if run_id is None:
+        return "starting"  # claimed; its run is recorded once its window has opened
     if pane is None:
-        return "starting" if run_id is None else "no window"
-    if pane.dead or run_id is None:
+        return "no window"
+    if pane.dead:
         return "ending"
     if (rt.runs_dir / f"{run_id}.exit").exists():
         return "ending"
