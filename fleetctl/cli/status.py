@@ -29,7 +29,7 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     from fleetctl.cli.render import table
     from fleetctl.humanize import duration
     from fleetctl.plan import AgentView, exit_code
-    from fleetctl.runtime.status import status_and_tasks
+    from fleetctl.runtime.status import status_and_tasks, task_window_name
 
     fleet = ctx.fleet()
     rows, windows = status_and_tasks(fleet, names)
@@ -64,6 +64,10 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
         sections = task_sections(fleet.spec.pools, windows, bool(names))
         if sections:
             print(("\n" if rows else "") + sections)
+        listed = {w.name for w in windows}
+        for name in names:
+            if name not in listed and task_window_name(fleet, name):
+                print(f"{name}: no task window runs by that name")
         if not names:
             from fleetctl.taskmatch import queued_unmatched
 

@@ -75,6 +75,7 @@ def test_status_shows_each_pools_task_windows(fleet_dir: FleetHarness) -> None:
 
     only = fleet_dir.run("status", "fix.2")
     assert only.code == 0 and "fix.2" in only.out and "fix.1" not in only.out and "web" not in only.out
+    assert fleet_dir.run("status", "fix.7").out.strip() == "fix.7: no task window runs by that name"
     assert fleet_dir.run("down").code == 0
 
 
