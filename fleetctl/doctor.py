@@ -49,6 +49,9 @@ class Check:
 # --- environment checks ----------------------------------------------------------------
 
 
+_REPAIR = "`fleetctl store check` lists the damage, `fleetctl store recover` copies what is readable"
+
+
 def check_tmux() -> Check:
     """Is tmux installed, and at least the version libtmux (and so fleetctl) supports?"""
     from libtmux import common, exc
@@ -131,13 +134,9 @@ def check_database(state_dir: Path) -> Check:
         finally:
             db.close()
     except sqlite3.Error as exc:
-        return Check(
-            name="database", ok=False, detail=f"{path}: unreadable ({exc}); move it aside (mv {path} {path}.bad)"
-        )
+        return Check(name="database", ok=False, detail=f"{path}: unreadable ({exc}); {_REPAIR}")
     if result != "ok":
-        return Check(
-            name="database", ok=False, detail=f"{path}: quick_check says {result}; move it aside (mv {path} {path}.bad)"
-        )
+        return Check(name="database", ok=False, detail=f"{path}: quick_check says {result}; {_REPAIR}")
     return Check(name="database", ok=True, detail=f"{path} ok")
 
 

@@ -170,20 +170,8 @@ class Fleet(Runtime):
         return stop.kill(self, names)
 
     def restart(self, names: Sequence[str], on_progress: Progress | None = None) -> list[str]:
-        specs = self.resolve(names)
-        with self.store.lock():
-            now = self.now()
-            obs = self.observe(ports_for=set())
-            records = self.records(now)
-            self.store.set_desired([s.name for s in specs], "running")
-            kills = [
-                planner.Kill(agent=s.name, run_id=r.current.id, reason="restart", detail="restarted by request")
-                for s in specs
-                if (r := records.get(s.name)) is not None and r.current is not None and r.current.live
-            ]
-            # A requested restart neither spends the respawn budget nor waits for backoff.
-            failures = stop.kill_runs(self, kills, obs, records, now) if kills else []
-        return failures + self.up([s.name for s in specs], on_progress)
+        """Stop and start agents (without spending their respawn budget); see stop.restart."""
+        return stop.restart(self, names, lambda agents: self.up(agents, on_progress))
 
     def reset(self, names: Sequence[str]) -> None:
         for spec in self.resolve(names):

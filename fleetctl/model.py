@@ -103,6 +103,7 @@ class AgentSpec:
     doctor_patterns: tuple[str, ...] = ()
     pool: str | None = None
     task_id: int | None = None
+    kind: str = "generic"  # an agent kind (fleetctl/kinds): how to read its screen and output
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""
@@ -144,6 +145,7 @@ class PoolSpec:
     merge_into: str | None = None  # None: the repository's current branch
     pr_command: str | None = None
     worktree_keep: float = 7 * 86400.0
+    kind: str = "generic"
 
 
 @record
@@ -156,6 +158,7 @@ class FleetSpec:
     on_alert: str | None = None
     supervisor: bool = True
     max_actions_per_tick: int = 50
+    kinds: dict[str, object] = field(default_factory=dict)  # fleet.toml's [kinds.NAME] tables, validated
 
     @property
     def socket_name(self) -> str:

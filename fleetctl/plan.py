@@ -17,6 +17,7 @@ from fleetctl.model import (
     FailureClass,
     FleetSpec,
     Observation,
+    PaneInfo,
     RestartPolicy,
     Run,
     StallAction,
@@ -219,6 +220,8 @@ def classify(
     if exit_code == 0 and exit_signal is None:
         return FailureClass.EXITED, "exited with code 0", None
     how = f"killed by signal {exit_signal}" if exit_signal is not None else f"exited with code {exit_code}"
+    if exit_code is None and exit_signal is None:  # no exit file: killed with its wrapper, or the server
+        how = "ended, exit status unknown"
     line = matching_line(spec.rate_limit_patterns, output)
     if line is not None:
         until = park_until(output, now, spec.rate_limit_park)
@@ -271,7 +274,9 @@ def plan(
     for name, record in records.items():
         if name not in known and name not in obs.agents and "." not in name:
             current = record.current
-            b.actions.append(Remove(name, current.id if current and current.live else None, None))
+            b.actions.append(
+                Remove(agent=name, run_id=current.id if current and current.live else None, window_id=None)
+            )
     return Plan(actions=tuple(_budget(b.actions, fleet.max_actions_per_tick)), views=b.views, wake_at=b.wake_at)
 
 
@@ -287,6 +292,12 @@ def _budget(actions: list[Action], limit: int) -> list[Action]:
     return out
 
 
+def runs_in(run: Run, pane: PaneInfo) -> bool:
+    """Is this pane the one the run was started in? Pane ids restart at %1 with every tmux
+    server, so a pane of a later server can carry an old run's id: its pid tells them apart."""
+    return run.pane_id == pane.pane_id and (run.pid is None or run.pid == pane.pid)
+
+
 def _plan_agent(
     b: _Builder,
     spec: AgentSpec,
@@ -300,15 +311,15 @@ def _plan_agent(
 
     if record.desired == "stopped":
         if alive and run is not None and run.live:
-            b.actions.append(Kill(spec.name, run.id, "stop", "meant to be stopped"))
+            b.actions.append(Kill(agent=spec.name, run_id=run.id, reason="stop", detail="meant to be stopped"))
         b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
         return
 
-    if alive and agent is not None and run is not None and not run.live and run.pane_id == agent.pane.pane_id:
+    if alive and agent is not None and run is not None and not run.live and runs_in(run, agent.pane):
         # The run's end is recorded (its wrapper wrote the exit code) but the wrapper has not
         # quite exited: treat it as dead; a respawn sweeps what is left of it.
         alive = False
-    if alive and agent is not None and (run is None or not run.live or run.pane_id != agent.pane.pane_id):
+    if alive and agent is not None and (run is None or not run.live or not runs_in(run, agent.pane)):
         b.actions.append(
             Adopt(agent=spec.name, window_id=agent.pane.window_id, pane_id=agent.pane.pane_id, pid=agent.pane.pid)
         )

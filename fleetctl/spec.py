@@ -204,6 +204,7 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "log_max_size": (parse_size, 'a size such as "10MB", "512KB" or bytes'),
     "log_keep": (_int_range(1, 1000), "an integer from 1 to 1000"),
     "doctor_patterns": (_regex_list, "a list of valid regexes"),
+    "kind": (_string, 'an agent kind: "claude", "codex", "gemini", "aider", "generic" or a [kinds.NAME] of this file'),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 
@@ -231,6 +232,7 @@ POOL_FIELDS: dict[str, tuple[Parser, str]] = {
     "merge_into": (_string, "a branch name string"),
     "pr_command": (_string, "a non-empty command string"),
     "worktree_keep": (_duration, 'a duration such as "7d"'),
+    "kind": AGENT_FIELDS["kind"],
 }
 
 FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
@@ -295,10 +297,11 @@ def parse(text: str, path: Path) -> FleetSpec:
         line = int(m.group(1)) if m else None
         raise ConfigError(_display(path), None, f"invalid TOML: {msg}", line) from None
 
-    unknown = set(data) - {"fleet", "defaults", "agents", "pools"}
+    unknown = set(data) - {"fleet", "defaults", "agents", "pools", "kinds"}
     if unknown:
         key = sorted(unknown)[0]
-        raise ctx.fail(key, None, "unknown section; expected [fleet], [defaults], [agents.NAME] or [pools.NAME]")
+        expected = "expected [fleet], [defaults], [agents.NAME], [pools.NAME] or [kinds.NAME]"
+        raise ctx.fail(key, None, f"unknown section; {expected}")
     base_dir = path.parent.resolve()
     fleet_table = _table(ctx, data, "fleet", required=True)
     fleet = _fields(ctx, "fleet", fleet_table, FLEET_FIELDS)
@@ -313,6 +316,7 @@ def parse(text: str, path: Path) -> FleetSpec:
 
     agents = _agents(ctx, _table(ctx, data, "agents", required=False), defaults, base_dir)
     pools = _pools(ctx, _table(ctx, data, "pools", required=False), base_dir, {a.name for a in agents})
+    kinds = _kinds(ctx, data, agents, pools)
     state_dir = Path(fleet.get("state_dir", ".fleet")).expanduser()
     return FleetSpec(
         name=fleet["name"],
@@ -323,7 +327,26 @@ def parse(text: str, path: Path) -> FleetSpec:
         on_alert=fleet.get("on_alert"),
         supervisor=fleet.get("supervisor", True),
         max_actions_per_tick=fleet.get("max_actions_per_tick", 50),
+        kinds=kinds,
     )
+
+
+def _kinds(
+    ctx: _Ctx, data: dict[str, Any], agents: tuple[AgentSpec, ...], pools: tuple[PoolSpec, ...]
+) -> dict[str, object]:
+    """Check [kinds.NAME] tables (compiled only when there are any) and that every kind named exists."""
+    from fleetctl.kinds.load import BUILTIN
+
+    tables = _table(ctx, data, "kinds", required=False)
+    if tables:
+        from fleetctl.kinds import load_kinds
+
+        load_kinds(tables, path=_display(ctx.path))
+    known = (*BUILTIN, *(name for name in tables if name not in BUILTIN))
+    for where, name in [*((f"agents.{a.base}", a.kind) for a in agents), *((f"pools.{p.name}", p.kind) for p in pools)]:
+        if name not in known:
+            raise ctx.fail(where, "kind", f"no kind named {name!r}; expected one of: {', '.join(known)}")
+    return dict(tables)
 
 
 def _table(ctx: _Ctx, data: dict[str, Any], key: str, *, required: bool) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import signal as signals
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from fleetctl.model import PaneInfo, ProcInfo
 from fleetctl.procs import ProcTable
@@ -191,6 +192,8 @@ class FakeWindow:
     pid: int
     index: int
     activity: float
+    exit_file: Path | None = None  # where the run's wrapper writes its command's exit status
+    exit_written: bool = False
 
 
 class FakeTmuxGateway:
@@ -223,6 +226,10 @@ class FakeTmuxGateway:
 
     def _pane(self, window: FakeWindow) -> PaneInfo:
         proc = self.procs.processes[window.pid]
+        if not proc.alive and window.exit_file is not None and not window.exit_written:
+            # As the real wrapper does once its command ended (a closed window's wrapper dies first).
+            window.exit_file.write_text(f"{proc.exit_status}\n")
+            window.exit_written = True
         return PaneInfo(
             window_id=window.window_id,
             window_name=window.name,
@@ -270,6 +277,7 @@ class FakeTmuxGateway:
             pid=proc.pid,
             index=index,
             activity=self.clock.time(),
+            exit_file=Path(request.argv[-1]).with_suffix(".exit") if request.argv[-1].endswith(".sh") else None,
         )
         self.windows.append(window)
         return OpenedWindow(name=request.name, window_id=window.window_id, pane_id=window.pane_id, pid=proc.pid)

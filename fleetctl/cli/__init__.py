@@ -62,6 +62,8 @@ COMMANDS: dict[str, str] = {
     "send": "fleetctl.cli.messages:send",
     "inbox": "fleetctl.cli.messages:inbox",
     "tui": "fleetctl.cli.tui:tui",
+    "store": "fleetctl.cli.store:store",
+    "kinds": "fleetctl.cli.kinds:kinds",
 }
 
 

@@ -63,12 +63,22 @@ def up(ctx: FleetContext, names: tuple[str, ...]) -> int:
 def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
     """Stop the named (or all) agents and every process they started.
 
-    Exit 0 only when no process is left; otherwise exit 1 and list what survived.
+    Works when the state database cannot be read or written: the agents are then stopped from
+    what tmux and /proc show, and one line says what could not be recorded. Exit 0 only when no
+    process the fleet started is left; otherwise exit 1 and list what survived.
     """
+    from fleetctl.runtime import stop
+
     fleet = ctx.fleet()
     agents, windows = _split(fleet, names)
-    left = fleet.down(agents) if agents or not names else []  # no names: everything
-    left += _stop_windows(fleet, windows, "stopped by fleetctl down")
+    left = _stop_windows(fleet, windows, "stopped by fleetctl down")
+    report = stop.stop_all(fleet, agents) if agents or not names else None  # no names: everything
+    if report is not None and report.unrecorded:
+        print(
+            f"warning: stopped from tmux and /proc alone; not recorded: {printable(report.unrecorded)}",
+            file=sys.stderr,
+        )
+    left += report.lines if report is not None else []
     for line in left:
         print(f"error: {printable(line)}", file=sys.stderr)
     return EXIT_FAILED if left else EXIT_OK

@@ -29,6 +29,7 @@ from fleetctl.runtime import logs
 from fleetctl.runtime.context import Runtime
 
 SCAN_REUSE_SECONDS = 1.0
+EXIT_FILE_READS = 6  # an exit file found empty is read again, for up to ~60 ms in all
 
 
 @record
@@ -194,19 +195,26 @@ def exit_files(rt: Runtime) -> set[str]:
 
 
 def exit_status(rt: Runtime, run: Run, pane: PaneInfo | None) -> tuple[int | None, int | None]:
-    """(exit code, signal) of an ended run: the wrapper's own record first; tmux's
-    pane_dead_status is only a hint."""
-    try:
-        raw = (rt.runs_dir / f"{run.id}.exit").read_text().strip()
-        status = int(raw)
-    except (OSError, ValueError):
-        if pane is not None and pane.dead_status is not None:
-            status = pane.dead_status
-        else:
-            return None, None
-    if status > 128:
-        return None, status - 128
-    return status, None
+    """(exit code, signal) of an ended run, (None, None) when it is unknown.
+
+    The wrapper's exit file is the only record of the command's own code. tmux's
+    pane_dead_status is the wrapper's status, not the command's (0 after the wrapper's
+    linger), so it says only that the wrapper was killed by a signal. A file still being
+    written (created, not yet filled) is read again for a moment.
+    """
+    path = rt.runs_dir / f"{run.id}.exit"
+    for attempt in range(EXIT_FILE_READS):
+        try:
+            raw = path.read_text().strip()
+        except OSError:
+            break
+        if raw.isdigit():
+            status = int(raw)
+            return (None, status - 128) if status > 128 else (status, None)
+        rt.clock.sleep(0.002 * 2**attempt)
+    if pane is not None and pane.dead_status is not None and pane.dead_status > 128:
+        return None, pane.dead_status - 128
+    return None, None
 
 
 def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float) -> list[Ended]:
@@ -224,7 +232,7 @@ def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], n
             continue  # pool task runs end through pools.PoolRunner
         agent = obs.agents.get(name)
         finished = f"{run.id}.exit" in listed
-        own_pane = agent is not None and agent.pane.pane_id == run.pane_id
+        own_pane = agent is not None and planner.runs_in(run, agent.pane)
         if not finished and agent is not None and agent.alive and (own_pane or run.pane_id is None):
             continue
         if not finished and not obs.server_running and run.pane_id is None:

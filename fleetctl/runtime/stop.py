@@ -4,16 +4,19 @@ stopped the run and why, after its processes are confirmed gone."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from fleetctl import plan as planner
+from fleetctl.errors import FleetError, OperationFailed, StoreError
 from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
+from fleetctl.record import record
 from fleetctl.runtime import logs, observe, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 
 SUPERVISOR_STOP_SECONDS = 5.0
 _STOPPED_BY = {"stop": "down", "restart": "restart", "config": "config"}
+SWEEPS = 3  # sweeps for processes forked while the fleet was being stopped
 _WHO = {"cli": "fleetctl down", "tui": "the TUI"}  # who stopped an agent, as its event says
 
 
@@ -62,8 +65,87 @@ def kill_runs(
     return failures
 
 
+def restart(rt: Runtime, names: Sequence[str], start: Callable[[list[str]], list[str]]) -> list[str]:
+    """Stop the agents' current runs, then `start` them (up); returns failure lines.
+
+    When the start (or recording the stop) fails after a run was stopped, say so: the agent
+    was stopped by this restart and is not running, whatever stopped the command.
+    """
+    specs = rt.resolve(names)
+    agents = [s.name for s in specs]
+    stopped: list[str] = []
+    try:
+        with rt.store.lock():
+            now = rt.now()
+            obs = observe.observe(rt, ports_for=set())
+            records = rt.records(now)
+            rt.store.set_desired(agents, "running")
+            kills = [
+                planner.Kill(agent=s.name, run_id=r.current.id, reason="restart", detail="restarted by request")
+                for s in specs
+                if (r := records.get(s.name)) is not None and r.current is not None and r.current.live
+            ]
+            stopped = [k.agent for k in kills]
+            # A requested restart neither spends the respawn budget nor waits for backoff.
+            failures = kill_runs(rt, kills, obs, records, now) if kills else []
+        return failures + start(agents)
+    except (FleetError, OSError) as exc:
+        if not stopped:
+            raise
+        why = exc.message if isinstance(exc, FleetError) else str(exc)
+        running = {p.window_name for p in rt.tmux.panes() or [] if not p.dead}
+        down = [a for a in stopped if a not in running]
+        lines = [f"{', '.join(down)}: stopped by this restart and not started again: {why}"] if down else []
+        if len(down) < len(stopped):
+            started = ", ".join(a for a in stopped if a in running)
+            lines.append(f"{started}: restarted, but the start could not be recorded ({why})")
+        raise OperationFailed(
+            "; ".join(lines),
+            hint="once that is fixed, `fleetctl reconcile` starts what is not running and adopts what is",
+        ) from None
+
+
+@record
+class DownReport:
+    """What `down` left: the pids of the fleet's processes still alive, and what it could not
+    record in the store (None: everything was recorded)."""
+
+    left: tuple[int, ...]
+    unrecorded: str | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        return [f"process {pid} survived SIGKILL" for pid in self.left]
+
+
 def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
     """Stop agents and everything they started; returns what could not be stopped."""
+    return stop_all(rt, names).lines
+
+
+def stop_all(rt: Runtime, names: Sequence[str] = ()) -> DownReport:
+    """Stop agents and everything they started, from the store and from the truth.
+
+    When the store cannot be read or written (damaged, truncated, read-only, full), the
+    agents are stopped from what tmux and /proc show alone: the fleet's tmux server and
+    every process carrying the fleet's FLEET_NAME. Either way, processes that carry the
+    fleet's name (and, for named agents, their FLEET_AGENT) are swept last, so nothing
+    that left its process group and tree outlives `down`.
+    """
+    specs = rt.resolve(names)  # an unknown name is a usage error before anything is stopped
+    unrecorded = None
+    try:
+        left = _down_recorded(rt, names)
+    except (StoreError, OSError) as exc:
+        unrecorded = str(exc)
+        if isinstance(exc, StoreError):
+            unrecorded = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        left = from_truth(rt, [s.name for s in specs] if names else [])
+    left |= sweep_fleet(rt, [s.name for s in specs] if names else [])
+    return DownReport(left=tuple(sorted(left)), unrecorded=unrecorded)
+
+
+def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
     everything = not names
     specs = rt.resolve(names)
     with rt.store.lock():
@@ -138,7 +220,64 @@ def down(rt: Runtime, names: Sequence[str] = ()) -> list[str]:
                 terminate.await_server_exit(rt)
         leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), rt.procs.scan(), since)
         left |= {p for pids in leftovers.values() for p in pids}
-    return [f"process {pid} survived SIGKILL" for pid in sorted(left)]
+    return left
+
+
+def _carriers(rt: Runtime, agents: Sequence[str]) -> set[int]:
+    """Live processes carrying this fleet's FLEET_NAME (and one of these FLEET_AGENTs, if named)."""
+    found = rt.procs.find_env("FLEET_NAME", {rt.spec.name}).get(rt.spec.name, [])
+    if agents:
+        wanted = set(agents)
+        found = [p for p in found if rt.procs.environ(p).get("FLEET_AGENT") in wanted]
+    return set(found) - {os.getpid()}
+
+
+def _grace(rt: Runtime, agents: Sequence[str]) -> float:
+    specs = [rt.spec.agent(a) for a in agents] if agents else list(rt.spec.agents)
+    return max((s.stop_timeout for s in specs if s is not None), default=terminate.DEFAULT_STOP_SECONDS)
+
+
+def sweep_fleet(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
+    """End every process that still carries the fleet's name (for named agents: their name
+    too); returns the pids that survived SIGKILL."""
+    left: set[int] = set()
+    for _ in range(SWEEPS):
+        pids = _carriers(rt, agents)
+        if not pids:
+            break
+        table = rt.procs.read(pids)
+        targets = {p: table.procs[p].start_time for p in pids if p in table.procs}
+        left = terminate.escalate(rt.procs, rt.clock, [(targets, _grace(rt, agents))])
+    return left
+
+
+def from_truth(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
+    """Stop agents from what tmux and /proc show, without the store: every pane of the
+    fleet's tmux server (or the named agents' windows) with its tree and group, and every
+    process carrying the fleet's name. Returns the pids that survived SIGKILL."""
+    panes = rt.tmux.panes() or []
+    table = rt.procs.scan()
+    wanted = set(agents)
+    chosen = [p for p in panes if not wanted or p.window_name in wanted]
+    pids: set[int] = set()
+    for pane in chosen:
+        if not pane.dead:
+            pids.update(table.tree(pane.pid))
+            pids.update(table.group(pane.pid))
+    pids |= _carriers(rt, agents)
+    pids.discard(os.getpid())
+    targets = {p: table.procs[p].start_time for p in pids if p in table.procs}
+    servers = {table.procs[p.pid].ppid for p in chosen if p.pid in table.procs}
+    left = terminate.escalate(rt.procs, rt.clock, [(targets, _grace(rt, agents))])
+    if not wanted:
+        rt.tmux.kill_server()
+        server = {p: table.procs[p].start_time for p in servers if p > 1 and p in table.procs}
+        if terminate.wait_gone(rt.procs, rt.clock, server, terminate.SERVER_EXIT_SECONDS):
+            left |= terminate.kill_now(rt.procs, rt.clock, server)
+        rt.tmux.remove_socket()
+    else:
+        rt.tmux.kill_windows(p.window_id for p in chosen)
+    return left
 
 
 def kill(rt: Runtime, names: Sequence[str]) -> list[str]:

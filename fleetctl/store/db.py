@@ -248,11 +248,12 @@ def explain(path: Path, exc: BaseException) -> StoreError:
         wal = Path(f"{path}-wal")
         kept = wal.stat().st_size if wal.exists() else 0
         hint = (
-            f"restore fleet.db from a backup if you have one; its -wal file ({kept} bytes) may hold the last "
-            "changes, keep a copy of it"
+            f"`fleetctl store recover` makes a new database from what is left (its -wal file, {kept} bytes, may "
+            "hold the last changes; the empty file is kept beside it), then `fleetctl reconcile` adopts the "
+            "running agents"
             if kept
-            else "restore it from a backup if you have one; otherwise delete the empty file (nothing is left "
-            "in it) and `fleetctl reconcile` adopts the running agents"
+            else "nothing is left in it: `fleetctl store recover` puts a new database in its place (the empty "
+            "file is kept beside it), then `fleetctl reconcile` adopts the running agents"
         )
         return StoreError(f"{path}: the state database is an empty file (0 bytes): it was truncated", hint=hint)
     if first.startswith(NOT_SQLITE):

@@ -56,6 +56,9 @@ def recover(path: Path, dest: Path, *, use_cli: bool = True) -> Recovery:
         raise StoreError(f"{dest}: already exists", hint="name a new file to recover into")
     binary = shutil.which("sqlite3") if use_cli else None
     problems: list[str] = []
+    if path.stat().st_size == 0:  # nothing for .recover to read; the -wal alone may hold rows
+        binary = None
+        problems.append("the file is empty (0 bytes): only what its -wal holds could be copied")
     with tempfile.TemporaryDirectory(prefix=".recover-", dir=dest.parent) as work:
         copy = _working_copy(path, Path(work))
         if binary is not None:
