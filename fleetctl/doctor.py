@@ -140,6 +140,32 @@ def check_database(state_dir: Path) -> Check:
     return Check(name="database", ok=True, detail=f"{path} ok")
 
 
+UNMATCHED_LISTED = 10
+
+
+def check_unmatched_tasks(spec: FleetSpec) -> Check | None:
+    """Queued tasks no pool takes (their labels match no pool's): they would wait silently.
+
+    None when the fleet has no pools (its backlog is for `task next`) or no store yet.
+    """
+    from fleetctl.store import StateStore
+    from fleetctl.taskmatch import queued_unmatched, why_unmatched
+
+    if not spec.pools or not (spec.state_dir / "fleet.db").exists():
+        return None
+    store = StateStore(spec.state_dir)
+    try:
+        count, ids = queued_unmatched(store, spec.pools, UNMATCHED_LISTED)
+        lost = [t for t in (store.task(i) for i in ids) if t is not None]
+    finally:
+        store.close()
+    if not count:
+        return Check(name="tasks", ok=True, detail="every queued task has a pool that takes it")
+    listed = "; ".join(why_unmatched(t, spec.pools) for t in lost)
+    more = f"; and {count - len(lost)} more" if count > len(lost) else ""
+    return Check(name="tasks", ok=False, detail=f"{count} queued task(s) no pool takes: {listed}{more}")
+
+
 # --- agents ---------------------------------------------------------------------------
 
 

@@ -6,7 +6,7 @@ import contextlib
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -16,6 +16,7 @@ from fleetctl.cli.render import printable
 
 if TYPE_CHECKING:
     from fleetctl.model import Event
+    from fleetctl.runtime.context import Runtime
 
 
 class Report:
@@ -97,6 +98,28 @@ def _report_options(f: Callable[..., int]) -> Callable[..., int]:
     return click.option("-v", "--verbose", is_flag=True, help="Also list the agents left as they were.")(f)
 
 
+def _split(fleet: Runtime, names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Agent names and task window names (`pool.id`)."""
+    from fleetctl.runtime import taskwindows
+
+    return taskwindows.split(fleet, names)
+
+
+def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
+    """Stop task windows; their tasks go back to the queue (the pool runs them again)."""
+    if not windows:
+        return []
+    from fleetctl.runtime import taskwindows
+
+    failures, idle = taskwindows.stop(fleet, windows, why)
+    for name in windows:
+        if name in idle:
+            print(f"{name}: no task window runs by that name; nothing to stop", file=sys.stderr)
+        else:
+            print(f"{name}: stopped; the pool queues its task again (`fleetctl task cancel` drops it)", file=sys.stderr)
+    return failures
+
+
 @command(name="up")
 @click.argument("names", nargs=-1, shell_complete=complete_agents)
 @_report_options
@@ -130,17 +153,21 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
 
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
-    report = stop.stop_all(fleet, names)
-    if report.unrecorded:
+    agents, windows = _split(fleet, names)
+    left = _stop_windows(fleet, windows, "stopped by fleetctl down")
+    report = stop.stop_all(fleet, agents) if agents or not names else None  # no names: everything
+    if report is not None and report.unrecorded:
         print(
             f"warning: stopped from tmux and /proc alone; not recorded: {printable(report.unrecorded)}",
             file=sys.stderr,
         )
-    out.left_alone([s.name for s in fleet.resolve(names)], "already stopped")
-    for line in report.lines:
+    if agents or not names:
+        out.left_alone([s.name for s in fleet.resolve(agents)], "already stopped")
+    left += report.lines if report is not None else []
+    for line in left:
         print(f"error: {printable(line)}", file=sys.stderr)
     out.print([])
-    return EXIT_FAILED if report.left else EXIT_OK
+    return EXIT_FAILED if left else EXIT_OK
 
 
 @command(name="restart")
@@ -148,14 +175,19 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
 @_report_options
 @pass_fleet
 def restart(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
-    """Stop and start agents (does not spend their respawn budget).
+    """Stop and start agents (does not spend their respawn budget); `pool.id` stops a task window
+    and its pool runs the task again.
 
     Prints one line per agent started (or failed) and a summary.
     """
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
-    failures = fleet.restart(names, out.progress)
-    out.failed(failures, {s.name for s in fleet.resolve(names)})
+    agents, windows = _split(fleet, names)
+    failures = _stop_windows(fleet, windows, "restarted by request")
+    if agents:
+        agent_failures = fleet.restart(agents, out.progress)
+        failures += agent_failures
+        out.failed(agent_failures, {s.name for s in fleet.resolve(agents)})
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -16,10 +16,15 @@ from fleetctl.cli.base import EXIT_OK, FleetContext, command, complete_agents, p
 @click.argument("name", metavar="NAME", shell_complete=complete_agents)
 @pass_fleet
 def attach(ctx: FleetContext, name: str) -> int:
-    """Attach to an agent's tmux window (inside tmux: switch to it). Detach with C-b d."""
+    """Attach to an agent's (or a task window's: `pool.id`) tmux window (inside tmux: switch). Detach with C-b d."""
+    from fleetctl.runtime import taskwindows
+
     fleet = ctx.fleet()
     inside = os.environ.get("TMUX", "").split(",")[0] == fleet.tmux.socket_path()
-    argv = fleet.attach_argv(name, inside)
+    if taskwindows.is_window(fleet, name):  # a pool's task window: `pool.id`
+        argv = fleet.tmux.attach_argv(taskwindows.pane(fleet, name).window_id, inside)
+    else:
+        argv = fleet.attach_argv(name, inside)
     env = dict(os.environ)
     if not inside:
         env.pop("TMUX", None)

@@ -98,20 +98,25 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
 @click.option("--color", is_flag=True, help="Keep the colours the screen showed.")
 @pass_fleet
 def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool, color: bool) -> int:
-    """An agent's pane output as its screen showed it, kept in a log file per run (also after it died).
+    """An agent's (or a task window's, `pool.id`) pane output as its screen showed it, kept in a
+    log file per run (also after it ended).
 
     The bytes are played through a terminal emulator: a spinner redrawn in place shows as its
     last frame, and cursor moves and control sequences act instead of being printed.
     """
     from fleetctl import logview
     from fleetctl.redact import redact
+    from fleetctl.runtime.status import task_window_name
     from fleetctl.screentext import ScreenText
 
     fleet = ctx.fleet()
-    fleet.resolve([name])
+    window = task_window_name(fleet, name)  # a pool's task window: `pool.id`
+    if not window:
+        fleet.resolve([name])
     directory = fleet.logs_dir / name
     if not follow and not logview.log_files(directory):
-        raise UsageError(f"{name} has no logs yet in {directory}", hint=f"start it with `fleetctl up {name}`")
+        hint = "its task has not run yet (`fleetctl task show`)" if window else f"start it with `fleetctl up {name}`"
+        raise UsageError(f"{name} has no logs yet in {directory}", hint=hint)
 
     def show_lines(shown: list[str]) -> None:
         for line in shown:
@@ -170,6 +175,9 @@ def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
         checks.append(doc.check_state_dir(spec.state_dir))
         checks.append(doc.check_lock(spec.state_dir, ProcessGateway().alive))
         checks.append(doc.check_database(spec.state_dir))
+        unmatched = doc.check_unmatched_tasks(spec) if checks[-1].ok else None
+        if unmatched is not None:
+            checks.append(unmatched)
     _print_checks(checks, as_json, final=False)
     agent_checks: list[doc.Check] = []
     tmux_ok = all(c.ok for c in checks if c.name == "tmux")

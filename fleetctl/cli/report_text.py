@@ -6,7 +6,8 @@ import time
 
 from fleetctl.cli.render import printable, table
 from fleetctl.humanize import duration
-from fleetctl.report import AgentSummary, Incident, Report
+from fleetctl.report import TOTAL_KEYS, AgentSummary, Incident, Report
+from fleetctl.taskmatch import SHOWN_IDS
 
 
 def render_text(report: Report, now: float | None = None) -> str:
@@ -17,43 +18,34 @@ def render_text(report: Report, now: float | None = None) -> str:
         f"until {_stamp(report.until)}",
         "",
     ]
+    headers = ["AGENT", "RUNS", "RESPAWNS", "CLEAN", "CRASHES", "RATE-LIMITED", "AUTH", "START-FAIL", "STALLS"]
+    headers += ["TIMEOUTS", "KILLS", "GATE-FAIL", "ALERTS", "NOW"]
     rows = [
         [
-            a.name,
+            a.name + (" (pool)" if a.pool else ""),
             a.runs_started,
             a.respawns,
+            a.clean_exits,
             a.crashes,
+            a.rate_limited,
+            a.auth,
             a.start_failures,
             a.stalls,
             a.timeouts,
             _kills(a),
+            a.gate_failures,
             a.alerts,
             "failed" if a.failed else "",
         ]
         for a in report.agents
     ]
     t = report.totals()
-    rows.append(
-        [
-            "total",
-            t["runs_started"],
-            t["respawns"],
-            t["crashes"],
-            t["start_failures"],
-            t["stalls"],
-            t["timeouts"],
-            t["kills"],
-            t["alerts"],
-            "",
-        ]
-    )
-    lines.append(
-        table(
-            ["AGENT", "RUNS", "RESPAWNS", "CRASHES", "START-FAIL", "STALLS", "TIMEOUTS", "KILLS", "ALERTS", "NOW"], rows
-        )
-    )
+    rows.append(["total", *(t[k] for k in TOTAL_KEYS), ""])
+    lines.append(table(headers, rows))
     sections = [
         ("crashes", report.crashes),
+        ("rate limited", report.rate_limited),
+        ("auth failures", report.auth),
         ("start failures", report.start_failures),
         ("stalls", report.stalls),
         ("timeouts", report.timeouts),
@@ -71,6 +63,10 @@ def render_text(report: Report, now: float | None = None) -> str:
         changes = ", ".join(f"{k} {v}" for k, v in report.tasks.items())
         board = ", ".join(f"{k} {v}" for k, v in sorted((report.task_states or {}).items())) or "empty"
         lines += [f"tasks: {changes}", f"task board now: {board}"]
+    if report.unmatched_count:
+        ids = ", ".join(str(i) for i in report.unmatched_tasks[:SHOWN_IDS])
+        more = ", …" if report.unmatched_count > SHOWN_IDS else ""
+        lines.append(f"tasks no pool can take: {report.unmatched_count} (ids {ids}{more}; see `fleetctl doctor`)")
     c = report.cycles
     lines.append(f"supervise: {c.total} cycles, {c.busy} did work ({c.busy_share:.0%})")
     lines.append(f"duplicates: {len(report.duplicates)}")

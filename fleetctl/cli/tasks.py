@@ -144,8 +144,22 @@ def task_add(
         raise UsageError("--body and --body-file: give one of them")
     if body_file is not None:
         body = _read_body(body_file)
-    print(_board(ctx).add(title, body or "", priority, labels, pool, key, acceptance or ""))
+    board = _board(ctx)
+    tid = board.add(title, body or "", priority, labels, pool, key, acceptance or "")
+    print(tid)
+    _warn_unmatched(board, [tid])
     return EXIT_OK
+
+
+def _warn_unmatched(board: TaskBoard, ids: list[int]) -> None:
+    """One warning line (stderr, exit 0) per new task no pool takes: it would wait silently."""
+    import sys
+
+    from fleetctl.cli.render import printable
+    from fleetctl.taskmatch import warnings
+
+    for line in warnings(board.fleet, ids):
+        print(printable(line), file=sys.stderr)
 
 
 def _read_body(path: str) -> str:
@@ -170,8 +184,11 @@ def _read_body(path: str) -> str:
 @pass_fleet
 def task_import(ctx: FleetContext, path: str) -> int:
     """Add every task of a JSON Lines file (title, body, priority, labels, pool, key, acceptance), all or nothing."""
-    for tid in _board(ctx).import_jsonl(path):
+    board = _board(ctx)
+    ids = board.import_jsonl(path)
+    for tid in ids:
         print(tid)
+    _warn_unmatched(board, ids)
     return EXIT_OK
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fleetctl import plan as planner
-from fleetctl.model import AgentRecord, AgentSpec, AgentState, Observation
+from fleetctl.model import TASK_WINDOW_SEPARATOR, AgentRecord, AgentSpec, AgentState, Observation, PaneInfo
 from fleetctl.record import record, replace
 from fleetctl.runtime import observe
 from fleetctl.runtime.context import Runtime
@@ -53,6 +53,74 @@ class AgentStatus:
         }
 
 
+@record
+class TaskWindowStatus:
+    """One running task window (`<pool>.<task id>`): what `status` shows below the agents.
+
+    `activity` is '-' until task windows get an activity reading of their own.
+    """
+
+    name: str
+    pool: str
+    task: int
+    title: str
+    attempt: int
+    state: str
+    runtime_s: float | None
+    window: str | None
+    pid: int | None
+    activity: str = "-"
+    max_attempts: int = 1
+
+    def as_json(self) -> dict[str, object]:
+        """The keys of an agent's row (so scripts reading `name`, `state`, `window` keep working), and the task's."""
+        return {
+            "name": self.name,
+            "kind": "task",
+            "state": self.state,
+            "pid": self.pid,
+            "port": None,
+            "window": self.window,
+            "uptime_s": None if self.runtime_s is None else round(self.runtime_s, 1),
+            "pool": self.pool,
+            "task": self.task,
+            "title": self.title,
+            "attempt": self.attempt,
+            "activity": self.activity,
+        }
+
+
+# How a task window's state shows where agents' states are expected (the TUI's table).
+_WINDOW_AGENT_STATE = {
+    "running": AgentState.RUNNING,
+    "gating": AgentState.RUNNING,
+    "starting": AgentState.STARTING,
+    "ending": AgentState.COMPLETED,
+    "no window": AgentState.STOPPED,
+}
+
+
+def window_row(window: TaskWindowStatus) -> AgentStatus:
+    """A task window as an agent-shaped row (the TUI lists both in one table): the attempt
+    stands in the respawn column, the task's title is the reason."""
+    return AgentStatus(
+        name=window.name,
+        state=_WINDOW_AGENT_STATE.get(window.state, AgentState.RUNNING),
+        pid=window.pid,
+        port=None,
+        window=window.window,
+        uptime_s=window.runtime_s,
+        respawns=max(0, window.attempt - 1),
+        max_respawns=max(0, window.max_attempts - 1),
+        last_exit=None,
+        last_output_s=None,
+        reason=f"task {window.task} ({window.state}): {window.title}",
+        next_retry_s=None,
+        failure_class=None,
+        task=window.task,
+    )
+
+
 def views(
     rt: Runtime, specs: Sequence[AgentSpec] | None = None
 ) -> tuple[planner.Plan, Observation, dict[str, AgentRecord]]:
@@ -76,6 +144,74 @@ def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
         record_ = records.get(spec.name)
         rows.append(row(spec, as_status(plan.views[spec.name], record_), record_, obs, obs.time))
     return rows
+
+
+def status_and_tasks(rt: Runtime, names: Sequence[str] = ()) -> tuple[list[AgentStatus], list[TaskWindowStatus]]:
+    """The agents' rows and the task windows' rows from one observation, changing nothing.
+
+    Names of the form `pool.id` pick task windows; the others are agents (all when none is named).
+    """
+    windows = [n for n in names if task_window_name(rt, n)]
+    agent_names = [n for n in names if n not in windows]
+    specs = rt.resolve(agent_names) if agent_names or not names else []
+    plan, obs, records = views(rt, specs)
+    rows = []
+    for spec in specs:
+        record_ = records.get(spec.name)
+        rows.append(row(spec, as_status(plan.views[spec.name], record_), record_, obs, obs.time))
+    tasks = task_windows(rt, obs)
+    if names:
+        tasks = [t for t in tasks if t.name in windows]
+    return rows, tasks
+
+
+def task_window_name(rt: Runtime, name: str) -> bool:
+    """Is this a task window's name: a pool of the fleet file, a dot, a task id?"""
+    pool, sep, task = name.partition(TASK_WINDOW_SEPARATOR)
+    return bool(sep) and task.isdigit() and rt.spec.pool(pool) is not None
+
+
+def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
+    """Every task window the store watches, with its pane as tmux showed it (sorted by pool, task)."""
+    if not rt.spec.pools or not rt.store.path.exists():
+        return []
+    panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
+    by_name = {p.window_name: p for p in panes.values()}
+    out = []
+    for task, run in rt.store.window_tasks():
+        name = run.agent if run is not None else (task.agent or f"{task.pool}{TASK_WINDOW_SEPARATOR}{task.id}")
+        pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
+        pane = pane or by_name.get(name)
+        out.append(
+            TaskWindowStatus(
+                name=name,
+                pool=name.split(TASK_WINDOW_SEPARATOR, 1)[0],
+                task=task.id,
+                title=task.title,
+                attempt=task.attempt,
+                state=_window_state(rt, run.id if run is not None else None, pane),
+                runtime_s=max(0.0, obs.time - run.started) if run is not None and run.live else None,
+                window=pane.window_id if pane is not None else None,
+                pid=pane.pid if pane is not None and not pane.dead else None,
+                max_attempts=task.max_attempts,
+            )
+        )
+    return sorted(out, key=lambda t: (t.pool, t.task))
+
+
+def _window_state(rt: Runtime, run_id: str | None, pane: PaneInfo | None) -> str:
+    """running; gating (the agent exited, the pool's gate runs); ending (exit written); starting; no window."""
+    if run_id is None:
+        return "starting"  # claimed; its run is recorded once its window has opened
+    if pane is None:
+        return "no window"
+    if pane.dead:
+        return "ending"
+    if (rt.runs_dir / f"{run_id}.exit").exists():
+        return "ending"
+    if (rt.runs_dir / f"{run_id}.agent").exists():
+        return "gating"
+    return "running"
 
 
 def as_status(view: planner.AgentView, record_: AgentRecord | None) -> planner.AgentView:

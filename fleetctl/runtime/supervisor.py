@@ -80,11 +80,15 @@ class Supervisor:
         rt = self.rt
         with rt.store.lock():
             cycle_start = rt.clock.monotonic()
+            first_event = rt.store.last_event_id()
             result = passes.tick(rt, supervisor=False)
+            # A cycle did work when it acted on an agent or wrote an event (dispatch, settled
+            # tasks, alerts): the same records `fleetctl events` shows.
+            busy = result.acted or rt.store.last_event_id() != first_event
             rt.store.bump("supervise_cycles")
-            if result.acted:
+            if busy:
                 rt.store.bump("supervise_busy_cycles")
-            rt.store.record_cycle(rt.now(), result.acted, rt.clock.monotonic() - cycle_start)
+            rt.store.record_cycle(rt.now(), busy, rt.clock.monotonic() - cycle_start)
         deadline = result.plan.wake_at
         if result.acted:
             recheck = rt.now() + ACTED_RECHECK_SECONDS

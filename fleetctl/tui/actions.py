@@ -29,8 +29,27 @@ def _failed(lines: list[str]) -> None:
         raise OperationFailed("; ".join(lines))
 
 
+def _task_window(fleet: Any, name: str) -> bool:
+    """Is the row a pool's task window (`pool.id`) rather than an agent?"""
+    from fleetctl.runtime.context import Runtime
+    from fleetctl.runtime.taskwindows import is_window
+
+    return isinstance(fleet, Runtime) and is_window(fleet, name)
+
+
+def _stop_window(fleet: Any, name: str, why: str) -> str:
+    """`fleetctl restart/down pool.id`: the window stops, the pool queues its task again."""
+    from fleetctl.runtime.taskwindows import stop as stop_windows
+
+    failures, idle = stop_windows(fleet, [name], why)
+    _failed(failures + [f"{name}: no task window runs by that name" for _ in idle])
+    return f"{name} stopped; the pool queues its task again"
+
+
 def restart(fleet: Any, name: str) -> str:
     """`fleetctl restart NAME`."""
+    if _task_window(fleet, name):
+        return _stop_window(fleet, name, "restarted by request")
     done: list[str] = []
     _failed(fleet.restart([name], _progress_sink(done)))
     return "; ".join(done) or f"{name} restarted"
@@ -38,6 +57,8 @@ def restart(fleet: Any, name: str) -> str:
 
 def stop(fleet: Any, name: str) -> str:
     """`fleetctl down NAME`; the fleet comes from the TUI's loader, whose actor is the TUI."""
+    if _task_window(fleet, name):
+        return _stop_window(fleet, name, "stopped by request")
     _failed(fleet.down([name]))
     return f"{name} stopped"
 

@@ -133,7 +133,7 @@ class Observer:
                 return Snapshot(time=now, error=f"config: {_describe(exc)}", server_running=False)
             name = fleet.spec.name
             try:
-                rows = tuple(fleet.status())
+                rows = _rows(fleet)
                 running = any(r.window for r in rows) or fleet.tmux.panes() is not None
             except Exception as exc:
                 log.info("observation failed", extra={"error": str(exc)})
@@ -239,6 +239,18 @@ class Observer:
         except Exception as exc:
             error = f"events: {_describe(exc)}"
         return Detail(name=name, time=now, lines=tuple(lines), source=source, events=tuple(events), error=error)
+
+
+def _rows(fleet: Any) -> tuple[Any, ...]:
+    """The agents' rows, then a row per running task window (`pool.id`), from one observation."""
+    from fleetctl.runtime.context import Runtime
+
+    if not isinstance(fleet, Runtime):
+        return tuple(fleet.status())
+    from fleetctl.runtime.status import status_and_tasks, window_row
+
+    agents, windows = status_and_tasks(fleet)
+    return (*agents, *(window_row(w) for w in windows))
 
 
 def log_tail(directory: Any, lines: int) -> list[str]:
