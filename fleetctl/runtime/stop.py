@@ -242,12 +242,12 @@ def sweep_fleet(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
     too); returns the pids that survived SIGKILL."""
     left: set[int] = set()
     for _ in range(SWEEPS):
-        pids = _carriers(rt, agents)
+        pids = _carriers(rt, agents) - left  # one that survived SIGKILL is not waited on again
         if not pids:
             break
         table = rt.procs.read(pids)
         targets = {p: table.procs[p].start_time for p in pids if p in table.procs}
-        left = terminate.escalate(rt.procs, rt.clock, [(targets, _grace(rt, agents))])
+        left |= terminate.escalate(rt.procs, rt.clock, [(targets, _grace(rt, agents))])
     return left
 
 
