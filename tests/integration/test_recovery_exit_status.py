@@ -33,7 +33,7 @@ def test_an_end_whose_exit_file_is_gone_is_unknown_not_code_0(fleet_dir: FleetHa
     remover = "(until [ -s $f ]; do sleep 0.01; done; rm $f) >/dev/null 2>&1 &"
     fleet_dir.write(f"""
     [agents.w]
-    command = "sleep 0.6; f=$FLEET_STATE_DIR/runs/$FLEET_RUN.exit; {remover} exit 2"
+    command = "sleep 2; f=$FLEET_STATE_DIR/runs/$FLEET_RUN.exit; {remover} exit 2"
     min_uptime = "0.2s"
     restart = "never"
     """)
