@@ -33,7 +33,7 @@ def test_an_end_whose_exit_file_is_gone_is_unknown_not_code_0(fleet_dir: FleetHa
     pane is dead, as that pass would (nothing else runs: no supervisor)."""
     fleet_dir.write("""
     [agents.w]
-    command = "sleep 0.6; exit 2"
+    command = "sleep 2; exit 2"  # 2 s: verified first, even under load
     min_uptime = "0.2s"
     restart = "never"
     """)
