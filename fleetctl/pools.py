@@ -14,7 +14,7 @@ import json
 import shlex
 from pathlib import Path
 
-from fleetctl import dispatch
+from fleetctl import dispatch, redact
 from fleetctl import spec as spec_module
 from fleetctl.errors import FleetError
 from fleetctl.model import (
@@ -196,7 +196,7 @@ class PoolRunner:
             code, sig = observe.exit_status(fleet, run, window.pane)
             output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
             gate_code = _read_int(self._run_file(run.id, "gate"))
-            gate_output = _tail(self._gate_log(run), 20)
+            gate_output = redact.scrub(fleet.spec, _tail(self._gate_log(run), 20))
             clean = code == 0 and sig is None
             if code is None and sig is None:
                 end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")

@@ -97,7 +97,7 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
 @pass_fleet
 def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> int:
     """An agent's pane output, kept in a log file per run (also after the agent died)."""
-    from fleetctl import logview
+    from fleetctl import logview, redact
     from fleetctl.fleet import strip_ansi
 
     fleet = ctx.fleet()
@@ -110,7 +110,7 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
         text = data.decode("utf-8", "replace")
         if not raw:
             text = strip_ansi(text)
-        sys.stdout.write(text)
+        sys.stdout.write(redact.scrub(fleet.spec, text))
         sys.stdout.flush()
 
     if not follow:

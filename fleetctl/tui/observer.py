@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from fleetctl import logview
+from fleetctl import logview, redact
 from fleetctl.errors import FleetError
 from fleetctl.model import Event
 from fleetctl.record import field, record
@@ -227,7 +227,7 @@ class Observer:
             if not any(line.strip() for line in lines):
                 lines = log_tail(fleet.logs_dir / name, PANE_LINES)
                 source = "log" if lines else ""
-            lines += dead
+            lines = [redact.scrub(fleet.spec, line) for line in lines] + dead
         except Exception as exc:
             error = f"output: {_describe(exc)}"
         events: list[Event] = []

@@ -30,6 +30,8 @@ def test_a_secret_the_agent_prints_is_stored_and_shown_only_as_stars(fleet_dir: 
         "status --json": fleet_dir.run("status", "--json").out,
         "status": fleet_dir.run("status").out,
         "doctor": (lambda r: r.out + r.err)(fleet_dir.run("doctor")),
+        "logs": fleet_dir.run("logs", "leaky").out,
+        "logs --raw": fleet_dir.run("logs", "leaky", "--raw").out,
     }
     for what, text in shown.items():
         assert SECRET not in text, what
@@ -37,4 +39,4 @@ def test_a_secret_the_agent_prints_is_stored_and_shown_only_as_stars(fleet_dir: 
     assert any("failing with ***" in json.dumps(e) for e in events), shown["events --json"]
     for path in fleet_dir.state_dir().glob("fleet.db*"):
         assert SECRET.encode() not in path.read_bytes(), path
-    assert "failing with ***" in shown["doctor"]
+    assert "failing with ***" in shown["doctor"] and "failing with ***" in shown["logs"]
