@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.tmux, pytest.mark.chaos, pytest.mark.timeout(40 + 25 *
 
 def fleet_file(h: FleetHarness) -> None:
     body = "".join(
-        f'[agents.{name}]\ncommand = "sleep 600"\nmin_uptime = "0.3s"\nbackoff = "0s"\n'
+        f'[agents.{name}]\ncommand = "sleep 600"\nmin_uptime = "0.3s"\nbackoff = "0s"\nmax_respawns = 1000\n'
         f'env = {{ API_TOKEN = "{SECRET}" }}\n'
         for name in AGENTS
     )
@@ -87,20 +87,35 @@ def scripts_with_secret(h: FleetHarness) -> list[Path]:
     return found
 
 
+def wanted(h: FleetHarness) -> list[str]:
+    """The agents the store wants running (a `up` killed early may not have said so yet)."""
+    fleet = h.fleet()
+    try:
+        records = fleet.store.records(since=0.0) if fleet.store.path.exists() else {}
+    finally:
+        fleet.store.close()
+    return sorted(name for name, record in records.items() if record.desired == "running")
+
+
 def check_after_reconcile(h: FleetHarness, trial: str) -> None:
     result = h.run_process("reconcile")
-    rows = h.status()
-    states = {name: row["state"] for name, row in rows.items()}
+    states = {name: row["state"] for name, row in h.status().items()}
     assert result.code == 0, f"{trial}: reconcile exited {result.code}: {result.out}{result.err}\n{h.explain()}"
-    assert states == dict.fromkeys(AGENTS, "running"), f"{trial}: after one reconcile: {states}\n{h.explain()}"
-    assert sorted(windows(h)) == sorted(AGENTS), f"{trial}: windows {windows(h)}"
+    running = wanted(h)
+    # What the killed command had not yet asked for stays stopped, with no window.
+    expected = {name: "running" if name in running else "stopped" for name in AGENTS}
+    assert states == expected, f"{trial}: after one reconcile: {states}\n{h.explain()}"
+    assert sorted(windows(h)) == running, f"{trial}: windows {windows(h)}"
+    if running != sorted(AGENTS):  # the user's next command: `up` again
+        assert h.run_process("up").code == 0, f"{trial}: up after the killed up\n{h.explain()}"
+        assert sorted(windows(h)) == sorted(AGENTS), f"{trial}: windows {windows(h)}"
     # Each agent's processes belong to one run, the one status reports.
     live = wait_for(
         lambda: (found := runs_alive(h)) and all(len(found.get(a, ())) == 1 for a in AGENTS) and found,
         timeout=5,
         what=f"{trial}: one live run per agent (seen {runs_alive(h)})",
     )
-    assert isinstance(live, dict)
+    assert isinstance(live, dict) and sorted(live) == sorted(AGENTS)
     assert scripts_with_secret(h) == [], f"{trial}: run scripts still hold the secret"
 
 
