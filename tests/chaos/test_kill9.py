@@ -174,3 +174,21 @@ def test_kill9_of_reconcile_respawning_then_reconcile_then_down(
     )
     record_property("chaos", summary)
     print(summary)
+
+
+def test_kill9_of_up_then_down(fleet_dir: FleetHarness, record_property: pytest.RecordProperty) -> None:
+    """The user gives up on a killed `up`: `down` alone must leave nothing running and no secret
+    on disk, whatever the killed `up` had opened without recording it."""
+    fleet_file(fleet_dir)
+    rng = random.Random(SEED + 2)
+    killed = 0
+    started = time.monotonic()
+    for i in range(TRIALS):
+        delay = rng.uniform(*KILL_WINDOW_SECONDS)
+        killed += kill9_after(start(fleet_dir, "up"), delay)
+        check_after_down(fleet_dir, f"trial {i} (seed {SEED + 2}, kill -9 of up at {delay:.2f}s)")
+        assert windows(fleet_dir) == []
+    took = time.monotonic() - started
+    summary = f"{TRIALS} trials of kill -9 of up then down (seed {SEED + 2}, {killed} killed mid-way) in {took:.0f}s"
+    record_property("chaos", summary)
+    print(summary)
