@@ -192,3 +192,39 @@ def test_kill9_of_up_then_down(fleet_dir: FleetHarness, record_property: pytest.
     summary = f"{TRIALS} trials of kill -9 of up then down (seed {SEED + 2}, {killed} killed mid-way) in {took:.0f}s"
     record_property("chaos", summary)
     print(summary)
+
+
+def supervisor_pid(h: FleetHarness) -> int:
+    panes = h.tmux("list-panes", "-a", "-F", "#{window_name} #{pane_pid} #{pane_dead}").splitlines()
+    return next((int(p.split()[1]) for p in panes if p.startswith("_supervisor ") and p.endswith(" 0")), 0)
+
+
+def test_kill9_of_supervise_then_reconcile_then_down(
+    fleet_dir: FleetHarness, record_property: pytest.RecordProperty
+) -> None:
+    """The supervise loop is killed while an agent needs a respawn: one reconcile brings back
+    both the agent and the loop."""
+    body = "".join(
+        f'[agents.{name}]\ncommand = "sleep 600"\nmin_uptime = "0.3s"\nbackoff = "0s"\nmax_respawns = 1000\n'
+        for name in AGENTS
+    )
+    fleet_dir.write(body, supervisor=True)
+    rng = random.Random(SEED + 3)
+    started = time.monotonic()
+    for i in range(TRIALS):
+        assert fleet_dir.run_process("up").code == 0
+        loop = wait_for(lambda: supervisor_pid(fleet_dir), timeout=10, what="the supervise loop")
+        assert isinstance(loop, int)
+        time.sleep(rng.uniform(0.0, 0.5))  # a random moment in the loop's life, not a wait for a condition
+        os.kill(loop, signal.SIGKILL)
+        victim = rng.choice(AGENTS)
+        pid = int(fleet_dir.status()[victim]["pid"])  # type: ignore[call-overload]
+        os.kill(pid, signal.SIGKILL)
+        trial = f"trial {i} (seed {SEED + 3}, supervisor and {victim} killed)"
+        check_after_reconcile(fleet_dir, trial)
+        assert supervisor_pid(fleet_dir), f"{trial}: the supervise loop is not back after one reconcile"
+        check_after_down(fleet_dir, trial)
+    took = time.monotonic() - started
+    summary = f"{TRIALS} trials of kill -9 of supervise (seed {SEED + 3}) in {took:.0f}s"
+    record_property("chaos", summary)
+    print(summary)
