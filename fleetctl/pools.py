@@ -29,6 +29,7 @@ from fleetctl.model import (
 )
 from fleetctl.plan import runs_in
 from fleetctl.record import replace
+from fleetctl.redact import redact
 from fleetctl.runtime import launcher, logs, observe, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import alert, emit
@@ -181,7 +182,7 @@ class PoolRunner:
             code, sig = observe.exit_status(fleet, run, window.pane)
             output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
             gate_code = _read_int(task_window.run_file(self.fleet, run.id, "gate"))
-            gate_output = _tail(task_window.gate_log(self.fleet, run), 20)
+            gate_output = redact(_tail(task_window.gate_log(self.fleet, run), 20), fleet.secrets)
             clean = code == 0 and sig is None
             if code is None and sig is None:
                 end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")

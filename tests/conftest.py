@@ -249,3 +249,20 @@ def gateway(server: Server, tmp_path: Path) -> TmuxGateway:
     tmux = TmuxGateway(server.socket_name, "gw")
     tmux.ensure_session(str(tmp_path), None)
     return tmux
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The chaos suite's trial counts (tests/chaos): they travel in each report's
+    user_properties, so they print under xdist too."""
+    lines = []
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            if getattr(report, "when", None) != "call":
+                continue
+            for key, value in getattr(report, "user_properties", ()):
+                if key == "chaos":
+                    lines.append(f"{report.nodeid}: {value}")
+    if lines:
+        terminalreporter.section("chaos trials")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)

@@ -74,3 +74,20 @@ def test_a_recorded_live_runs_script_is_kept_until_its_shell_read_it(fleet_dir: 
         fleet.tick(only={"a"})
     assert not orphan.exists()
     assert script.read_bytes() == before and b"exec sleep 300" in before
+
+
+def test_a_script_whose_run_was_opened_but_not_recorded_is_kept(fleet_dir: FleetHarness) -> None:
+    """A killed `up` may have opened the window and died before recording the run: the pane
+    carries the run's FLEET_RUN and its shell may not have read the script yet."""
+    fleet_dir.write('[agents.a]\ncommand = "sleep 300"\nmin_uptime = "0.2s"\n')
+    assert fleet_dir.run("up").code == 0
+    fleet = fleet_dir.fleet()
+    run_id = new_run_id()
+    script = fleet.runs_dir / f"{run_id}.sh"
+    script.write_text(f"export API_TOKEN='{SECRET}'\n")
+    env = (("FLEET_NAME", fleet.spec.name), ("FLEET_AGENT", "x"), ("FLEET_RUN", run_id))
+    fleet.tmux.open_windows([WindowRequest(name="_x", argv=("sleep", "300"), cwd=str(fleet_dir.dir), env=env)])
+    orphan = orphan_script(fleet_dir)
+    with fleet.store.lock():
+        fleet.tick()
+    assert not orphan.exists() and script.exists()
