@@ -21,6 +21,7 @@ FOLLOW_MAX_SLEEP_SECONDS = 0.5
 # A line without its newline yet (a prompt) is shown once the file has been quiet this long.
 PARTIAL_FLUSH_SECONDS = 0.3
 READ_CHUNK_BYTES = 65536
+RENDER_LINES_FACTOR = 4
 # After the followed file is renamed or superseded, keep reading it until it has been quiet
 # this long: the old pipe drains its last bytes into it after the re-point, later on a busy machine.
 SWITCH_GRACE_SECONDS = 0.3
@@ -136,6 +137,22 @@ def tail(directory: Path, lines: int, newest: tuple[BinaryIO, int] | None = None
     body = text[:-1] if text.endswith(b"\n") else text
     keep = b"\n".join(body.split(b"\n")[-lines:])
     return keep + b"\n" if text.endswith(b"\n") else keep
+
+
+def rendered_tail(directory: Path, lines: int, columns: int | None = None, color: bool = False) -> list[str]:
+    """The last `lines` lines of the agent's output as its screen showed them (screentext):
+    spinner frames collapsed, control sequences acted on rather than printed, blank lines kept
+    only between text. Reads back RENDER_LINES_FACTOR times as many raw lines, since one screen
+    line may have been drawn by many."""
+    from fleetctl import screentext
+
+    if lines <= 0:
+        return []
+    data = tail(directory, lines * RENDER_LINES_FACTOR)
+    shown = screentext.render(data, columns or screentext.DEFAULT_COLUMNS, color=color)
+    while shown and not shown[0].strip():
+        shown.pop(0)
+    return shown[-lines:]
 
 
 def follow(

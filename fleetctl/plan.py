@@ -312,7 +312,10 @@ def _plan_agent(
     if record.desired == "stopped":
         if alive and run is not None and run.live:
             b.actions.append(Kill(agent=spec.name, run_id=run.id, reason="stop", detail="meant to be stopped"))
-        b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
+        if record.failed:  # failed stays failed until `reset`, whatever `down` did since
+            b.view(spec.name, AgentState.FAILED, record.failed_reason or "failed", respawns=used)
+        else:
+            b.view(spec.name, AgentState.STOPPED, "stopped", respawns=used)
         return
 
     if alive and agent is not None and run is not None and not run.live and runs_in(run, agent.pane):

@@ -6,6 +6,7 @@ expected, so a person can fix the file without reading code.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -300,8 +301,10 @@ def parse(text: str, path: Path) -> FleetSpec:
     unknown = set(data) - {"fleet", "defaults", "agents", "pools", "kinds"}
     if unknown:
         key = sorted(unknown)[0]
+        close = difflib.get_close_matches(key, ["fleet", "defaults", "agents", "pools", "kinds"], n=1)
+        hint = f"did you mean [{close[0]}]? " if close else ""
         expected = "expected [fleet], [defaults], [agents.NAME], [pools.NAME] or [kinds.NAME]"
-        raise ctx.fail(key, None, f"unknown section; {expected}")
+        raise ctx.fail(key, None, f"unknown section; {hint}{expected}")
     base_dir = path.parent.resolve()
     fleet_table = _table(ctx, data, "fleet", required=True)
     fleet = _fields(ctx, "fleet", fleet_table, FLEET_FIELDS)
@@ -365,7 +368,9 @@ def _fields(ctx: _Ctx, table: str, raw: dict[str, Any], fields: dict[str, tuple[
     for key, value in raw.items():
         if key not in fields:
             known = ", ".join(sorted(fields))
-            raise ctx.fail(table, key, f"unknown key; expected one of: {known}")
+            close = difflib.get_close_matches(key, list(fields), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ctx.fail(table, key, f"unknown key; {hint}expected one of: {known}")
         parser, expected = fields[key]
         try:
             out[key] = parser(value)

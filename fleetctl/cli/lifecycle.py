@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -13,12 +15,87 @@ from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, compl
 from fleetctl.cli.render import printable
 
 if TYPE_CHECKING:
+    from fleetctl.model import Event
     from fleetctl.runtime.context import Runtime
 
 
-def _progress(name: str, what: str, detail: str) -> None:
-    if what == "verified":
-        print(f"{name}: verified ({detail})", file=sys.stderr)
+class Report:
+    """What `up`, `down` and `restart` did, one entry per agent, from the events the fleet emits
+    while they run: printed one line per agent that changed and a summary (`-v` adds the agents
+    left alone, `-q` prints nothing but errors), or as one JSON list (`--json`)."""
+
+    def __init__(self, verbose: bool, quiet: bool, as_json: bool) -> None:
+        self.verbose, self.quiet, self.as_json = verbose, quiet, as_json
+        self.spawned: set[str] = set()
+        self.verified: set[str] = set()
+        self.entries: dict[str, tuple[str, str]] = {}
+        self.notes: list[str] = []
+
+    def on_event(self, event: Event) -> None:
+        if event.kind == "supervisor-started":
+            self.notes.append("supervise loop started")
+        if event.agent is None:
+            return
+        if event.kind in ("spawned", "respawned"):
+            self.spawned.add(event.agent)
+        elif event.kind == "verified":
+            self.verified.add(event.agent)
+        elif event.kind == "killed" and (event.data or {}).get("why") in ("stop", "restart"):
+            self.entries[event.agent] = ("stopped", "")
+
+    def progress(self, name: str, what: str, detail: str) -> None:
+        """The fleet's report on each agent `up` waited for: verified (newly or long since) or failed."""
+        if what == "failed":
+            self.entries[name] = ("failed", detail)
+        elif name in self.spawned:
+            stopped = self.entries.get(name, ("",))[0] == "stopped"
+            self.entries[name] = ("restarted" if stopped else "started", detail)
+        elif name in self.verified:
+            self.entries[name] = ("verified", detail)
+        else:
+            self.entries[name] = ("already running", detail)
+
+    def failed(self, failures: list[str], agents: set[str]) -> None:
+        """Print the report with the fleet's failure lines: an agent's (`name: why`) is its entry,
+        any other (processes that survived) an error line on stderr."""
+        for line in failures:
+            name = line.split(":", 1)[0]
+            if name not in agents:
+                print(f"error: {printable(line)}", file=sys.stderr)
+            elif self.entries.get(name, ("",))[0] != "failed":
+                self.entries[name] = ("failed", line)
+        self.print([line for line in failures if line.split(":", 1)[0] in agents])
+
+    def left_alone(self, names: list[str], action: str) -> None:
+        for name in names:
+            self.entries.setdefault(name, (action, ""))
+
+    def print(self, errors: list[str]) -> None:
+        if self.as_json:
+            rows = [{"agent": n, "action": a, "detail": d} for n, (a, d) in sorted(self.entries.items())]
+            print(json.dumps(rows))
+        elif not self.quiet:
+            for name, (action, detail) in sorted(self.entries.items()):
+                if action == "failed":
+                    print(printable(detail))
+                elif self.verbose or action not in _SILENT:
+                    print(printable(f"{name}: {action}" + (f" ({detail})" if detail else "")))
+            counts = Counter(action for action, _ in self.entries.values())
+            summary = ", ".join([*(f"{counts[a]} {a}" for a in _ORDER if counts[a]), *self.notes])
+            print(summary or "nothing to do")
+        elif errors:
+            for line in errors:
+                print(printable(line))
+
+
+_ORDER = ("started", "restarted", "verified", "stopped", "failed", "already running", "already stopped")
+_SILENT = ("already running", "already stopped")
+
+
+def _report_options(f: Callable[..., int]) -> Callable[..., int]:
+    f = click.option("--json", "as_json", is_flag=True, help="One JSON list of {agent, action, detail}.")(f)
+    f = click.option("-q", "--quiet", is_flag=True, help="Print nothing but failures.")(f)
+    return click.option("-v", "--verbose", is_flag=True, help="Also list the agents left as they were.")(f)
 
 
 def _split(fleet: Runtime, names: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -28,7 +105,7 @@ def _split(fleet: Runtime, names: Sequence[str]) -> tuple[list[str], list[str]]:
     return taskwindows.split(fleet, names)
 
 
-def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
+def _stop_windows(fleet: Runtime, windows: list[str], why: str, out: Report) -> list[str]:
     """Stop task windows; their tasks go back to the queue (the pool runs them again)."""
     if not windows:
         return []
@@ -37,64 +114,78 @@ def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
     failures, idle = taskwindows.stop(fleet, windows, why)
     for name in windows:
         if name in idle:
-            print(f"{name}: no task window runs by that name; nothing to stop", file=sys.stderr)
+            out.entries[name] = ("already stopped", "no task window runs by that name")
         else:
-            print(f"{name}: stopped; the pool queues its task again (`fleetctl task cancel` drops it)", file=sys.stderr)
+            out.entries[name] = ("stopped", "the pool queues its task again; `fleetctl task cancel` drops it")
     return failures
 
 
 @command(name="up")
 @click.argument("names", nargs=-1, shell_complete=complete_agents)
+@_report_options
 @pass_fleet
-def up(ctx: FleetContext, names: tuple[str, ...]) -> int:
+def up(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
     """Start the named (or all) agents that are not running, and verify each spawn.
 
-    Healthy agents are left alone. Exit 1 when a spawn failed (one line each, with its last output).
+    Prints one line per agent started (or failed) and a summary; healthy agents are left alone
+    (listed with -v). Exit 1 when a spawn failed (one line each, with its last output).
     """
-    failures = ctx.fleet().up(names, _progress)
-    for line in failures:
-        print(printable(line))
+    out = Report(verbose, quiet, as_json)
+    fleet = ctx.fleet(on_event=out.on_event)
+    failures = fleet.up(names, out.progress)
+    out.failed(failures, {s.name for s in fleet.resolve(names)})
     return EXIT_FAILED if failures else EXIT_OK
 
 
 @command(name="down")
 @click.argument("names", nargs=-1, shell_complete=complete_agents)
+@_report_options
 @pass_fleet
-def down(ctx: FleetContext, names: tuple[str, ...]) -> int:
+def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
     """Stop the named (or all) agents and every process they started.
 
+    Prints one line per agent stopped and a summary (-v also lists those already stopped).
     Works when the state database cannot be read or written: the agents are then stopped from
     what tmux and /proc show, and one line says what could not be recorded. Exit 0 only when no
     process the fleet started is left; otherwise exit 1 and list what survived.
     """
     from fleetctl.runtime import stop
 
-    fleet = ctx.fleet()
+    out = Report(verbose, quiet, as_json)
+    fleet = ctx.fleet(on_event=out.on_event)
     agents, windows = _split(fleet, names)
-    left = _stop_windows(fleet, windows, "stopped by fleetctl down")
+    left = _stop_windows(fleet, windows, "stopped by fleetctl down", out)
     report = stop.stop_all(fleet, agents) if agents or not names else None  # no names: everything
     if report is not None and report.unrecorded:
         print(
             f"warning: stopped from tmux and /proc alone; not recorded: {printable(report.unrecorded)}",
             file=sys.stderr,
         )
-    left += report.lines if report is not None else []
+    if report is not None:
+        out.left_alone([s.name for s in fleet.resolve(agents)], "already stopped")
+        left += report.lines
     for line in left:
         print(f"error: {printable(line)}", file=sys.stderr)
+    out.print([])
     return EXIT_FAILED if left else EXIT_OK
 
 
 @command(name="restart")
 @click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
+@_report_options
 @pass_fleet
-def restart(ctx: FleetContext, names: tuple[str, ...]) -> int:
-    """Stop and start agents (does not spend their respawn budget)."""
-    fleet = ctx.fleet()
+def restart(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
+    """Stop and start agents (does not spend their respawn budget); a task window (`pool.id`)
+    is stopped and the pool runs its task again.
+
+    Prints one line per agent started (or failed) and a summary.
+    """
+    out = Report(verbose, quiet, as_json)
+    fleet = ctx.fleet(on_event=out.on_event)
     agents, windows = _split(fleet, names)
-    failures = _stop_windows(fleet, windows, "restarted by request")
-    failures += fleet.restart(agents, _progress) if agents else []
-    for line in failures:
-        print(printable(line))
+    failures = _stop_windows(fleet, windows, "restarted by request", out)
+    failures += fleet.restart(agents, out.progress) if agents else []
+    out.failed(failures, {s.name for s in fleet.resolve(agents)} if agents else set())
     return EXIT_FAILED if failures else EXIT_OK
 
 

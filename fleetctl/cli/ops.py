@@ -94,14 +94,20 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
 @click.argument("name", metavar="NAME", shell_complete=complete_agents)
 @click.option("-n", "--lines", type=int, default=100, show_default=True, help="How many lines to show.")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing output as it arrives, across rotations and runs.")
-@click.option("--raw", is_flag=True, help="Keep ANSI escapes (colours, cursor moves) as the pane printed them.")
+@click.option("--raw", is_flag=True, help="The bytes as the pane printed them (escapes, spinner frames and all).")
+@click.option("--color", is_flag=True, help="Keep the colours the screen showed.")
 @pass_fleet
-def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> int:
-    """An agent's (or a task window's, `pool.id`) pane output, kept in a log file per run (also after it ended)."""
+def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool, color: bool) -> int:
+    """An agent's (or a task window's: `pool.id`) output as its screen showed it, kept in a log file per run.
+
+    The bytes are played through a terminal emulator: a spinner redrawn in place shows as its
+    last frame, and cursor moves and control sequences act instead of being printed. The logs stay
+    after the agent (or the task's window) ended.
+    """
     from fleetctl import logview
-    from fleetctl.fleet import strip_ansi
     from fleetctl.redact import redact
     from fleetctl.runtime.status import task_window_name
+    from fleetctl.screentext import ScreenText
 
     fleet = ctx.fleet()
     window = task_window_name(fleet, name)  # a pool's task window: `pool.id`
@@ -112,19 +118,31 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool) -> i
         hint = "its task has not run yet (`fleetctl task show`)" if window else f"start it with `fleetctl up {name}`"
         raise UsageError(f"{name} has no logs yet in {directory}", hint=hint)
 
-    def show(data: bytes) -> None:
-        text = redact(data.decode("utf-8", "replace"), fleet.secrets)
-        if not raw:
-            text = strip_ansi(text)
-        sys.stdout.write(text)
+    def show_lines(shown: list[str]) -> None:
+        for line in shown:
+            line = redact(line, fleet.secrets)
+            print(line if color else printable(line, keep_layout=True))
         sys.stdout.flush()
 
-    if not follow:
-        show(logview.tail(directory, lines))
+    if raw:
+        chunks = logview.follow(directory, lines) if follow else iter([logview.tail(directory, lines)])
+        try:
+            for chunk in chunks:
+                sys.stdout.write(redact(chunk.decode("utf-8", "replace"), fleet.secrets))
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
         return EXIT_OK
+    if not follow:
+        show_lines(logview.rendered_tail(directory, lines, color=color))
+        return EXIT_OK
+    screen = ScreenText(color=color)
+    done = 0
     try:
-        for chunk in logview.follow(directory, lines):
-            show(chunk)
+        for index, chunk in enumerate(logview.follow(directory, lines * logview.RENDER_LINES_FACTOR)):
+            screen.feed(chunk)
+            shown, done = screen.settled(done)
+            show_lines(shown[-lines:] if index == 0 else shown)
     except KeyboardInterrupt:
         pass
     return EXIT_OK

@@ -11,9 +11,11 @@ import click
 from fleetctl.cli.base import FleetContext, command, complete_agents, pass_fleet
 
 if TYPE_CHECKING:
+    from fleetctl.fleet import AgentStatus, Fleet
     from fleetctl.model import PoolSpec
     from fleetctl.runtime.status import TaskWindowStatus
 
+DETAIL_OUTPUT_LINES = 10
 TITLE_WIDTH = 48
 
 
@@ -24,9 +26,11 @@ TITLE_WIDTH = 48
 def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     """Show every agent: state, pid, port, uptime, respawns, last exit, last output; then each pool's task windows.
 
+    The table fits the terminal (the reason is cut short with …); `status NAME` of one agent
+    tells its whole story: reason, respawn budget, next retry, processes and last output.
     Exit 0 when every agent that should run runs, 3 when degraded, 1 when failed.
     """
-    from fleetctl.cli.render import table
+    from fleetctl.cli.render import table, terminal_width
     from fleetctl.humanize import duration
     from fleetctl.plan import AgentView, exit_code
     from fleetctl.runtime.status import status_and_tasks, task_window_name
@@ -39,7 +43,10 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
         # with the agents' keys plus kind "task", pool, title, attempt and activity.
         items = [json.dumps(r.as_json()) for r in rows] + [json.dumps(w.as_json()) for w in windows]
         print("[\n" + ",\n".join(items) + "\n]" if items else "[]")
+    elif len(names) == 1 and len(rows) == 1:
+        print(detail(fleet, rows[0]))
     else:
+        # Task windows (below) are a section of their own: a pool-only fleet shows no agents' table.
         if rows or not fleet.spec.pools:
             print(
                 table(
@@ -59,6 +66,8 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
                         ]
                         for r in rows
                     ],
+                    width=terminal_width(),
+                    keep=("NAME", "STATE", "PID"),
                 )
             )
         sections = task_sections(fleet.spec.pools, windows, bool(names))
@@ -76,6 +85,52 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
                 shown = ", ".join(str(i) for i in ids) + (", …" if count > len(ids) else "")
                 print(f"\ntasks no pool can take: {count} (ids {shown}; see `fleetctl doctor`)")
     return exit_code({r.name: AgentView(name=r.name, state=r.state) for r in rows})
+
+
+def detail(fleet: Fleet, row: AgentStatus) -> str:
+    """One agent's whole story, one fact a line, then its last output as the screen showed it."""
+    from fleetctl import logview
+    from fleetctl.cli.render import printable
+    from fleetctl.humanize import duration
+    from fleetctl.redact import redact
+
+    spec = fleet.spec.agent(row.name)
+    facts: list[tuple[str, object]] = [("state", row.state.value)]
+    activity = getattr(row, "activity", None)
+    if activity:
+        facts.append(("activity", getattr(activity, "value", activity)))
+    facts.append(("reason", row.reason or None))
+    window = f" in {duration(spec.respawn_window)}" if spec is not None else ""
+    facts.append(("respawns", f"{row.respawns}/{row.max_respawns} used{window}"))
+    if row.next_retry_s is not None:
+        facts.append(("next retry", f"in {duration(row.next_retry_s)}"))
+    facts.append(("last exit", row.last_exit))
+    if getattr(row, "session", None):
+        facts.append(("session", row.session))  # type: ignore[attr-defined]
+    facts.append(("port", row.port))
+    facts.append(("window", row.window))
+    facts.append(("uptime", None if row.uptime_s is None else duration(row.uptime_s)))
+    facts.append(("processes", _tree(fleet, row.pid)))
+    if row.task is not None:
+        facts.append(("task", row.task))
+    lines = [f"{row.name}"]
+    lines += [
+        f"  {label + ':':<11} {'-' if value is None or value == '' else printable(str(value))}"
+        for label, value in facts
+    ]
+    output = logview.rendered_tail(fleet.logs_dir / row.name, DETAIL_OUTPUT_LINES)
+    ago = f" ({duration(row.last_output_s)} ago)" if row.last_output_s is not None else ""
+    lines.append(f"  last output{ago}:" if output else "  last output: none yet")
+    lines += [f"    {printable(redact(line, fleet.secrets))}".rstrip() for line in output]
+    return "\n".join(lines)
+
+
+def _tree(fleet: Fleet, pid: int | None) -> str | None:
+    """The pids of the agent's process tree, its window's process first (one process scan)."""
+    if pid is None:
+        return None
+    pids = fleet.procs.scan().tree(pid)
+    return " ".join(str(p) for p in [pid, *sorted(p for p in pids if p != pid)])
 
 
 def task_sections(pools: Sequence[PoolSpec], windows: Sequence[TaskWindowStatus], only_named: bool = False) -> str:

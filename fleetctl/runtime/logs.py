@@ -24,6 +24,16 @@ def strip_ansi(text: str) -> str:
     return _ANSI_RE.sub("", text)
 
 
+def rendered(data: bytes) -> list[str]:
+    """Output as the screen showed it: bytes with escapes or carriage returns are played through
+    a terminal emulator (spinner frames collapse, cursor moves act); plain text is split as is."""
+    if b"\x1b" not in data and b"\r" not in data:
+        return data.decode("utf-8", "replace").splitlines()
+    from fleetctl import screentext
+
+    return screentext.render(data)
+
+
 def mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime
@@ -46,10 +56,10 @@ def output_tail(rt: Runtime, agent: str, run_id: str | None = None, lines: int =
             f.seek(0, os.SEEK_END)
             size = f.tell()
             f.seek(max(0, size - _TAIL_BYTES))
-            data = f.read().decode("utf-8", "replace")
+            data = f.read()
     except OSError:
         return ""
-    text = [line.rstrip() for line in strip_ansi(data).splitlines()]
+    text = [line.rstrip() for line in rendered(data)]
     text = [line for line in text if line.strip()]
     return redact("\n".join(text[-lines:]), rt.secrets)
 

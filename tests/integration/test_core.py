@@ -326,7 +326,9 @@ def test_init_writes_a_starter_and_refuses_to_overwrite(tmp_path: Path) -> None:
     from fleetctl import spec
 
     loaded = spec.load(tmp_path / "fleet.toml")
-    assert loaded.name == "demo" and loaded.agents[0].port == 8001
+    from fleetctl.cli.misc import fleet_name_for
+
+    assert loaded.name == fleet_name_for(tmp_path) and loaded.agents[0].port == 8001
     assert "#" in (tmp_path / "fleet.toml").read_text()
     again = init()
     assert again.returncode == 2 and "already exists" in again.stderr
