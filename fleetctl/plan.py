@@ -221,7 +221,7 @@ def classify(
         return FailureClass.EXITED, "exited with code 0", None
     how = f"killed by signal {exit_signal}" if exit_signal is not None else f"exited with code {exit_code}"
     if exit_code is None and exit_signal is None:  # no exit file: killed with its wrapper, or the server
-        how = "ended, exit status unknown"
+        how = "ended (exit status unknown)"
     line = matching_line(spec.rate_limit_patterns, output)
     if line is not None:
         until = park_until(output, now, spec.rate_limit_park)

@@ -27,6 +27,7 @@ from fleetctl.model import (
     TaskState,
     new_run_id,
 )
+from fleetctl.plan import runs_in
 from fleetctl.record import replace
 from fleetctl.runtime import launcher, logs, observe, terminate
 from fleetctl.runtime.context import Runtime
@@ -54,6 +55,8 @@ class PoolRunner:
         finished: list[str] = []
         for task, run in self.store.window_tasks():
             pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
+            if pane is not None and run is not None and not runs_in(run, pane):
+                pane = None  # a later tmux server's pane with the same id (ids restart at %1)
             if pane is not None and run is not None and run.live and (fleet.runs_dir / f"{run.id}.exit").exists():
                 # The wrapper wrote the exit code and only lingers to let tmux read the last
                 # output: the run has ended (as for agents, see runtime.observe.find_ended). Its window

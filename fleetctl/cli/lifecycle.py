@@ -105,7 +105,7 @@ def _split(fleet: Runtime, names: Sequence[str]) -> tuple[list[str], list[str]]:
     return taskwindows.split(fleet, names)
 
 
-def _stop_windows(fleet: Runtime, windows: list[str], why: str, out: Report) -> list[str]:
+def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
     """Stop task windows; their tasks go back to the queue (the pool runs them again)."""
     if not windows:
         return []
@@ -114,9 +114,9 @@ def _stop_windows(fleet: Runtime, windows: list[str], why: str, out: Report) -> 
     failures, idle = taskwindows.stop(fleet, windows, why)
     for name in windows:
         if name in idle:
-            out.entries[name] = ("already stopped", "no task window runs by that name")
+            print(f"{name}: no task window runs by that name; nothing to stop", file=sys.stderr)
         else:
-            out.entries[name] = ("stopped", "the pool queues its task again; `fleetctl task cancel` drops it")
+            print(f"{name}: stopped; the pool queues its task again (`fleetctl task cancel` drops it)", file=sys.stderr)
     return failures
 
 
@@ -154,16 +154,16 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
     agents, windows = _split(fleet, names)
-    left = _stop_windows(fleet, windows, "stopped by fleetctl down", out)
+    left = _stop_windows(fleet, windows, "stopped by fleetctl down")
     report = stop.stop_all(fleet, agents) if agents or not names else None  # no names: everything
     if report is not None and report.unrecorded:
         print(
             f"warning: stopped from tmux and /proc alone; not recorded: {printable(report.unrecorded)}",
             file=sys.stderr,
         )
-    if report is not None:
+    if agents or not names:
         out.left_alone([s.name for s in fleet.resolve(agents)], "already stopped")
-        left += report.lines
+    left += report.lines if report is not None else []
     for line in left:
         print(f"error: {printable(line)}", file=sys.stderr)
     out.print([])
@@ -175,17 +175,19 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
 @_report_options
 @pass_fleet
 def restart(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
-    """Stop and start agents (does not spend their respawn budget); a task window (`pool.id`)
-    is stopped and the pool runs its task again.
+    """Stop and start agents (does not spend their respawn budget); `pool.id` stops a task window
+    and its pool runs the task again.
 
     Prints one line per agent started (or failed) and a summary.
     """
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
     agents, windows = _split(fleet, names)
-    failures = _stop_windows(fleet, windows, "restarted by request", out)
-    failures += fleet.restart(agents, out.progress) if agents else []
-    out.failed(failures, {s.name for s in fleet.resolve(agents)} if agents else set())
+    failures = _stop_windows(fleet, windows, "restarted by request")
+    if agents:
+        agent_failures = fleet.restart(agents, out.progress)
+        failures += agent_failures
+        out.failed(agent_failures, {s.name for s in fleet.resolve(agents)})
     return EXIT_FAILED if failures else EXIT_OK
 
 

@@ -98,11 +98,11 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
 @click.option("--color", is_flag=True, help="Keep the colours the screen showed.")
 @pass_fleet
 def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool, color: bool) -> int:
-    """An agent's (or a task window's: `pool.id`) output as its screen showed it, kept in a log file per run.
+    """An agent's (or a task window's, `pool.id`) pane output as its screen showed it, kept in a
+    log file per run (also after it ended).
 
     The bytes are played through a terminal emulator: a spinner redrawn in place shows as its
-    last frame, and cursor moves and control sequences act instead of being printed. The logs stay
-    after the agent (or the task's window) ended.
+    last frame, and cursor moves and control sequences act instead of being printed.
     """
     from fleetctl import logview
     from fleetctl.redact import redact

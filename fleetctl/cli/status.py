@@ -46,7 +46,6 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     elif len(names) == 1 and len(rows) == 1:
         print(detail(fleet, rows[0]))
     else:
-        # Task windows (below) are a section of their own: a pool-only fleet shows no agents' table.
         if rows or not fleet.spec.pools:
             print(
                 table(
@@ -85,6 +84,30 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
                 shown = ", ".join(str(i) for i in ids) + (", …" if count > len(ids) else "")
                 print(f"\ntasks no pool can take: {count} (ids {shown}; see `fleetctl doctor`)")
     return exit_code({r.name: AgentView(name=r.name, state=r.state) for r in rows})
+
+
+def task_sections(pools: Sequence[PoolSpec], windows: Sequence[TaskWindowStatus], only_named: bool = False) -> str:
+    """One section per pool: its task windows; WINDOW is the name `logs`, `attach`, `send` take."""
+    from fleetctl.cli.render import table
+    from fleetctl.humanize import duration
+
+    out = []
+    for pool in pools:
+        mine = [w for w in windows if w.pool == pool.name]
+        if only_named and not mine:
+            continue
+        head = f"pool {pool.name}: {len(mine)} task window{'' if len(mine) == 1 else 's'} (slots {pool.slots})"
+        if not mine:
+            out.append(head)
+            continue
+        rows = [[w.task, _short(w.title), w.attempt, w.state, w.activity, duration(w.runtime_s), w.name] for w in mine]
+        body = table(["TASK", "TITLE", "ATTEMPT", "STATE", "ACTIVITY", "RUNTIME", "WINDOW"], rows)
+        out.append(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
+    return "\n\n".join(out)
+
+
+def _short(text: str, width: int = TITLE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def detail(fleet: Fleet, row: AgentStatus) -> str:
@@ -131,27 +154,3 @@ def _tree(fleet: Fleet, pid: int | None) -> str | None:
         return None
     pids = fleet.procs.scan().tree(pid)
     return " ".join(str(p) for p in [pid, *sorted(p for p in pids if p != pid)])
-
-
-def task_sections(pools: Sequence[PoolSpec], windows: Sequence[TaskWindowStatus], only_named: bool = False) -> str:
-    """One section per pool: its task windows; WINDOW is the name `logs`, `attach`, `send` take."""
-    from fleetctl.cli.render import table
-    from fleetctl.humanize import duration
-
-    out = []
-    for pool in pools:
-        mine = [w for w in windows if w.pool == pool.name]
-        if only_named and not mine:
-            continue
-        head = f"pool {pool.name}: {len(mine)} task window{'' if len(mine) == 1 else 's'} (slots {pool.slots})"
-        if not mine:
-            out.append(head)
-            continue
-        rows = [[w.task, _short(w.title), w.attempt, w.state, w.activity, duration(w.runtime_s), w.name] for w in mine]
-        body = table(["TASK", "TITLE", "ATTEMPT", "STATE", "ACTIVITY", "RUNTIME", "WINDOW"], rows)
-        out.append(head + "\n" + "\n".join("  " + line for line in body.splitlines()))
-    return "\n\n".join(out)
-
-
-def _short(text: str, width: int = TITLE_WIDTH) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"

@@ -3,6 +3,7 @@ stopped the run and why, after its processes are confirmed gone."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 
@@ -133,93 +134,97 @@ def stop_all(rt: Runtime, names: Sequence[str] = ()) -> DownReport:
     that left its process group and tree outlives `down`.
     """
     specs = rt.resolve(names)  # an unknown name is a usage error before anything is stopped
+    agents = [s.name for s in specs] if names else []
     unrecorded = None
-    try:
-        left = _down_recorded(rt, names)
-    except (StoreError, OSError) as exc:
-        unrecorded = str(exc)
-        if isinstance(exc, StoreError):
-            unrecorded = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        left = from_truth(rt, [s.name for s in specs] if names else [])
-    left |= sweep_fleet(rt, [s.name for s in specs] if names else [])
+    with contextlib.ExitStack() as held:
+        # The fleet's lock, so no `up` starts agents between the stop and the sweep; a state
+        # dir where even the lock file cannot be opened does not stop `down`.
+        with contextlib.suppress(OSError):
+            held.enter_context(rt.store.lock())
+        try:
+            left = _down_recorded(rt, names)
+        except (StoreError, OSError) as exc:
+            unrecorded = str(exc)
+            if isinstance(exc, StoreError):
+                unrecorded = exc.message + (f" ({exc.hint})" if exc.hint else "")
+            left = from_truth(rt, agents)
+        left |= sweep_fleet(rt, agents)
     return DownReport(left=tuple(sorted(left)), unrecorded=unrecorded)
 
 
 def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
+    """`down` through the store (the caller holds the lock)."""
     everything = not names
     specs = rt.resolve(names)
-    with rt.store.lock():
-        now = rt.now()
-        obs = observe.observe(rt, ports_for=set())  # stopping needs no listening ports
-        records = rt.records(now)
-        targets = {s.name for s in specs}
-        if everything:
-            targets |= set(records) | set(obs.agents)
-        rt.store.set_desired(targets, "stopped")
-        batch: terminate.Batch = []
-        if everything and obs.server_running:
-            rt.tmux.drop_wake_hooks()  # nothing is left to wake; the server then exits sooner
-        if everything:
-            # The supervisor and the home window stop with the agents, in the same batch
-            # (the supervisor cannot act meanwhile: we hold the lock), and are confirmed
-            # gone before `down` returns rather than left to kill-server's SIGHUP.
-            for other in obs.others:
-                if other.window_name.startswith("_") and not other.dead:
-                    batch.append(([], [other.pid], SUPERVISOR_STOP_SECONDS))
-        # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
-        task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
-        targets |= set(task_panes)
-        runs: dict[str, str] = {}
-        windows = []
-        for name in sorted(targets):
-            record, agent = records.get(name), obs.agents.get(name)
-            pane: PaneInfo | None = agent.pane if agent is not None else task_panes.get(name)
-            run = record.current if record and record.current and record.current.live else None
-            roots = [pane.pid] if pane is not None and not pane.dead else []
-            if run is None and not roots:
-                if pane is not None:
-                    windows.append(pane.window_id)
-                continue
-            spec = rt.spec.agent(name)
-            batch.append(
-                ([run.id] if run else [], roots, spec.stop_timeout if spec else terminate.DEFAULT_STOP_SECONDS)
-            )
-            if run:
-                runs[name] = run.id
+    now = rt.now()
+    obs = observe.observe(rt, ports_for=set())  # stopping needs no listening ports
+    records = rt.records(now)
+    targets = {s.name for s in specs}
+    if everything:
+        targets |= set(records) | set(obs.agents)
+    rt.store.set_desired(targets, "stopped")
+    batch: terminate.Batch = []
+    if everything and obs.server_running:
+        rt.tmux.drop_wake_hooks()  # nothing is left to wake; the server then exits sooner
+    if everything:
+        # The supervisor and the home window stop with the agents, in the same batch
+        # (the supervisor cannot act meanwhile: we hold the lock), and are confirmed
+        # gone before `down` returns rather than left to kill-server's SIGHUP.
+        for other in obs.others:
+            if other.window_name.startswith("_") and not other.dead:
+                batch.append(([], [other.pid], SUPERVISOR_STOP_SECONDS))
+    # Pool task windows ("pool.id") are not agents, but `down` of the fleet stops them too.
+    task_panes = {p.window_name: p for p in obs.others if "." in p.window_name} if everything else {}
+    targets |= set(task_panes)
+    runs: dict[str, str] = {}
+    windows = []
+    for name in sorted(targets):
+        record, agent = records.get(name), obs.agents.get(name)
+        pane: PaneInfo | None = agent.pane if agent is not None else task_panes.get(name)
+        run = record.current if record and record.current and record.current.live else None
+        roots = [pane.pid] if pane is not None and not pane.dead else []
+        if run is None and not roots:
             if pane is not None:
                 windows.append(pane.window_id)
-        since = terminate.earliest(records, list(runs))
-        # When agents had to be KILLed, tmux's own teardown (windows, log pipes, the server)
-        # starts right after the KILLs and overlaps the kernel's teardown of the killed
-        # processes (a KILLed agent says nothing more). Agents that all ended on TERM have
-        # their last output piped first: the server is closed after them.
-        closed: list[bool] = []
+            continue
+        spec = rt.spec.agent(name)
+        batch.append(([run.id] if run else [], roots, spec.stop_timeout if spec else terminate.DEFAULT_STOP_SECONDS))
+        if run:
+            runs[name] = run.id
+        if pane is not None:
+            windows.append(pane.window_id)
+    since = terminate.earliest(records, list(runs))
+    # When agents had to be KILLed, tmux's own teardown (windows, log pipes, the server)
+    # starts right after the KILLs and overlaps the kernel's teardown of the killed
+    # processes (a KILLed agent says nothing more). Agents that all ended on TERM have
+    # their last output piped first: the server is closed after them.
+    closed: list[bool] = []
 
-        def close_server() -> None:
+    def close_server() -> None:
+        rt.tmux.kill_server()
+        closed.append(True)
+
+    left = terminate.terminate(rt, batch, since, close_server if everything else None) if batch else set()
+    by = "down" if rt.actor == "cli" else rt.actor
+    who = _WHO.get(rt.actor, rt.actor)
+    for name, run_id in runs.items():
+        stopped = rt.store.end_run(
+            run_id, rt.now(), failure_class=FailureClass.KILLED, stopped_by=by, stop_reason=f"stop: {who}"
+        )
+        if stopped:
+            emit(rt, "killed", name, f"stopped by {who}", {"run": run_id, "by": by, "why": "stop"})
+    if everything:
+        if not closed:
             rt.tmux.kill_server()
-            closed.append(True)
-
-        left = terminate.terminate(rt, batch, since, close_server if everything else None) if batch else set()
-        by = "down" if rt.actor == "cli" else rt.actor
-        who = _WHO.get(rt.actor, rt.actor)
-        for name, run_id in runs.items():
-            stopped = rt.store.end_run(
-                run_id, rt.now(), failure_class=FailureClass.KILLED, stopped_by=by, stop_reason=f"stop: {who}"
-            )
-            if stopped:
-                emit(rt, "killed", name, f"stopped by {who}", {"run": run_id, "by": by, "why": "stop"})
-        if everything:
-            if not closed:
-                rt.tmux.kill_server()
+        terminate.await_server_exit(rt)
+    else:
+        rt.tmux.kill_windows(windows)
+        remaining = [p for p in (rt.tmux.panes() or []) if not p.window_name.startswith("_")]
+        if not remaining:
+            rt.tmux.kill_server()
             terminate.await_server_exit(rt)
-        else:
-            rt.tmux.kill_windows(windows)
-            remaining = [p for p in (rt.tmux.panes() or []) if not p.window_name.startswith("_")]
-            if not remaining:
-                rt.tmux.kill_server()
-                terminate.await_server_exit(rt)
-        leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), rt.procs.scan(), since)
-        left |= {p for pids in leftovers.values() for p in pids}
+    leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), rt.procs.scan(), since)
+    left |= {p for pids in leftovers.values() for p in pids}
     return left
 
 
@@ -242,12 +247,12 @@ def sweep_fleet(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
     too); returns the pids that survived SIGKILL."""
     left: set[int] = set()
     for _ in range(SWEEPS):
-        pids = _carriers(rt, agents)
+        pids = _carriers(rt, agents) - left  # one that survived SIGKILL is not waited on again
         if not pids:
             break
         table = rt.procs.read(pids)
         targets = {p: table.procs[p].start_time for p in pids if p in table.procs}
-        left = terminate.escalate(rt.procs, rt.clock, [(targets, _grace(rt, agents))])
+        left |= terminate.escalate(rt.procs, rt.clock, [(targets, _grace(rt, agents))])
     return left
 
 

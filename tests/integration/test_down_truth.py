@@ -4,6 +4,7 @@ sweeps every process carrying the fleet's name, with real tmux and real processe
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,27 @@ def corrupt(db: Path) -> None:
     data = bytearray(db.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)  # the first page's b-tree header: sqlite_master unreadable
     db.write_bytes(bytes(data))
+
+
+def test_down_with_an_immutable_database_stops_everything(fleet_dir: FleetHarness) -> None:
+    """chattr +i: the database can be read, not written (as a full disk or a read-only mount)."""
+    fleet_dir.write(AGENTS)
+    pids = started(fleet_dir)
+    db = fleet_dir.state_dir() / "fleet.db"
+    fleet_dir.fleet().store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    for side in ("-wal", "-shm"):
+        Path(f"{db}{side}").unlink(missing_ok=True)
+    if subprocess.run(["chattr", "+i", str(db)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i is not permitted here")
+    try:
+        result = fleet_dir.run("down")
+    finally:
+        subprocess.run(["chattr", "-i", str(db)], check=True)
+    assert result.code == 0, result
+    assert [p for p in pids if alive(p)] == []
+    assert fleet_dir.tmux("list-sessions") == ""
+    warning = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "not recorded" in warning[0] and "cannot be written" in warning[0], result.err
 
 
 def started(h: FleetHarness) -> list[int]:

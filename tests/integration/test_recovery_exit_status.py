@@ -19,7 +19,8 @@ def test_a_shell_syntax_error_is_reported_with_its_code(fleet_dir: FleetHarness)
     """)
     result = fleet_dir.run("up")
     assert result.code == 1
-    lines = result.out.splitlines()
+    lines = result.out.splitlines()[:-1]  # then the summary: "2 failed"
+    assert result.out.splitlines()[-1] == "2 failed", result
     assert len(lines) == 2 and all("exited with code 2" in line and "Syntax error" in line for line in lines), result
     rows = fleet_dir.status()
     assert {row["last_exit"] for row in rows.values()} == {"code 2"}, rows
@@ -32,7 +33,7 @@ def test_an_end_whose_exit_file_is_gone_is_unknown_not_code_0(fleet_dir: FleetHa
     pane is dead, as that pass would (nothing else runs: no supervisor)."""
     fleet_dir.write("""
     [agents.w]
-    command = "sleep 0.6; exit 2"
+    command = "sleep 2; exit 2"  # 2 s: verified first, even under load
     min_uptime = "0.2s"
     restart = "never"
     """)

@@ -105,7 +105,7 @@ def test_logs_attach_send_restart_and_down_take_a_task_window(
 
     restarted = fleet_dir.run("restart", "fix.1")
     assert restarted.code == 0, restarted
-    assert "fix.1: stopped (the pool queues its task again; `fleetctl task cancel` drops it)" in restarted.out
+    assert "fix.1: stopped; the pool queues its task again" in restarted.err
     second = running(fleet_dir, "fix.1", attempt=2)
     assert second["pid"] != first["pid"]
     assert pids_with_env("FLEET_RUN", _run(fleet_dir, 1, attempt=1)) == []
@@ -118,8 +118,8 @@ def test_logs_attach_send_restart_and_down_take_a_task_window(
     assert down.code == 0, down
     assert pids_with_env("FLEET_RUN", _run(fleet_dir, 1, attempt=2)) == []
     assert "_supervisor" in fleet_dir.tmux("list-windows", "-F", "#{window_name}")  # only the window stopped
-    again = fleet_dir.run("down", "-v", "fix.5")  # nothing runs there: said, not fatal
-    assert again.code == 0 and "fix.5: already stopped (no task window runs by that name)" in again.out
+    again = fleet_dir.run("down", "fix.5")  # nothing runs there: said, not fatal
+    assert again.code == 0 and "fix.5: no task window runs by that name; nothing to stop" in again.err
     assert fleet_dir.run("down").code == 0
 
 
