@@ -139,11 +139,15 @@ def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
     """Observe and derive, changing nothing (safe while anything else runs)."""
     specs = rt.resolve(names)
     plan, obs, records = views(rt, specs)
-    rows = []
-    for spec in specs:
-        record_ = records.get(spec.name)
-        rows.append(row(spec, as_status(plan.views[spec.name], record_), record_, obs, obs.time))
-    return rows
+    return _rows(specs, plan, obs, records)
+
+
+def _rows(
+    specs: Sequence[AgentSpec], plan: planner.Plan, obs: Observation, records: dict[str, AgentRecord]
+) -> list[AgentStatus]:
+    return [
+        row(s, as_status(plan.views[s.name], records.get(s.name)), records.get(s.name), obs, obs.time) for s in specs
+    ]
 
 
 def status_and_tasks(rt: Runtime, names: Sequence[str] = ()) -> tuple[list[AgentStatus], list[TaskWindowStatus]]:
@@ -155,10 +159,7 @@ def status_and_tasks(rt: Runtime, names: Sequence[str] = ()) -> tuple[list[Agent
     agent_names = [n for n in names if n not in windows]
     specs = rt.resolve(agent_names) if agent_names or not names else []
     plan, obs, records = views(rt, specs)
-    rows = []
-    for spec in specs:
-        record_ = records.get(spec.name)
-        rows.append(row(spec, as_status(plan.views[spec.name], record_), record_, obs, obs.time))
+    rows = _rows(specs, plan, obs, records)
     tasks = task_windows(rt, obs)
     if names:
         tasks = [t for t in tasks if t.name in windows]

@@ -97,10 +97,9 @@ def test_report_counts_what_the_events_show(fleet_dir: FleetHarness) -> None:
     line = next(line for line in text.splitlines() if line.startswith("fix (pool)"))
     cells = dict(zip(header.split()[1:], line.split()[2:], strict=False))
     assert (cells["RUNS"], cells["CLEAN"], cells["CRASHES"], cells["TIMEOUTS"]) == ("9", "5", "2", "2")
-    counted = re.search(r"supervise: (\d+) cycles, (\d+) did work", text)
-    assert counted is not None, text
-    # the supervise loop runs on between the two reports: never fewer, never less work
-    assert int(counted[1]) >= cycles["cycles"] and int(counted[2]) >= cycles["busy_cycles"], text
+    said = re.search(r"supervise: (\d+) cycles, (\d+) did work", text)
+    assert said is not None  # the loop still runs: the text, read later, has counted as many or more
+    assert int(said[1]) >= cycles["cycles"] and int(said[2]) >= cycles["busy_cycles"]
     assert fleet_dir.run("down").code == 0
 
 
