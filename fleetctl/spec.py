@@ -6,7 +6,6 @@ expected, so a person can fix the file without reading code.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -301,7 +300,7 @@ def parse(text: str, path: Path) -> FleetSpec:
     unknown = set(data) - {"fleet", "defaults", "agents", "pools", "kinds"}
     if unknown:
         key = sorted(unknown)[0]
-        close = difflib.get_close_matches(key, ["fleet", "defaults", "agents", "pools", "kinds"], n=1)
+        close = _close(key, ["fleet", "defaults", "agents", "pools", "kinds"], n=1)
         hint = f"did you mean [{close[0]}]? " if close else ""
         expected = "expected [fleet], [defaults], [agents.NAME], [pools.NAME] or [kinds.NAME]"
         raise ctx.fail(key, None, f"unknown section; {hint}{expected}")
@@ -338,9 +337,11 @@ def _kinds(
     ctx: _Ctx, data: dict[str, Any], agents: tuple[AgentSpec, ...], pools: tuple[PoolSpec, ...]
 ) -> dict[str, object]:
     """Check [kinds.NAME] tables (compiled only when there are any) and that every kind named exists."""
+    tables = _table(ctx, data, "kinds", required=False)
+    if not tables and all(a.kind == "generic" for a in agents) and all(p.kind == "generic" for p in pools):
+        return {}  # the common fleet: no kind knowledge to load (keeps `status` light)
     from fleetctl.kinds.load import BUILTIN
 
-    tables = _table(ctx, data, "kinds", required=False)
     if tables:
         from fleetctl.kinds import load_kinds
 
@@ -363,12 +364,19 @@ def _table(ctx: _Ctx, data: dict[str, Any], key: str, *, required: bool) -> dict
     return value
 
 
+def _close(word: str, choices: list[str], n: int = 1) -> list[str]:
+    """Did you mean …? Only on the way to an error, so `difflib` is imported only then."""
+    import difflib
+
+    return difflib.get_close_matches(word, choices, n=n)
+
+
 def _fields(ctx: _Ctx, table: str, raw: dict[str, Any], fields: dict[str, tuple[Parser, str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in fields:
             known = ", ".join(sorted(fields))
-            close = difflib.get_close_matches(key, list(fields), n=1)
+            close = _close(key, list(fields), n=1)
             hint = f"did you mean {close[0]}? " if close else ""
             raise ctx.fail(table, key, f"unknown key; {hint}expected one of: {known}")
         parser, expected = fields[key]
