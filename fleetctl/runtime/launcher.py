@@ -197,7 +197,7 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
     return failures
 
 
-def sweep_scripts(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
+def sweep_scripts(rt: Runtime, listing: set[str], obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
     """Delete the run scripts that belong to no live run; returns their run ids.
 
     A script holds its run's env, secrets included, until its shell starts. One whose `up`
@@ -205,12 +205,10 @@ def sweep_scripts(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]
     forever. The caller holds the store's lock, so every script of a pass in flight belongs
     to a recorded run by the time another pass looks: a script is kept when its run is
     recorded and live, or when a live pane carries its FLEET_RUN (a run whose recording
-    was cut short: its shell may not have read the script yet).
+    was cut short: its shell may not have read the script yet). `listing`: the runs
+    directory's file names, as the pass listed them.
     """
-    try:
-        names = [n[:-3] for n in os.listdir(rt.runs_dir) if n.endswith(".sh")]
-    except OSError:
-        return []
+    names = [n[:-3] for n in listing if n.endswith(".sh")]
     live = {r.current.id for r in records.values() if r.current is not None and r.current.live}
     unknown = [run_id for run_id in names if run_id not in live]
     if not unknown:

@@ -48,7 +48,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
         f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live
     )
     obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
-    launcher.sweep_scripts(rt, obs, records)  # before this pass writes any: a killed pass's leftovers
+    launcher.sweep_scripts(rt, exit_files, obs, records)  # before this pass writes any: a killed pass's leftovers
     ended = observe.find_ended(rt, obs, records, now)
     if ended:
         # What was written, applied to what was read: no second read of the store.

@@ -177,6 +177,7 @@ def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
     if not rt.spec.pools or not rt.store.path.exists():
         return []
     panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
+    listed = observe.exit_files(rt)  # the runs directory, listed once for every window
     by_name = {p.window_name: p for p in panes.values()}
     out = []
     for task, run in rt.store.window_tasks():
@@ -190,7 +191,7 @@ def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
                 task=task.id,
                 title=task.title,
                 attempt=task.attempt,
-                state=_window_state(rt, run.id if run is not None else None, pane),
+                state=_window_state(listed, run.id if run is not None else None, pane),
                 runtime_s=max(0.0, obs.time - run.started) if run is not None and run.live else None,
                 window=pane.window_id if pane is not None else None,
                 pid=pane.pid if pane is not None and not pane.dead else None,
@@ -200,7 +201,7 @@ def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
     return sorted(out, key=lambda t: (t.pool, t.task))
 
 
-def _window_state(rt: Runtime, run_id: str | None, pane: PaneInfo | None) -> str:
+def _window_state(listed: set[str], run_id: str | None, pane: PaneInfo | None) -> str:
     """running; gating (the agent exited, the pool's gate runs); ending (exit written); starting; no window."""
     if run_id is None:
         return "starting"  # claimed; its run is recorded once its window has opened
@@ -208,9 +209,9 @@ def _window_state(rt: Runtime, run_id: str | None, pane: PaneInfo | None) -> str
         return "no window"
     if pane.dead:
         return "ending"
-    if (rt.runs_dir / f"{run_id}.exit").exists():
+    if f"{run_id}.exit" in listed:
         return "ending"
-    if (rt.runs_dir / f"{run_id}.agent").exists():
+    if f"{run_id}.agent" in listed:
         return "gating"
     return "running"
 
