@@ -51,7 +51,7 @@ def test_down_kills_a_process_that_left_its_group_and_env(fleet_dir: FleetHarnes
     [agents.evasive]
     command = "{ESCAPE.format(pidfile=escaped)}; exec sleep 1000"
     min_uptime = "0s"
-    """)  # fmt: skip
+    """)
     assert fleet_dir.run("up").code == 0
     pid = wait_for(lambda: read_pid(escaped), timeout=10, what="the escaped process's pid")
     assert isinstance(pid, int) and alive(pid)
@@ -69,7 +69,7 @@ def test_a_run_that_ends_takes_its_escaped_leftovers_with_it(fleet_dir: FleetHar
     command = "{ESCAPE.format(pidfile=escaped)}; sleep 0.5; exit 0"
     min_uptime = "0s"
     restart = "never"
-    """)  # fmt: skip
+    """)
     assert fleet_dir.run("up").code == 0
     pid = wait_for(lambda: read_pid(escaped), timeout=10, what="the escaped process's pid")
     assert isinstance(pid, int)

@@ -36,7 +36,8 @@ def expected(events: list[Event], pool: str) -> dict[str, int]:
 
 @pytest.mark.timeout(90)
 def test_report_counts_what_the_events_show(fleet_dir: FleetHarness) -> None:
-    fleet_dir.write(f"""
+    fleet_dir.write(
+        f"""
     [agents.limited]
     command = "echo 'error: rate limit reached, try later'; sleep 0.3; exit 1"
     min_uptime = "0.1s"
@@ -53,7 +54,9 @@ def test_report_counts_what_the_events_show(fleet_dir: FleetHarness) -> None:
     max_attempts = 1
     wall_timeout = "1s"
     stop_timeout = "1s"
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     fleet_dir.run("up")
     for i in range(1, 10):
         assert fleet_dir.run("task", "add", f"task {i}").code == 0
@@ -65,10 +68,13 @@ def test_report_counts_what_the_events_show(fleet_dir: FleetHarness) -> None:
     wait_for(all_final, timeout=60, what="every task final")
     ends = {"limited": "rate-limited", "locked": "auth"}
     wait_for(
-        lambda: all(any(e.kind in ("exited", "start-failed") and e.agent == a for e in fleet_dir.fleet().store.events())
-                    for a in ends),
-        timeout=20, what="both agents' ends",
-    )  # fmt: skip
+        lambda: all(
+            any(e.kind in ("exited", "start-failed") and e.agent == a for e in fleet_dir.fleet().store.events())
+            for a in ends
+        ),
+        timeout=20,
+        what="both agents' ends",
+    )
 
     result = fleet_dir.run("report", "--since", "10m", "--json")
     assert result.code == 0, result
@@ -104,11 +110,14 @@ def test_report_counts_what_the_events_show(fleet_dir: FleetHarness) -> None:
 
 
 def test_a_cycle_that_dispatched_or_settled_tasks_did_work(fleet_dir: FleetHarness) -> None:
-    fleet_dir.write("""
+    fleet_dir.write(
+        """
     [pools.fix]
     command = "exit 0"
     slots = 2
-    """, supervisor=True)  # fmt: skip
+    """,
+        supervisor=True,
+    )
     assert fleet_dir.run("up").code == 0
     for i in range(1, 4):
         assert fleet_dir.run("task", "add", f"task {i}").code == 0

@@ -40,7 +40,9 @@ def running(h: FleetHarness, name: str, attempt: int = 1) -> dict[str, object]:
 
 
 def test_status_shows_each_pools_task_windows(fleet_dir: FleetHarness) -> None:
-    start(fleet_dir, f"""
+    start(
+        fleet_dir,
+        f"""
     [agents.web]
     command = "sleep 60"
 
@@ -51,7 +53,8 @@ def test_status_shows_each_pools_task_windows(fleet_dir: FleetHarness) -> None:
     [pools.docs]
     command = "{FIXER}"
     labels = ["docs"]
-    """)  # fmt: skip
+    """,
+    )
     assert fleet_dir.run("task", "add", "fix the parser", "--pool", "fix").code == 0
     assert fleet_dir.run("task", "add", "fix the lexer", "--pool", "fix").code == 0
     row = running(fleet_dir, "fix.1")
@@ -82,10 +85,13 @@ def test_status_shows_each_pools_task_windows(fleet_dir: FleetHarness) -> None:
 def test_logs_attach_send_restart_and_down_take_a_task_window(
     fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    start(fleet_dir, f"""
+    start(
+        fleet_dir,
+        f"""
     [pools.fix]
     command = "{FIXER}"
-    """)  # fmt: skip
+    """,
+    )
     assert fleet_dir.run("task", "add", "fix the parser").code == 0
     first = running(fleet_dir, "fix.1")
 

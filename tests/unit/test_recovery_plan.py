@@ -24,11 +24,20 @@ SPEC = AgentSpec(name="a", command="x", min_uptime=1.0, start_timeout=10.0)
 
 def decide(pane_pid: int) -> P.Plan:
     stopped = Run(
-        id="old", agent="a", started=NOW - 60, pid=100, pane_id="%1", verified=NOW - 59, ended=NOW - 5,
-        failure_class=FailureClass.KILLED, stopped_by="down", stop_reason="stop: fleetctl down",
-    )  # fmt: skip
-    pane = PaneInfo(window_id="@1", window_name="a", pane_id="%1", pid=pane_pid, dead=False, dead_status=None,
-                    activity=NOW)  # fmt: skip
+        id="old",
+        agent="a",
+        started=NOW - 60,
+        pid=100,
+        pane_id="%1",
+        verified=NOW - 59,
+        ended=NOW - 5,
+        failure_class=FailureClass.KILLED,
+        stopped_by="down",
+        stop_reason="stop: fleetctl down",
+    )
+    pane = PaneInfo(
+        window_id="@1", window_name="a", pane_id="%1", pid=pane_pid, dead=False, dead_status=None, activity=NOW
+    )
     obs = Observation(
         time=NOW, server_running=True, agents={"a": AgentObservation(pane=pane, alive=True, tree=(pane_pid,))}
     )

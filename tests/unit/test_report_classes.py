@@ -84,14 +84,38 @@ def test_json_and_text_show_one_column_per_class() -> None:
     r = build()
     data = json.loads(json.dumps(r.as_json()))
     assert data["totals"] == {
-        "runs_started": 12, "respawns": 5, "clean_exits": 4, "crashes": 3, "rate_limited": 1, "auth": 1,
-        "start_failures": 0, "stalls": 1, "timeouts": 2, "kills": 3, "gate_failures": 1, "alerts": 1,
-    }  # fmt: skip
+        "runs_started": 12,
+        "respawns": 5,
+        "clean_exits": 4,
+        "crashes": 3,
+        "rate_limited": 1,
+        "auth": 1,
+        "start_failures": 0,
+        "stalls": 1,
+        "timeouts": 2,
+        "kills": 3,
+        "gate_failures": 1,
+        "alerts": 1,
+    }
     assert [k["why"] for k in data["timeouts"]] == ["wall", "wall"]
     text = render_text(r)
     header = next(line for line in text.splitlines() if line.startswith("AGENT"))
-    assert header.split() == ["AGENT", "RUNS", "RESPAWNS", "CLEAN", "CRASHES", "RATE-LIMITED", "AUTH",
-                              "START-FAIL", "STALLS", "TIMEOUTS", "KILLS", "GATE-FAIL", "ALERTS", "NOW"]  # fmt: skip
+    assert header.split() == [
+        "AGENT",
+        "RUNS",
+        "RESPAWNS",
+        "CLEAN",
+        "CRASHES",
+        "RATE-LIMITED",
+        "AUTH",
+        "START-FAIL",
+        "STALLS",
+        "TIMEOUTS",
+        "KILLS",
+        "GATE-FAIL",
+        "ALERTS",
+        "NOW",
+    ]
     fix = next(line for line in text.splitlines() if line.startswith("fix (pool)"))
     assert fix.split()[2:14] == ["9", "3", "4", "2", "0", "0", "0", "1", "2", "3", "(dispatch", "3)"]
     assert "rate limited:" in text and "auth failures:" in text
@@ -99,8 +123,12 @@ def test_json_and_text_show_one_column_per_class() -> None:
 
 def _fleet(tmp_path: Path) -> Fleet:
     state = tmp_path / "state"
-    spec = FleetSpec(name="unit", path=tmp_path / "fleet.toml", state_dir=state,
-                     pools=(PoolSpec(name="fix", command="x", labels=("bug",)),))  # fmt: skip
+    spec = FleetSpec(
+        name="unit",
+        path=tmp_path / "fleet.toml",
+        state_dir=state,
+        pools=(PoolSpec(name="fix", command="x", labels=("bug",)),),
+    )
     return Fleet(spec)
 
 
@@ -108,8 +136,9 @@ def test_load_counts_the_stored_events_and_tasks_no_pool_takes(tmp_path: Path) -
     fleet = _fleet(tmp_path)
     now = time.time()
     for e in POOL_NIGHT:
-        fleet.store.add_event(Event(time=now - 50 + (e.time - T0) / 10, kind=e.kind, agent=e.agent,
-                                    reason=e.reason, data=e.data))  # fmt: skip
+        fleet.store.add_event(
+            Event(time=now - 50 + (e.time - T0) / 10, kind=e.kind, agent=e.agent, reason=e.reason, data=e.data)
+        )
     board = TaskBoard(fleet)
     board.add("a bug", labels=["bug"])
     lost = board.add("some docs", labels=["docs"])
