@@ -186,8 +186,9 @@ def records_while_listing(
     return listing, records
 
 
-def exit_files(rt: Runtime) -> set[str]:
-    """The runs directory in one listing: `<run>.exit` is there once a run's wrapper wrote its exit code."""
+def run_files(rt: Runtime) -> set[str]:
+    """The runs directory in one listing: `<run>.exit` once a run's wrapper wrote its exit code,
+    `<run>.sh` while its script is there, the gate's files of pool runs."""
     try:
         return set(os.listdir(rt.runs_dir))
     except OSError:
@@ -225,7 +226,7 @@ def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], n
     lingering pane as dead and the respawn sweeps it.
     """
     ended = []
-    listed = exit_files(rt)  # listed after the panes: a pane seen ending has its file here
+    listed = run_files(rt)  # listed after the panes: a pane seen ending has its file here
     for name, rec in records.items():
         run = rec.current
         if run is None or not run.live or TASK_WINDOW_SEPARATOR in name:

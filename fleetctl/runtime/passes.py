@@ -43,12 +43,12 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
     # each pane's own process instead of all of /proc, unless a run has ended: its
     # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
-    exit_files = observe.exit_files(rt)
+    run_files = observe.run_files(rt)
     trees = any(s.idle_timeout is not None for s in rt.spec.agents) or any(
-        f"{r.current.id}.exit" in exit_files for r in records.values() if r.current and r.current.live
+        f"{r.current.id}.exit" in run_files for r in records.values() if r.current and r.current.live
     )
     obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
-    launcher.sweep_scripts(rt, exit_files, obs, records)  # before this pass writes any: a killed pass's leftovers
+    launcher.sweep_scripts(rt, run_files, obs, records)  # before this pass writes any: a killed pass's leftovers
     ended = observe.find_ended(rt, obs, records, now)
     if ended:
         # What was written, applied to what was read: no second read of the store.

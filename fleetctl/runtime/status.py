@@ -177,7 +177,7 @@ def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
     if not rt.spec.pools or not rt.store.path.exists():
         return []
     panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
-    listed = observe.exit_files(rt)  # the runs directory, listed once for every window
+    listed = observe.run_files(rt)  # the runs directory, listed once for every window
     by_name = {p.window_name: p for p in panes.values()}
     out = []
     for task, run in rt.store.window_tasks():

@@ -104,7 +104,7 @@ class Supervisor:
         watch = self.rt.seen.watch
         if watch is None:
             return False
-        names = observe.exit_files(self.rt)
+        names = observe.run_files(self.rt)
         for run_id, pid, started, log, limit in watch:
             if f"{run_id}.exit" in names or not self.rt.procs.alive(pid, started):
                 return False
