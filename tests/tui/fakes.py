@@ -17,8 +17,6 @@ FIXED_NOW = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
 class FakeSpec:
     name: str = "demo"
     path: Path = Path("/nonexistent/fleet.toml")
-    agents: tuple[object, ...] = ()  # what redaction reads (no env: no secrets)
-    pools: tuple[object, ...] = ()
 
 
 @dataclass
