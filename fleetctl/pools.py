@@ -54,11 +54,12 @@ class PoolRunner:
         panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
         windows = []
         finished: list[str] = []
+        listed = observe.run_files(fleet)  # exit and gate files of every window, in one listing
         for task, run in self.store.window_tasks():
             pane = panes.get(run.pane_id) if run is not None and run.pane_id else None
             if pane is not None and run is not None and not runs_in(run, pane):
                 pane = None  # a later tmux server's pane with the same id (ids restart at %1)
-            if pane is not None and run is not None and run.live and (fleet.runs_dir / f"{run.id}.exit").exists():
+            if pane is not None and run is not None and run.live and f"{run.id}.exit" in listed:
                 # The wrapper wrote the exit code and only lingers to let tmux read the last
                 # output: the run has ended (as for agents, see runtime.observe.find_ended). Its window
                 # is closed below, once its log has settled, so it never holds a slot.
@@ -67,7 +68,7 @@ class PoolRunner:
             window = dispatch.WindowTask(task=task, run=run, pane=pane)
             pool = fleet.spec.pool(window.pool)
             if run is not None and pane is not None and not pane.dead and pool is not None and pool.gate:
-                window = replace(window, gating=task_window.run_file(self.fleet, run.id, "agent").exists())
+                window = replace(window, gating=f"{run.id}.agent" in listed)
             windows.append(window)
         pools = fleet.spec.pools
         queued = self.store.queued_by_pool() if pools else {}
