@@ -69,6 +69,18 @@ def check_tmux() -> Check:
     return Check("tmux", True, f"tmux {version}")
 
 
+def check_log_writer() -> Check:
+    """Is the log writer (rotatelogs) installed? Without it no agent can start."""
+    import shutil
+
+    from fleetctl.runtime.logs import WRITER, WRITER_HINT
+
+    path = shutil.which(WRITER)
+    if path is None:
+        return Check("log writer", False, f"{WRITER} is not installed (no `{WRITER}` on PATH); {WRITER_HINT}")
+    return Check("log writer", True, path)
+
+
 def check_state_dir(state_dir: Path) -> Check:
     try:
         st = state_dir.stat()

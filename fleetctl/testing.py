@@ -19,6 +19,7 @@ import signal as signals
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from fleetctl.logview import END_MARKER
 from fleetctl.model import PaneInfo, ProcInfo
 from fleetctl.procs import ProcTable
 from fleetctl.record import field, record
@@ -227,7 +228,13 @@ class FakeTmuxGateway:
     def _pane(self, window: FakeWindow) -> PaneInfo:
         proc = self.procs.processes[window.pid]
         if not proc.alive and window.exit_file is not None and not window.exit_written:
-            # As the real wrapper does once its command ended (a closed window's wrapper dies first).
+            # As the real wrapper does once its command ended (a closed window's wrapper dies
+            # first): the end marker into the run's log (state_dir/logs/<agent>/<run>.log), then
+            # the exit file.
+            log = window.exit_file.parent.parent / "logs" / window.name / f"{window.exit_file.stem}.log"
+            if log.exists():
+                with log.open("ab") as f:
+                    f.write(END_MARKER)
             window.exit_file.write_text(f"{proc.exit_status}\n")
             window.exit_written = True
         return PaneInfo(

@@ -171,6 +171,7 @@ def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     if spec is not None:
         checks.append(doc.Check("config", True, f"{spec.path}: {len(spec.agents)} agents, {len(spec.pools)} pools"))
     checks.append(doc.check_tmux())
+    checks.append(doc.check_log_writer())
     if spec is not None:
         checks.append(doc.check_state_dir(spec.state_dir))
         checks.append(doc.check_lock(spec.state_dir, ProcessGateway().alive))

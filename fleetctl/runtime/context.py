@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 EventSink = Callable[[Event], None]
 # What an idle fleet's quiet look checks, per live run: (run id, pane pid, its start time, log, log_max_size)
-WatchList = list[tuple[str, int, float, str, int]]
+WatchList = list[tuple[str, int, float]]
 
 
 @record(frozen=False)

@@ -14,6 +14,7 @@ from shlex import quote
 
 from fleetctl import plan as planner
 from fleetctl import wake
+from fleetctl.logview import END_MARKER
 from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
 from fleetctl.procs import SHELL_CHILDREN_FILE
 from fleetctl.record import replace
@@ -65,9 +66,8 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
     goes when the run is settled (terminate.drop_scripts). `linger`: see below.
     """
     rt.runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    log = rt.log_path(spec.name, run.id)
-    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    logs.prune(rt, spec, keep=spec.log_keep - 1)  # with this run's log: at most log_keep per agent
+    logs.prune(rt, spec, keep=logs.older_logs_kept(spec))
+    log = logs.create(rt.log_path(spec.name, run.id))
     exit_file = rt.runs_dir / f"{run.id}.exit"
     public = [("FLEET_NAME", rt.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
     private = [("FLEET_CONFIG", str(rt.spec.path)), ("FLEET_STATE_DIR", str(rt.spec.state_dir))]
@@ -80,6 +80,7 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
     lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
     lines.append(f"/bin/sh -c {quote(exec_form(command))}")
     lines.append("code=$?")
+    lines.append(f"printf {quote(_printf_escape(END_MARKER))}")
     lines.append(f"echo $code > {quote(str(exit_file))}")
     # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
     # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
@@ -105,8 +106,13 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
         argv=(*reaper, "/bin/sh", str(script)),
         cwd=str(spec.cwd),
         env=tuple(public),
-        pipe=logs.pipe_command(log),
+        pipe=logs.pipe_command(rt, spec, log),
     )
+
+
+def _printf_escape(data: bytes) -> str:
+    """Bytes as a printf format: control bytes in octal, so the script stays plain text."""
+    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in "\\%" else f"\\{b:03o}" for b in data)
 
 
 def subreaper() -> tuple[str, ...]:

@@ -7,7 +7,6 @@ fleet costs a directory listing and a few stats a minute, not a tmux call and th
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 
 from fleetctl import logger, wake
@@ -98,22 +97,16 @@ class Supervisor:
     def quiet(self) -> bool:
         """Has nothing happened in an idle fleet that a wake-up would not have reported? Every
         run that was live is still live (its pane's process, by pid and start time, has written
-        no exit code) and no log has reached log_max_size. Costs a directory listing and a few
-        stats, where a full pass costs a tmux call, the store and the planner. Pools and passes
-        that acted always get the full pass."""
+        no exit code). Costs a directory listing and a few process checks, where a full pass
+        costs a tmux call, the store and the planner. Pools and passes that acted always get
+        the full pass."""
         watch = self.rt.seen.watch
         if watch is None:
             return False
         names = observe.run_files(self.rt)
-        for run_id, pid, started, log, limit in watch:
-            if f"{run_id}.exit" in names or not self.rt.procs.alive(pid, started):
-                return False
-            try:
-                if os.stat(log).st_size >= limit:
-                    return False
-            except OSError:
-                return False
-        return True
+        return all(
+            f"{run_id}.exit" not in names and self.rt.procs.alive(pid, started) for run_id, pid, started in watch
+        )
 
     def reload(self) -> None:
         """Read the fleet file again (it changed); a broken file is reported and the old spec kept."""
