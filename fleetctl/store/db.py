@@ -144,6 +144,9 @@ class Database:
                     os.unlink(leftover)
 
 
+_FULL_BELOW_BYTES = 256 * 1024
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
@@ -213,6 +216,16 @@ def state_dir_warning(path: Path) -> str | None:
 # --- errors for people ----------------------------------------------------------------
 
 
+def _disk_full(path: Path) -> bool:
+    """Is the file system of the database (almost) out of space? SQLite says "disk I/O error"
+    when its -wal or -shm file cannot grow."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _FULL_BELOW_BYTES
+
+
 def explain(path: Path, exc: BaseException) -> StoreError:
     """What is really wrong with the database, found by looking at the file when SQLite fails."""
     text = str(exc)
@@ -222,8 +235,11 @@ def explain(path: Path, exc: BaseException) -> StoreError:
         return StoreError(f"{path}: cannot create the state database ({exc.strerror})")
     if isinstance(exc, sqlite3.IntegrityError):
         return StoreError(f"{path}: the database refused a change ({text})")
-    if "full" in lowered:
-        return StoreError(f"{path}: the disk is full ({text})", hint="free some space, then run the command again")
+    if "full" in lowered or ("i/o error" in lowered and _disk_full(path)):
+        return StoreError(
+            f"{path}: the disk is full ({text})",
+            hint=f"free some space on the file system of {path.parent}, then run the command again",
+        )
     if "readonly" in lowered or "read-only" in lowered:
         return StoreError(
             f"{path}: the state database cannot be written ({text})",

@@ -1,0 +1,87 @@
+"""A full disk: the state dir on a real 2 MB tmpfs, filled up. Each command either does its
+whole job or changes nothing, and says which (a restart that stopped an agent and could not
+start it again says so); `down` still stops everything."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FleetHarness, alive, pids_with_env
+
+pytestmark = pytest.mark.tmux
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB tmpfs of our own (mounting needs root, as CI runs; skipped where it is refused)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", str(mount)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(directory: Path) -> None:
+    """Write until the file system says ENOSPC."""
+    with contextlib.suppress(OSError), (directory / "filler").open("wb") as f:
+        while True:
+            f.write(b"\0" * 65536)
+            f.flush()
+
+
+@pytest.mark.timeout(60)
+def test_full_disk_up_status_restart_change_nothing_and_down_stops_all(
+    fleet_dir: FleetHarness, small_disk: Path
+) -> None:
+    fleet_dir.write(
+        """
+    [defaults]
+    min_uptime = "0.2s"
+    [agents.a]
+    command = "sleep 300"
+    [agents.b]
+    command = "sleep 301"
+    """,
+        extra_fleet=f'state_dir = "{small_disk}"',
+    )
+    assert fleet_dir.run("up", "a").code == 0
+    pid = fleet_dir.status()["a"]["pid"]
+    assert isinstance(pid, int)
+    fill(small_disk)
+
+    up = fleet_dir.run("up")
+    assert up.code == 2 and "the disk is full" in up.err and "Traceback" not in up.err
+    assert "b" not in fleet_dir.tmux("list-windows", "-F", "#{window_name}").split(), "up started b anyway"
+
+    status = fleet_dir.status()  # reading needs no space
+    assert status["a"]["state"] == "running" and status["a"]["pid"] == pid and status["b"]["state"] == "stopped"
+
+    restart = fleet_dir.run("restart", "a")  # the stop works; the new run cannot be recorded
+    assert restart.code == 1 and "a: stopped by this restart and not started again" in restart.err
+    assert "disk is full" in restart.err and "fleetctl reconcile" in restart.err
+    assert not alive(pid)
+
+    (small_disk / "filler").unlink()
+    assert fleet_dir.run("reconcile").code == 0
+    again = fleet_dir.status()["a"]
+    assert again["state"] == "running" and again["pid"] != pid
+    pid = again["pid"]
+    assert isinstance(pid, int)
+
+    fill(small_disk)
+    down = fleet_dir.run("down")
+    assert down.code == 0, down.err
+    assert "a: stopped" in down.out and "not recorded" in down.err and "the disk is full" in down.err
+    assert not alive(pid)
+    assert pids_with_env("FLEET_NAME", fleet_dir.name) == []
+    assert os.path.exists(small_disk / "fleet.db"), "the database was moved aside"
