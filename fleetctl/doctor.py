@@ -221,6 +221,7 @@ def doctor_spec(spec: FleetSpec, agents: Sequence[AgentSpec], state_dir: Path) -
 
 def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
     """Boot every agent on a throwaway server, verify, scan output, stop; one Check per agent."""
+    from fleetctl import cgroups
     from fleetctl.fleet import Fleet, strip_ansi
     from fleetctl.redact import redact
 
@@ -254,6 +255,8 @@ def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
     finally:
         with contextlib.suppress(Exception):
             fleet.down(names)
+        with contextlib.suppress(OSError):
+            cgroups.remove(doc_spec.state_dir)
         with contextlib.suppress(Exception):
             fleet.tmux.kill_server()
         with contextlib.suppress(OSError):

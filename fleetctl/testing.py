@@ -171,6 +171,9 @@ class FakeProcessGateway:
         proc = self.processes.get(pid)
         return proc.start_time if proc is not None and proc.alive else None
 
+    def own_cgroup(self) -> Path | None:
+        return None  # fake processes get no cgroup
+
     def environ(self, pid: int) -> dict[str, str]:
         proc = self.processes.get(pid)
         return dict(proc.env) if proc is not None and proc.alive else {}

@@ -10,10 +10,11 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from shlex import quote
 
+from fleetctl import cgroups, wake
 from fleetctl import plan as planner
-from fleetctl import wake
 from fleetctl.logview import END_MARKER
 from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
 from fleetctl.procs import SHELL_CHILDREN_FILE
@@ -77,6 +78,9 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
         private.append(("FLEET_TASK", str(run.task_id)))
     # `true`, not `:`: a failed redirection on a special builtin would end the shell.
     lines = ["{", 'true 2>/dev/null >"$0"']
+    cgroup = _cgroup(rt, spec.name)
+    if cgroup is not None:  # into the agent's cgroup, before anything is started (a builtin: no fork)
+        lines.append(f"{{ echo $$ > {quote(str(cgroup / cgroups.PROCS))}; }} 2>/dev/null")
     lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
     lines.append(f"/bin/sh -c {quote(exec_form(command))}")
     lines.append("code=$?")
@@ -108,6 +112,11 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
         env=tuple(public),
         pipe=logs.pipe_command(rt, spec, log),
     )
+
+
+def _cgroup(rt: Runtime, agent: str) -> Path | None:
+    fleet_cgroup = cgroups.ensure(rt.spec.state_dir, rt.spec.name, rt.procs.own_cgroup)
+    return None if fleet_cgroup is None else cgroups.agent_dir(fleet_cgroup, agent)
 
 
 def _printf_escape(data: bytes) -> str:

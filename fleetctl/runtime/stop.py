@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 
+from fleetctl import cgroups
 from fleetctl import plan as planner
 from fleetctl.errors import FleetError, OperationFailed, StoreError
 from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
@@ -151,6 +152,8 @@ def stop_all(rt: Runtime, names: Sequence[str] = ()) -> DownReport:
                 unrecorded = exc.message + (f" ({exc.hint})" if exc.hint else "")
             left = from_truth(rt, agents, stopped)
         left |= sweep_fleet(rt, agents)
+        if not left:
+            cgroups.remove(rt.spec.state_dir, list(agents) or None)
     return DownReport(left=tuple(sorted(left)), unrecorded=unrecorded, stopped=tuple(sorted(stopped)))
 
 
@@ -231,12 +234,13 @@ def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
 
 
 def _carriers(rt: Runtime, agents: Sequence[str]) -> set[int]:
-    """Live processes carrying this fleet's FLEET_NAME (and one of these FLEET_AGENTs, if named)."""
+    """Live processes carrying this fleet's FLEET_NAME (and one of these FLEET_AGENTs, if
+    named), and every process in the fleet's (or these agents') cgroup."""
     found = rt.procs.find_env("FLEET_NAME", {rt.spec.name}).get(rt.spec.name, [])
     if agents:
         wanted = set(agents)
         found = [p for p in found if rt.procs.environ(p).get("FLEET_AGENT") in wanted]
-    return set(found) - {os.getpid()}
+    return (set(found) | cgroups.pids(rt.spec.state_dir, list(agents) or None)) - {os.getpid()}
 
 
 def _grace(rt: Runtime, agents: Sequence[str]) -> float:

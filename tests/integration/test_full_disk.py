@@ -41,7 +41,7 @@ def fill(directory: Path) -> None:
 
 @pytest.mark.timeout(60)
 def test_full_disk_up_status_restart_change_nothing_and_down_stops_all(
-    fleet_dir: FleetHarness, small_disk: Path
+    small_disk: Path, fleet_dir: FleetHarness
 ) -> None:
     fleet_dir.write(
         """
