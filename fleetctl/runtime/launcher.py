@@ -15,6 +15,7 @@ from shlex import quote
 
 from fleetctl import cgroups, wake
 from fleetctl import plan as planner
+from fleetctl.errors import OperationFailed, StoreError
 from fleetctl.logview import END_MARKER
 from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
 from fleetctl.procs import SHELL_CHILDREN_FILE
@@ -22,7 +23,7 @@ from fleetctl.record import replace
 from fleetctl.runtime import logs, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
-from fleetctl.tmux import HOME_WINDOW, WindowRequest
+from fleetctl.tmux import HOME_WINDOW, OpenedWindows, WindowRequest
 
 WRAPPER_LINGER_SECONDS = 0.2
 LEFTOVER_GRACE_SECONDS = 0.1
@@ -192,6 +193,22 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
         requests.append(window_request(rt, spec, run, command))
         started.append((s, run))
     batch = rt.tmux.open_windows(requests, close_first=old_windows)
+    recorded: list[str] = []
+    try:
+        return _record_started(rt, started, batch, now, recorded)
+    except StoreError as exc:  # the windows are open: say so, and what adopts them
+        names = [f"{w.name} (pid {w.pid})" for w in batch.opened if w.name not in recorded]
+        then = f"{exc.hint}; then " if exc.hint else ""
+        raise OperationFailed(
+            f"started {', '.join(names)} but could not record {'it' if len(names) == 1 else 'them'}: {exc.message}",
+            hint=f"{then}`fleetctl reconcile` adopts what runs (nothing is started twice)",
+        ) from exc
+
+
+def _record_started(
+    rt: Runtime, started: list[tuple[planner.Spawn, Run]], batch: OpenedWindows, now: float, recorded: list[str]
+) -> list[str]:
+    """Record each run whose window opened (its name goes into `recorded`); report the others."""
     opened = {w.name: w for w in batch.opened}
     failures = []
     for s, run in started:
@@ -204,6 +221,7 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
             continue
         run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
         rt.store.add_run(run, rt.procs.identity(window.pid))
+        recorded.append(s.agent)
         kind = "respawned" if s.respawn else "spawned"
         data: dict[str, object] = {"run": run.id, "pid": window.pid, "window": window.window_id, "fallback": s.fallback}
         emit(rt, kind, s.agent, s.reason, data, now)

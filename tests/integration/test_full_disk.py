@@ -85,3 +85,45 @@ def test_full_disk_up_status_restart_change_nothing_and_down_stops_all(
     assert not alive(pid)
     assert pids_with_env("FLEET_NAME", fleet_dir.name) == []
     assert os.path.exists(small_disk / "fleet.db"), "the database was moved aside"
+
+
+@pytest.mark.timeout(60)
+def test_disk_full_after_windows_opened_up_says_what_it_started_and_reconcile_adopts_it(
+    small_disk: Path, fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetctl.tmux import TmuxGateway
+
+    fleet_dir.write(
+        """
+    [defaults]
+    min_uptime = "0.2s"
+    [agents.a]
+    command = "sleep 300"
+    [agents.b]
+    command = "sleep 301"
+    """,
+        extra_fleet=f'state_dir = "{small_disk}"',
+    )
+    assert fleet_dir.run("up", "a").code == 0
+    opened = TmuxGateway.open_windows
+
+    def open_then_fill(self: TmuxGateway, *args: object, **kwargs: object) -> object:
+        result = opened(self, *args, **kwargs)  # type: ignore[arg-type]
+        fill(small_disk)  # the disk fills up right after b's window opened
+        return result
+
+    monkeypatch.setattr(TmuxGateway, "open_windows", open_then_fill)
+    up = fleet_dir.run("up", "b")
+    monkeypatch.setattr(TmuxGateway, "open_windows", opened)
+    assert up.code == 1 and "the disk is full" in up.err and "Traceback" not in up.err  # 1: something changed
+    assert "nothing was changed" not in up.err
+    windows = fleet_dir.tmux("list-panes", "-a", "-F", "#{window_name} #{pane_pid}").split("\n")
+    started = [line.split()[1] for line in windows if line.startswith("b ")]
+    assert started, "b's window is gone"
+    assert f"started b (pid {started[0]}) but could not record it" in up.err, up.err
+    assert "`fleetctl reconcile` adopts what runs" in up.err
+
+    (small_disk / "filler").unlink()
+    assert fleet_dir.run("reconcile").code == 0
+    b = fleet_dir.status()["b"]
+    assert b["state"] == "running" and str(b["pid"]) == started[0], "b was started a second time"
