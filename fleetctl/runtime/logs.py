@@ -191,9 +191,9 @@ def last_output(rt: Runtime, agent: str, run_id: str, settle: bool) -> str:
 
     Taken from the run's log, not the pane: tmux 3.3a keeps no screen content for a pane
     whose process exited at once, while its pipe still gets every byte. With `settle` (a run
-    that exited by itself, which may have said why), wait until the writer has the wrapper's
-    END_MARKER, at most LOG_END_TIMEOUT_SECONDS, and say so in an event when that passes. A
-    signal death is judged at once.
+    whose wrapper wrote an exit code: it printed END_MARKER just before), wait until the writer
+    has that marker, at most LOG_END_TIMEOUT_SECONDS, and say so in an event when that passes.
+    A signal death, or an end whose wrapper was killed, is judged at once: no marker comes.
     """
     clock = rt.clock
     deadline = clock.monotonic() + LOG_END_TIMEOUT_SECONDS
