@@ -1,7 +1,8 @@
 """Run logs: each run's pane is piped to a writer that owns logs/<agent>/<run>.log.
 
-The writer is Apache's `rotatelogs` (a small C program: ~0.5 MB PSS per pane against
-0.3 MB for the `cat` it replaced, measured): it appends, and past log_max_size it opens
+The writer is Apache's `rotatelogs`, a small C program (bench/log_writer_bench.py, 100
+agents: 0.16 MB PSS per pane against 0.12 MB for the `cat` it replaced; the fleet's total
+41.7 MB against 37.7 MB). It appends, and past log_max_size it opens
 `<run>.log.1`, `.2`, … itself, so the pane's pipe is never re-pointed and no line is lost.
 At each file it opens it runs the prune program, which leaves the agent log_keep - 1 files,
 the new one included. So at any moment an agent has at most log_keep log files (the one
