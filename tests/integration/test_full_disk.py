@@ -31,6 +31,22 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+def up_a_on(h: FleetHarness, disk: Path) -> None:
+    """Agents a and b with their state on `disk`; a is started."""
+    h.write(
+        """
+    [defaults]
+    min_uptime = "0.2s"
+    [agents.a]
+    command = "sleep 300"
+    [agents.b]
+    command = "sleep 301"
+    """,
+        extra_fleet=f'state_dir = "{disk}"',
+    )
+    assert h.run("up", "a").code == 0
+
+
 def fill(directory: Path) -> None:
     """Write until the file system says ENOSPC."""
     with contextlib.suppress(OSError), (directory / "filler").open("wb") as f:
@@ -43,18 +59,7 @@ def fill(directory: Path) -> None:
 def test_full_disk_up_status_restart_change_nothing_and_down_stops_all(
     small_disk: Path, fleet_dir: FleetHarness
 ) -> None:
-    fleet_dir.write(
-        """
-    [defaults]
-    min_uptime = "0.2s"
-    [agents.a]
-    command = "sleep 300"
-    [agents.b]
-    command = "sleep 301"
-    """,
-        extra_fleet=f'state_dir = "{small_disk}"',
-    )
-    assert fleet_dir.run("up", "a").code == 0
+    up_a_on(fleet_dir, small_disk)
     pid = fleet_dir.status()["a"]["pid"]
     assert isinstance(pid, int)
     fill(small_disk)
@@ -93,18 +98,7 @@ def test_disk_full_after_windows_opened_up_says_what_it_started_and_reconcile_ad
 ) -> None:
     from fleetctl.tmux import TmuxGateway
 
-    fleet_dir.write(
-        """
-    [defaults]
-    min_uptime = "0.2s"
-    [agents.a]
-    command = "sleep 300"
-    [agents.b]
-    command = "sleep 301"
-    """,
-        extra_fleet=f'state_dir = "{small_disk}"',
-    )
-    assert fleet_dir.run("up", "a").code == 0
+    up_a_on(fleet_dir, small_disk)
     opened = TmuxGateway.open_windows
 
     def open_then_fill(self: TmuxGateway, *args: object, **kwargs: object) -> object:
