@@ -183,6 +183,11 @@ def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool, no_agent_ch
         unmatched = doc.check_unmatched_tasks(spec) if checks[-1].ok else None
         if unmatched is not None:
             checks.append(unmatched)
+        from fleetctl.worktreesize import check_worktrees
+
+        worktrees = check_worktrees(spec)
+        if worktrees is not None:
+            checks.append(worktrees)
     _print_checks(checks, as_json, final=False)
     agent_checks: list[doc.Check] = []
     tmux_ok = all(c.ok for c in checks if c.name == "tmux")
