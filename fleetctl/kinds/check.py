@@ -33,8 +33,9 @@ def check_command(command: str, kind: Kind) -> tuple[str | None, str]:
     """The check's shell command line (the agent's command with the kind's check arguments), or
     None and why there is none.
 
-    A pool's command names its task (`--message-file {task_file}`): the check keeps the words
-    before the first placeholder, and drops an option left waiting for its value.
+    A pool's command names its task (`--message-file {task_file}`, `exec {task_file}`): the check
+    keeps the words before the first placeholder, less the options left waiting for a value and a
+    last word the check arguments start with (codex's `exec`).
     """
     if not kind.check.args:
         return None, f"kind {kind.name} has no check (set [kinds.{kind.name}] check.args to add one)"
@@ -50,7 +51,9 @@ def check_command(command: str, kind: Kind) -> tuple[str | None, str]:
             if _PLACEHOLDER.search(word):
                 break
             kept.append(word)
-        if len(kept) > 1 and kept[-1].startswith("-") and "=" not in kept[-1]:
+        while len(kept) > 1 and kept[-1].startswith("-") and "=" not in kept[-1]:
+            kept.pop()
+        if len(kept) > 1 and kept[-1] == kind.check.args[0]:
             kept.pop()
         if not kept:
             return None, "its command starts with a placeholder"

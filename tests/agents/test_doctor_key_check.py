@@ -123,3 +123,38 @@ def test_doctor_says_limited_until_the_reset_time(
     reset = time.mktime(time.strptime(shown.rsplit(" ", 1)[0], "%Y-%m-%d %H:%M"))
     assert abs(reset - (started + expected)) < 5 * 60, (shown, check)
     assert time.time() - started < 60
+
+
+def test_replicas_share_one_check_and_a_pool_is_checked_without_its_task(
+    fleet_dir: FleetHarness, mock_api: MockAPI, tmp_path: Path
+) -> None:
+    clients.require("codex")
+    mock_api.script(bad_key(times=1000))
+    run = clients.prepare("codex", mock_api.url, tmp_path / "home", clients.git_repo(tmp_path / "work"))
+    env = ", ".join(f"{key} = {json.dumps(value)}" for key, value in sorted(run.env.items()))
+    command = shlex.join(run.argv)
+    fleet_dir.write(f"""
+    [agents.bot]
+    command = {json.dumps(command)}
+    kind = "codex"
+    replicas = 2
+    cwd = {json.dumps(str(run.cwd))}
+    env = {{ {env} }}
+    min_uptime = "0.3s"
+
+    [pools.fix]
+    command = {json.dumps(command + " exec --full-auto {task_file}")}
+    kind = "codex"
+    cwd = {json.dumps(str(run.cwd))}
+    env = {{ {env} }}
+    """)
+    r = fleet_dir.run("doctor", "--json")
+    assert r.code == 1, r.out
+    checks = {c["check"]: c for c in json.loads(r.out)}
+    first, second, pool = checks["key bot-1"], checks["key bot-2"], checks["key pool fix"]
+    assert first["detail"].startswith("auth: ") and "401 Unauthorized" in first["detail"], first
+    assert second["detail"] == first["detail"] + " (the check of bot-1, whose command, cwd and env are the same)"
+    # The pool's command less its task is the agents' check line: the three share one run.
+    assert pool["detail"] == second["detail"], pool
+    assert mock_api.saw("Reply with the single word: ok")
+    assert not any("task_file" in r.text() for r in mock_api.model_requests)

@@ -25,6 +25,8 @@ def test_the_check_is_the_agents_command_with_the_kinds_arguments() -> None:
 def test_a_pools_command_loses_its_task_placeholder_and_the_option_before_it() -> None:
     line, _ = check_command("aider --model m --message-file {task_file} --yes-always", KINDS["aider"])
     assert line is not None and line.startswith("aider --model m --message 'Reply with")
+    line, _ = check_command("codex -c a=1 exec --full-auto {task_file}", KINDS["codex"])
+    assert line == "codex -c a=1 exec --skip-git-repo-check 'Reply with the single word: ok'"
 
 
 def test_no_check_for_generic_kinds_or_shell_lists() -> None:
