@@ -84,7 +84,8 @@ def check_keys(spec: FleetSpec, agents: Sequence[AgentSpec], pools: Sequence[Poo
         verdict = verdicts[key]
         first = unique[key].label
         same = f" (the check of {first.removeprefix('key ')}, whose command, cwd and env are the same)"
-        checks.append(Check(label, verdict.ok, verdict.detail + ("" if first == label else same)))
+        detail = verdict.detail + ("" if first == label else same)
+        checks.append(Check(label, verdict.ok, detail, reset_at=verdict.reset_at))
     return checks
 
 

@@ -122,6 +122,7 @@ def test_doctor_says_limited_until_the_reset_time(
     shown = check["detail"].removeprefix("limited until ").split(": ", 1)[0]
     reset = time.mktime(time.strptime(shown.rsplit(" ", 1)[0], "%Y-%m-%d %H:%M"))
     assert abs(reset - (started + expected)) < 5 * 60, (shown, check)
+    assert abs(check["reset_at"] - (started + expected)) < 5 * 60, check
     assert time.time() - started < 60
 
 
