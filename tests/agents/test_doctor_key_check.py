@@ -89,7 +89,7 @@ def in_3h() -> str:
 
 
 # claude names a date and a UTC time; codex a clock time for a usage limit; aider retries a 429 for
-# minutes, printing its "Please try again in" line at once: a short check timeout (set in fleet.toml)
+# minutes, printing its "Please try again in" line at once: a shorter check timeout (set in fleet.toml)
 # still reads it.
 LIMITS = {
     "claude": (lambda: usage_limit(f"You will regain access on {in_3h()} UTC.", times=1000), ""),
@@ -99,7 +99,7 @@ LIMITS = {
     ),
     "aider": (
         lambda: rate_limited("Please try again in 20m.", times=1000),
-        "\n[kinds.aider]\ncheck.timeout = 8\n",
+        "\n[kinds.aider]\ncheck.timeout = 25\n",
     ),
 }
 
