@@ -41,9 +41,13 @@ class Check:
     name: str
     ok: bool
     detail: str
+    reset_at: float | None = None  # a limited agent's key check: when the limit lifts (epoch seconds)
 
     def as_json(self) -> dict[str, object]:
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+        out: dict[str, object] = {"check": self.name, "ok": self.ok, "detail": self.detail}
+        if self.reset_at is not None:
+            out["reset_at"] = self.reset_at
+        return out
 
 
 # --- environment checks ----------------------------------------------------------------

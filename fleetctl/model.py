@@ -377,6 +377,8 @@ class TaskAttempt:
     ended: float | None = None
     outcome: str | None = None
     reason: str | None = None
+    host: str | None = None  # the machine it ran on (None: claimed before hosts were recorded)
+    cost: float | None = None  # US dollars, when known (nothing reports it yet)
 
 
 @record

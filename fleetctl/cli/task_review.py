@@ -67,6 +67,8 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
                 {
                     "attempt": a.attempt,
                     "agent": a.agent,
+                    "host": a.host,
+                    "cost": a.cost,
                     "run": a.run_id,
                     "started": a.started,
                     "ended": a.ended,
@@ -114,17 +116,19 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
         lines += ["", "attempts:"]
     for a in attempts:
         why = f" ({printable(a.reason)})" if a.reason else ""
-        lines.append(
-            f"  #{a.attempt} {_stamp(a.started)} .. {_stamp(a.ended)} {a.agent}: {a.outcome or 'running'}{why}"
-        )
+        host = printable(a.host) if a.host else "an unrecorded host"
+        span = f"{_stamp(a.started)} .. {_stamp(a.ended)}"
+        lines.append(f"  #{a.attempt} {span} {a.agent} on {host}: {a.outcome or 'running'}{why}")
+        cost = f"cost ${a.cost:.2f}" if a.cost is not None else "cost unknown"
         r = results.get(a.attempt)
         if r is None:
+            lines.append(f"     {cost}")
             continue
         how = f"exit {r.exit_code}" if r.exit_code is not None else "no exit code"
         if r.exit_signal is not None:
             how = f"signal {r.exit_signal}"
         gate = f", gate exit {r.gate_code}" if r.gate_code is not None else ""
-        lines.append(f"     {how}, {r.cls}{gate}")
+        lines.append(f"     {how}, {r.cls}{gate}, {cost}")
         lines += [f"     | {printable(line)}" for line in r.gate_tail.splitlines()]
     print("\n".join(lines))
     return EXIT_OK

@@ -158,6 +158,7 @@ def _create_tables(conn: sqlite3.Connection) -> None:
     with tx(conn):
         for statement in schema.statements():
             conn.execute(statement)
+        schema.add_columns(conn)
         conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
 

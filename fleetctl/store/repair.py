@@ -121,6 +121,7 @@ def _recover_with_cli(binary: str, path: Path, dest: Path) -> list[str]:
         conn.execute("PRAGMA journal_mode = WAL")
         for statement in schema.statements():  # tables whose schema was lost come back empty
             conn.execute(statement)
+        schema.add_columns(conn)  # an older file's tables come back with their old columns
         conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
     finally:
         conn.close()

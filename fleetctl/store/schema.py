@@ -2,6 +2,8 @@
 
 Migration: an older file gets the missing tables (every statement is IF NOT EXISTS) when
 it is opened; schema 3 only added tables (task_work, attempt_results), so no column moves.
+Schema 4 added a column (task_attempts.host): ADDED_COLUMNS lists each column added to an
+existing table, and add_columns gives an older file the ones it lacks.
 
 SQL stays portable (no JSON functions; INSERT OR IGNORE only in the agents table) for a
 later PostgreSQL store.
@@ -9,7 +11,9 @@ later PostgreSQL store.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+from typing import Any, Protocol
+
+SCHEMA_VERSION = 4
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -102,6 +106,7 @@ CREATE TABLE IF NOT EXISTS task_attempts (
     ended REAL,
     outcome TEXT,
     reason TEXT,
+    host TEXT,
     PRIMARY KEY (task_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS runs_by_task ON runs (task_id);
@@ -148,6 +153,26 @@ CREATE TABLE IF NOT EXISTS attempt_results (
     PRIMARY KEY (task_id, attempt)
 )
 """
+
+
+# (table, column, type) added to a table after it first shipped; CREATE above has them too.
+ADDED_COLUMNS = (("task_attempts", "host", "TEXT"),)
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, /) -> Cursor: ...
+
+
+class Cursor(Protocol):
+    def fetchall(self) -> list[Any]: ...
+
+
+def add_columns(conn: Connection) -> None:
+    """Give an older database's tables the columns added since (run after statements())."""
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")').fetchall()}
+        if present and column not in present:
+            conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {column} {kind}')
 
 
 def statements() -> list[str]:

@@ -9,6 +9,7 @@ SQL stays portable (no INSERT OR IGNORE, no JSON functions) for a later PostgreS
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -203,8 +204,8 @@ class TaskQueries:
                 return None
             task = rows.task(row, ())
             db.execute(
-                "INSERT INTO task_attempts (task_id, attempt, agent, started) VALUES (?, ?, ?, ?)",
-                (task.id, task.attempt, task.agent, now),
+                "INSERT INTO task_attempts (task_id, attempt, agent, started, host) VALUES (?, ?, ?, ?, ?)",
+                (task.id, task.attempt, task.agent, now, socket.gethostname()),
             )
             add_event(
                 db,
