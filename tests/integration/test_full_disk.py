@@ -91,7 +91,9 @@ def test_full_disk_up_status_restart_change_nothing_and_down_stops_all(
     fill(small_disk)
     down = fleet_dir.run("down")
     assert down.code == 0, down.err
-    assert "a: stopped" in down.out and "not recorded" in down.err and "the disk is full" in down.err
+    assert "a: stopped" in down.out
+    # Recorded when SQLite still finds room in its files; otherwise stopped from the truth, and said so.
+    assert down.err == "" or ("not recorded" in down.err and "the disk is full" in down.err), down.err
     assert not alive(pid)
     assert pids_with_env("FLEET_NAME", fleet_dir.name) == []
     assert os.path.exists(small_disk / "fleet.db"), "the database was moved aside"
