@@ -104,6 +104,7 @@ class AgentSpec:
     pool: str | None = None
     task_id: int | None = None
     kind: str = "generic"  # an agent kind (fleetctl/kinds): how to read its screen and output
+    resume: bool = True  # a start resumes the agent's latest session (kinds with sessions: fleetctl/sessions)
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""

@@ -205,6 +205,7 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "log_keep": (_int_range(1, 1000), "an integer from 1 to 1000"),
     "doctor_patterns": (_regex_list, "a list of valid regexes"),
     "kind": (_string, 'an agent kind: "claude", "codex", "gemini", "aider", "generic" or a [kinds.NAME] of this file'),
+    "resume": (_bool, "true or false"),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 

@@ -33,8 +33,8 @@ _HERE = Path(__file__).resolve().parent
 _TOP_KEYS = ("description", "base", "tail", "activity", "failures", "reset_patterns", "keys", "session", "prices")
 _ACTIVITY_KEYS = ("screen", "title", "lines")
 _KEY_LISTS = ("submit", "approve", "decline", "interrupt")
-_SESSION_LISTS = ("resume_args", "continue_args")
-_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env")
+_SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env")
+_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern")
 _PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 _RESET_GROUPS = ("in", "at", "epoch")
 _ACTIVITY_NAMES = {a.value.replace("-", "_"): a for a in PATTERN_ACTIVITIES}
@@ -182,6 +182,8 @@ def _check_session(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
         here = f"session.{key}"
         if key in _SESSION_LISTS:
             out[key] = _value(fail, here, 'a list of arguments, e.g. ["--resume", "{session}"]', _texts, value)
+        elif key == "id_pattern":
+            out[key] = _value(fail, here, "a regex over a transcript's file name", _regexes, [value])[0]
         elif key in _SESSION_TEXTS:
             out[key] = _value(fail, here, "a string", _any_text, value)
         else:
