@@ -14,10 +14,12 @@ from shlex import quote
 from typing import TYPE_CHECKING
 
 from fleetctl.kinds.model import Kind
-from fleetctl.model import AgentSpec
+from fleetctl.model import AgentRecord, AgentSpec
 from fleetctl.record import record
 from fleetctl.sessions import locate
 from fleetctl.sessions.resume import Next, decide
+
+__all__ = ["Next", "SessionInfo", "ask_next", "current", "prepare", "with_session"]
 
 if TYPE_CHECKING:
     from fleetctl.runtime.context import Runtime
@@ -34,6 +36,7 @@ class SessionInfo:
     id: str
     path: Path
     age_s: float
+    mtime: float
 
 
 def kind_of(rt: Runtime, spec: AgentSpec) -> Kind | None:
@@ -73,12 +76,33 @@ def current(rt: Runtime, spec: AgentSpec, now: float) -> SessionInfo | None:
     found = locate.transcripts(kind.session, transcript_dir(rt, kind, spec))
     if not found:
         return None
-    return SessionInfo(id=found[0].id, path=found[0].path, age_s=max(0.0, now - found[0].mtime))
+    newest = found[0]
+    return SessionInfo(id=newest.id, path=newest.path, age_s=max(0.0, now - newest.mtime), mtime=newest.mtime)
+
+
+def note_new(rt: Runtime, records: Mapping[str, AgentRecord], now: float) -> None:
+    """Record the session a fresh start's run began, once its transcript is on disk (one look per
+    pass at each such agent until then), so a later start can tell when it is gone."""
+    specs = [s for s in rt.spec.agents if s.kind != "generic"]
+    if not specs:
+        return
+    from fleetctl.runtime.events import emit
+
+    meta = rt.store.ops.meta_values()
+    for spec in specs:
+        record_ = records.get(spec.name)
+        run = record_.current if record_ is not None else None
+        if run is None or not run.live or meta.get(_RECORDED + spec.name):
+            continue
+        info = current(rt, spec, now)
+        if info is not None and info.mtime >= run.started - 1.0:
+            rt.store.history.set_meta(_RECORDED + spec.name, info.id)
+            emit(rt, "session-started", spec.name, f"new session {info.id}", {"session": info.id}, now)
 
 
 def ask_next(rt: Runtime, agent: str, asked: Next, session: str | None = None) -> None:
     """Remember what the agent's next start does: a fresh session, or the given one."""
-    value = "fresh" if asked is Next.FRESH else f"id:{session}" if asked is Next.PINNED else ""
+    value = "fresh" if asked is Next.FRESH else f"id:{session}" if asked is Next.PINNED else "latest"
     rt.store.history.set_meta(_NEXT + agent, value)
 
 
@@ -106,7 +130,8 @@ def prepare(rt: Runtime, spec: AgentSpec, command: str, now: float) -> tuple[str
     recorded = rt.store.ops.meta_value(_RECORDED + spec.name) or None
     wanted = rt.store.ops.meta_value(_NEXT + spec.name) or ""
     asked = Next.FRESH if wanted == "fresh" else Next.PINNED if wanted.startswith("id:") else Next.LATEST
-    plan = decide(found, recorded, enabled=spec.resume, asked=asked, pinned=wanted[3:] or None)
+    enabled = spec.resume or wanted == "latest"  # `fleetctl resume` resumes even with resume = false
+    plan = decide(found, recorded, enabled=enabled, asked=asked, pinned=wanted[3:] or None)
     if wanted:
         rt.store.history.set_meta(_NEXT + spec.name, "")
     rt.store.history.set_meta(_RECORDED + spec.name, plan.session or "")
