@@ -34,7 +34,8 @@ _TOP_KEYS = ("description", "base", "tail", "activity", "failures", "reset_patte
 _ACTIVITY_KEYS = ("screen", "title", "lines")
 _KEY_LISTS = ("submit", "approve", "decline", "interrupt")
 _SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env")
-_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern")
+_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern", "usage")
+_USAGE_READERS = ("claude-transcript", "codex-transcript", "aider-output")
 _PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 _RESET_GROUPS = ("in", "at", "epoch")
 _ACTIVITY_NAMES = {a.value.replace("-", "_"): a for a in PATTERN_ACTIVITIES}
@@ -184,6 +185,9 @@ def _check_session(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
             out[key] = _value(fail, here, 'a list of arguments, e.g. ["--resume", "{session}"]', _texts, value)
         elif key == "id_pattern":
             out[key] = _value(fail, here, "a regex over a transcript's file name", _regexes, [value])[0]
+        elif key == "usage":
+            expected = 'one of "claude-transcript", "codex-transcript", "aider-output"'
+            out[key] = _value(fail, here, expected, lambda v: v if v in _USAGE_READERS else _no(), value)
         elif key in _SESSION_TEXTS:
             out[key] = _value(fail, here, "a string", _any_text, value)
         else:
@@ -207,6 +211,10 @@ def _check_prices(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
                 raise fail(f"{here}.{key}", "required: dollars per million tokens")
         out[model] = checked
     return out
+
+
+def _no() -> str:
+    raise ValueError
 
 
 def _table(value: object) -> Mapping[str, Any]:

@@ -125,6 +125,7 @@ class Session:
     private: tuple[str, ...] = ()  # entries of the config dir each agent keeps to itself (its transcripts)
     shared_files: tuple[str, ...] = ()  # files outside the config dir it reads from there when moved (~/.claude.json)
     own_env: tuple[str, ...] = ()  # NAME=VALUE set beside config_dir_env when an agent has its own dir
+    usage: str = ""  # where token counts are read: "claude-transcript", "codex-transcript" or "aider-output"
 
 
 @record

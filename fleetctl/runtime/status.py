@@ -35,6 +35,7 @@ class AgentStatus:
     task: int | None = None
     session: str | None = None  # the conversation on disk a kind with sessions is in (fleetctl/sessions)
     session_age_s: float | None = None  # since its transcript was last written
+    usage: dict[str, object] | None = None  # tokens and cost of the current run (kinds that record them)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -54,6 +55,7 @@ class AgentStatus:
             "task": self.task,
             "session": self.session,
             "session_age_s": None if self.session_age_s is None else round(self.session_age_s, 1),
+            "usage": self.usage,
         }
 
 
@@ -150,12 +152,16 @@ def _with_sessions(rt: Runtime, specs: Sequence[AgentSpec], rows: list[AgentStat
     """Each row with the session its agent is in, read from disk (kinds with sessions only)."""
     if all(s.kind == "generic" for s in specs):
         return rows
+    from fleetctl.sessions import spend
     from fleetctl.sessions.start import current
 
     out = []
     for spec, row_ in zip(specs, rows, strict=True):
         info = current(rt, spec, now)
-        out.append(row_ if info is None else replace(row_, session=info.id, session_age_s=info.age_s))
+        if info is not None:
+            row_ = replace(row_, session=info.id, session_age_s=info.age_s)
+        used = spend.since(rt, spec, now - row_.uptime_s) if row_.uptime_s is not None else None
+        out.append(row_ if used is None else replace(row_, usage=used.as_json()))
     return out
 
 

@@ -4,6 +4,7 @@ mock sees the earlier messages in the next request."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -97,3 +98,51 @@ def test_claude_killed_mid_answer_resumes_its_session(fleet_dir: FleetHarness, m
     assert "Noted: the word is PELICAN." in request.text()
     wait_for(lambda: transcript.stat().st_size > before, what="the same transcript growing")
     assert fleet_dir.status()["c"]["session"] == session
+    # This run's tokens: the one answer since the respawn (the mock's default, 12 in and 5 out).
+    used = wait_for(
+        lambda: (u := fleet_dir.status()["c"]["usage"]) and u["messages"] == 1 and u,
+        what="usage",
+        explain=lambda: repr(fleet_dir.status()["c"]) + "\n" + transcript.read_text()[-3000:],
+    )
+    assert (used["input_tokens"], used["output_tokens"]) == (12, 5), used
+
+
+def test_report_totals_equal_what_the_mock_counted(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
+    mock_api.script(
+        Reply(text="First.", input_tokens=41, output_tokens=7),
+        Reply(text="Second.", input_tokens=83, output_tokens=11),
+    )
+    work = clients.git_repo(fleet_dir.dir / "work")
+    run = clients.prepare("claude", mock_api.url, Path(os.environ["HOME"]), work)
+    env = "\n".join(f'{key} = "{value}"' for key, value in run.env.items())
+    fleet_dir.write(f"""
+    [kinds.claude.prices."claude-opus-4-8"]
+    input = 5.0
+    output = 25.0
+
+    [agents.c]
+    command = "{run.argv[0]} -p 'Say hi.'"
+    kind = "claude"
+    cwd = "{work}"
+    restart = "never"
+    min_uptime = "0s"
+
+    [agents.c.env]
+    {env}
+    """)
+    fleet_dir.run("up")
+    wait_for(lambda: fleet_dir.status()["c"]["state"] == "completed", timeout=60, what="the first run done")
+    fleet_dir.run("restart", "c")  # resumes the session: the mock answers the second time
+    wait_for(lambda: len(mock_api.model_requests) == 2, timeout=60, what="the second request")
+    wait_for(lambda: fleet_dir.status()["c"]["state"] == "completed", timeout=60, what="the second run done")
+
+    sent, received = mock_api.usage()
+    assert (sent, received) == (41 + 83, 7 + 11)
+    report = json.loads(fleet_dir.run("report", "--json").out)["usage"]
+    total = report["total"]
+    assert (total["input_tokens"], total["output_tokens"], total["messages"]) == (sent, received, 2)
+    assert total["cost_usd"] == pytest.approx((sent * 5.0 + received * 25.0) / 1e6)
+    assert report["agents"]["c"] == total
+    assert [day["tokens"] for day in report["days"].values()] == [total["tokens"]]
+    text = fleet_dir.run("report").out
+    assert f"c                {sent} in, {received} out" in text, text

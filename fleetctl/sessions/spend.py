@@ -1,0 +1,90 @@
+"""What each agent's runs used, in tokens and dollars, read from disk when asked (status, report).
+
+Transcripts are the truth (start.py gives each agent its own), so nothing is counted twice and a
+lost store loses no spending. aider's counts come from each run's log instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from fleetctl.kinds.model import Kind
+from fleetctl.model import AgentSpec
+from fleetctl.sessions import locate, start, usage
+from fleetctl.sessions.usage import Entry, Usage
+
+if TYPE_CHECKING:
+    from fleetctl.runtime.context import Runtime
+
+
+def usage_kind(rt: Runtime, spec: AgentSpec) -> Kind | None:
+    """The agent's kind when it says where its token counts are."""
+    kind = start.kind_of(rt, spec)
+    return kind if kind is not None and kind.session.usage else None
+
+
+def entries(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
+    """Every answer the agent's client recorded, oldest first where dated."""
+    reader = kind.session.usage
+    out: list[Entry] = []
+    if reader == "aider-output":
+        folder = rt.logs_dir / spec.name
+        for log in sorted(folder.glob("*.log")) if folder.is_dir() else []:
+            run = rt.store.run(log.stem)
+            when = run.started if run is not None else log.stat().st_mtime
+            out += usage.aider_entries(log.read_text(errors="replace"), when)
+        return out
+    parse = usage.claude_entries if reader == "claude-transcript" else usage.codex_entries
+    for transcript in locate.transcripts(kind.session, start.transcript_dir(rt, kind, spec)):
+        try:
+            out += parse(transcript.path.read_text(errors="replace"))
+        except OSError:
+            continue
+    return sorted(out, key=lambda e: e.time or 0.0)
+
+
+def since(rt: Runtime, spec: AgentSpec, begin: float, end: float | None = None) -> Usage | None:
+    """The agent's usage between two times (a run's start and end); None for kinds without counts."""
+    kind = usage_kind(rt, spec)
+    if kind is None:
+        return None
+    return usage.total(kind, usage.between(entries(rt, spec, kind), begin, end))
+
+
+def report(
+    rt: Runtime, begin: float, end: float | None = None, specs: Sequence[AgentSpec] | None = None
+) -> dict[str, object]:
+    """`report`'s usage section: per agent, per day (UTC) and in total, with the models no price names."""
+    agents: dict[str, Usage] = {}
+    days: dict[str, Usage] = {}
+    whole = Usage()
+    unpriced: set[str] = set()
+    for spec in rt.spec.agents if specs is None else specs:
+        kind = usage_kind(rt, spec)
+        if kind is None:
+            continue
+        chosen = usage.between(entries(rt, spec, kind), begin, end)
+        unpriced.update(usage.unpriced(kind, chosen))
+        mine = Usage()
+        for entry in chosen:
+            one = usage.total(kind, [entry])
+            day = datetime.fromtimestamp(entry.time or 0.0, UTC).strftime("%Y-%m-%d")
+            days[day] = days.get(day, Usage()) + one
+            mine = mine + one
+        agents[spec.name] = mine
+        whole = whole + mine
+    return {
+        "agents": {name: u.as_json() for name, u in sorted(agents.items())},
+        "days": {day: u.as_json() for day, u in sorted(days.items())},
+        "total": whole.as_json(),
+        "unpriced_models": sorted(unpriced),
+    }
+
+
+def today_start(now: float | None = None) -> float:
+    """Midnight UTC of the day `now` is in."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
