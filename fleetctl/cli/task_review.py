@@ -44,6 +44,12 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
     work = board.work(task_id)
     results = board.attempt_results(task_id)
     stat = _diff_stat(board, task_id)
+    from fleetctl.sessions import spend
+
+    fleet = ctx.fleet()
+    used = {  # the pool that ran an attempt: its window is named <pool>.<task id>
+        a.attempt: spend.attempt(fleet, a.agent.split(".")[0], work.worktree, a.started, a.ended) for a in attempts
+    }
     if as_json:
         data = t.as_json()
         data.update(
@@ -77,6 +83,7 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
                     "class": r.cls if r else None,
                     "gate_code": r.gate_code if r else None,
                     "gate_output": r.gate_tail.splitlines() if r else [],
+                    "usage": u.as_json() if (u := used.get(a.attempt)) is not None else None,
                 }
             )
         print(json.dumps(data, indent=1))
@@ -117,6 +124,10 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
         lines.append(
             f"  #{a.attempt} {_stamp(a.started)} .. {_stamp(a.ended)} {a.agent}: {a.outcome or 'running'}{why}"
         )
+        u = used.get(a.attempt)
+        if u is not None and u.messages:
+            cost = "cost unknown" if u.cost is None else f"${u.cost:.4f}"
+            lines.append(f"     tokens: {u.input} in, {u.output} out, {u.cache_read + u.cache_write} cache; {cost}")
         r = results.get(a.attempt)
         if r is None:
             continue

@@ -6,9 +6,11 @@ lost store loses no spending. aider's counts come from each run's log instead.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fleetctl.kinds.model import Kind
@@ -88,3 +90,27 @@ def today_start(now: float | None = None) -> float:
     """Midnight UTC of the day `now` is in."""
     moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
     return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def attempt(
+    rt: Runtime, pool_name: str | None, worktree: str | None, started: float, ended: float | None
+) -> Usage | None:
+    """One task attempt's usage: the pool kind's transcripts in the task's working directory,
+    written while the attempt ran (pool task windows keep the user's config dir)."""
+    pool = rt.spec.pool(pool_name) if pool_name else None
+    if pool is None or pool.kind == "generic":
+        return None
+    from fleetctl.kinds import load_kinds
+
+    kind = load_kinds(rt.spec.kinds or None, path=rt.spec.path).get(pool.kind)
+    if kind is None or kind.session.usage not in ("claude-transcript", "codex-transcript"):
+        return None
+    env = {**os.environ, **dict(pool.env)}
+    cwd = Path(worktree) if worktree else pool.cwd
+    directory = locate.transcript_dir(kind.session, locate.user_dir(kind.session, env), cwd)
+    parse = usage.claude_entries if kind.session.usage == "claude-transcript" else usage.codex_entries
+    found: list[Entry] = []
+    for transcript in locate.transcripts(kind.session, directory):
+        if transcript.mtime >= started:
+            found += parse(transcript.path.read_text(errors="replace"))
+    return usage.total(kind, usage.between(found, started, ended))

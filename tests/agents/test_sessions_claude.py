@@ -146,3 +146,38 @@ def test_report_totals_equal_what_the_mock_counted(fleet_dir: FleetHarness, mock
     assert [day["tokens"] for day in report["days"].values()] == [total["tokens"]]
     text = fleet_dir.run("report").out
     assert f"c                {sent} in, {received} out" in text, text
+    metrics = fleet_dir.run("metrics").out
+    label = f'agent="c",fleet="{fleet_dir.name}"'
+    assert f'fleetctl_agent_tokens_total{{{label},type="input"}} {float(sent)}' in metrics, metrics
+    assert f"fleetctl_agent_cost_usd_total{{{label}}} {total['cost_usd']}" in metrics, metrics
+
+
+def test_task_show_gives_each_attempt_its_tokens(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
+    mock_api.script(Reply(text="Task done.", input_tokens=57, output_tokens=9))
+    work = clients.git_repo(fleet_dir.dir / "work")
+    run = clients.prepare("claude", mock_api.url, Path(os.environ["HOME"]), work)
+    env = "\n".join(f'{key} = "{value}"' for key, value in run.env.items())
+    fleet_dir.write(
+        f"""
+    [pools.coder]
+    command = "{run.argv[0]} -p 'Do the task.'"
+    kind = "claude"
+    cwd = "{work}"
+
+    [pools.coder.env]
+    {env}
+    """,
+        supervisor=True,
+    )
+    assert fleet_dir.run("up").code == 0
+    assert fleet_dir.run("task", "add", "Say done").code == 0
+    wait_for(
+        lambda: json.loads(fleet_dir.run("task", "list", "--json").out)[0]["state"] not in ("queued", "running"),
+        timeout=90,
+        what="the task finished",
+    )
+    shown = json.loads(fleet_dir.run("task", "show", "1", "--json").out)
+    [attempt] = shown["attempts"]
+    used = attempt["usage"]
+    assert (used["input_tokens"], used["output_tokens"]) == mock_api.usage() == (57, 9), shown
+    assert "tokens: 57 in, 9 out" in fleet_dir.run("task", "show", "1").out
