@@ -57,7 +57,7 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
         print(json.dumps({**result.as_json(), "usage": used}, indent=1, sort_keys=False))
     else:
         print(render_text(result))
-        if used["agents"]:
+        if used["agents"] or used["tasks"]:
             print("\n" + render_usage(used))
     return EXIT_OK
 
@@ -73,6 +73,8 @@ def render_usage(used: dict[str, Any]) -> str:
 
     lines = ["tokens and cost:"]
     lines += [line(name, u) for name, u in used["agents"].items()]
+    lines += [line(f"pool {name}", u) for name, u in used["pools"].items()]
+    lines += [line(f"task {task}", u) for task, u in used["tasks"].items()]
     lines += [line(day, u) for day, u in used["days"].items()]
     lines.append(line("total", used["total"]))
     if used["unpriced_models"]:

@@ -78,12 +78,41 @@ def report(
             mine = mine + one
         agents[spec.name] = mine
         whole = whole + mine
+    pools, tasks = _task_usage(rt, begin, end, days)
+    for used in tasks.values():
+        whole = whole + used
     return {
         "agents": {name: u.as_json() for name, u in sorted(agents.items())},
+        "pools": {name: u.as_json() for name, u in sorted(pools.items())},
+        "tasks": {str(task): u.as_json() for task, u in sorted(tasks.items())},
         "days": {day: u.as_json() for day, u in sorted(days.items())},
         "total": whole.as_json(),
         "unpriced_models": sorted(unpriced),
     }
+
+
+def _task_usage(
+    rt: Runtime, begin: float, end: float | None, days: dict[str, Usage]
+) -> tuple[dict[str, Usage], dict[int, Usage]]:
+    """Per pool and per task: the attempts that ran in [begin, end), from their transcripts."""
+    pools: dict[str, Usage] = {}
+    tasks: dict[int, Usage] = {}
+    if not any(p.kind != "generic" for p in rt.spec.pools) or not rt.store.path.exists():
+        return pools, tasks
+    until = time.time() if end is None else end
+    for a in rt.store.task_attempts_between(begin, until):
+        pool = a.agent.split(".")[0]
+        work = rt.store.review.work(a.task_id)
+        used = attempt(
+            rt, pool, work.worktree, max(a.started, begin), a.ended if end is None else min(a.ended or end, end)
+        )
+        if used is None or not used.messages:
+            continue
+        pools[pool] = pools.get(pool, Usage()) + used
+        tasks[a.task_id] = tasks.get(a.task_id, Usage()) + used
+        day = datetime.fromtimestamp(a.started, UTC).strftime("%Y-%m-%d")
+        days[day] = days.get(day, Usage()) + used
+    return pools, tasks
 
 
 def today_start(now: float | None = None) -> float:

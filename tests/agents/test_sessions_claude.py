@@ -181,3 +181,5 @@ def test_task_show_gives_each_attempt_its_tokens(fleet_dir: FleetHarness, mock_a
     used = attempt["usage"]
     assert (used["input_tokens"], used["output_tokens"]) == mock_api.usage() == (57, 9), shown
     assert "tokens: 57 in, 9 out" in fleet_dir.run("task", "show", "1").out
+    report = json.loads(fleet_dir.run("report", "--json").out)["usage"]
+    assert report["tasks"]["1"] == report["pools"]["coder"] == report["total"] == used
