@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,11 +41,28 @@ def entries(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
         return out
     parse = usage.claude_entries if reader == "claude-transcript" else usage.codex_entries
     for transcript in locate.transcripts(kind.session, start.transcript_dir(rt, kind, spec)):
-        try:
-            out += parse(transcript.path.read_text(errors="replace"))
-        except OSError:
-            continue
+        out += _parsed(transcript.path, parse)
     return sorted(out, key=lambda e: e.time or 0.0)
+
+
+# Parsed transcripts by path, kept while their size and mtime stay (budgets look every pass).
+_CACHE: dict[Path, tuple[tuple[int, float], list[Entry]]] = {}
+
+
+def _parsed(path: Path, parse: Callable[[str], list[Entry]]) -> list[Entry]:
+    try:
+        stat = path.stat()
+        key = (stat.st_size, stat.st_mtime)
+        cached = _CACHE.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = parse(path.read_text(errors="replace"))
+    except OSError:
+        return []
+    if len(_CACHE) > 1000:
+        _CACHE.clear()
+    _CACHE[path] = (key, found)
+    return found
 
 
 def since(rt: Runtime, spec: AgentSpec, begin: float, end: float | None = None) -> Usage | None:
