@@ -142,7 +142,32 @@ def collect(fleet: Fleet) -> list[Metric]:
             )
         )
     out += _task_metrics(fleet, fleet_label)
+    out += _usage_metrics(fleet, fleet_label)
     return out
+
+
+def _usage_metrics(fleet: Fleet, fleet_label: dict[str, str]) -> list[Metric]:
+    """Tokens and dollars per agent, from its transcripts (fleetctl.sessions.spend): all time."""
+    if all(a.kind == "generic" for a in fleet.spec.agents):
+        return []
+    from fleetctl.sessions import spend
+
+    agents = spend.report(fleet, 0.0)["agents"]
+    assert isinstance(agents, dict)
+    tokens, cost = [], []
+    for name, used in sorted(agents.items()):
+        for kind in ("input", "output", "cache_read", "cache_write"):
+            tokens.append(_one(used[f"{kind}_tokens"], agent=name, type=kind, **fleet_label))
+        if used["cost_usd"] is not None:
+            cost.append(_one(used["cost_usd"], agent=name, **fleet_label))
+    return [
+        Metric(
+            f"{PREFIX}_agent_tokens_total", "counter", "Tokens the agent's client recorded, by type.", tuple(tokens)
+        ),
+        Metric(
+            f"{PREFIX}_agent_cost_usd_total", "counter", "Dollars of those tokens (priced models only).", tuple(cost)
+        ),
+    ]
 
 
 def _task_metrics(fleet: Fleet, fleet_label: dict[str, str]) -> list[Metric]:

@@ -104,6 +104,10 @@ class AgentSpec:
     pool: str | None = None
     task_id: int | None = None
     kind: str = "generic"  # an agent kind (fleetctl/kinds): how to read its screen and output
+    resume: bool = True  # a start resumes the agent's latest session (kinds with sessions: fleetctl/sessions)
+    max_cost_per_run: float | None = None  # budgets in US dollars and tokens (fleetctl/sessions/budget.py)
+    max_tokens_per_run: int | None = None
+    max_cost_per_day: float | None = None
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""

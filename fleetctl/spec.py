@@ -141,6 +141,12 @@ def _string(value: Any) -> str:
     return value
 
 
+def _positive(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError
+    return float(value)
+
+
 def _bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise ValueError
@@ -205,6 +211,10 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "log_keep": (_int_range(1, 1000), "an integer from 1 to 1000"),
     "doctor_patterns": (_regex_list, "a list of valid regexes"),
     "kind": (_string, 'an agent kind: "claude", "codex", "gemini", "aider", "generic" or a [kinds.NAME] of this file'),
+    "resume": (_bool, "true or false"),
+    "max_cost_per_run": (lambda v: _positive(v), "a positive number of US dollars, e.g. 2.5"),
+    "max_tokens_per_run": (_int_range(1, 10**12), "a positive whole number of tokens"),
+    "max_cost_per_day": (lambda v: _positive(v), "a positive number of US dollars, e.g. 20"),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 

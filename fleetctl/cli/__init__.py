@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "up": "fleetctl.cli.lifecycle:up",
     "down": "fleetctl.cli.lifecycle:down",
     "restart": "fleetctl.cli.lifecycle:restart",
+    "resume": "fleetctl.cli.sessions:resume",
     "reconcile": "fleetctl.cli.lifecycle:reconcile",
     "supervise": "fleetctl.cli.lifecycle:supervise",
     "reset": "fleetctl.cli.lifecycle:reset",

@@ -173,17 +173,24 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
 
 @command(name="restart")
 @click.argument("names", nargs=-1, required=True, shell_complete=complete_agents)
+@click.option("--fresh", is_flag=True, help="Start a new conversation instead of resuming the agent's session.")
 @_report_options
 @pass_fleet
-def restart(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, as_json: bool) -> int:
+def restart(ctx: FleetContext, names: tuple[str, ...], fresh: bool, verbose: bool, quiet: bool, as_json: bool) -> int:
     """Stop and start agents (does not spend their respawn budget); `pool.id` stops a task window
-    and its pool runs the task again.
+    and its pool runs the task again. An agent whose kind has sessions resumes its latest one
+    unless --fresh.
 
     Prints one line per agent started (or failed) and a summary.
     """
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
     agents, windows = _split(fleet, names)
+    if fresh and agents:
+        from fleetctl.sessions.start import Next, ask_next
+
+        for spec in fleet.resolve(agents):
+            ask_next(fleet, spec.name, Next.FRESH)
     failures = _stop_windows(fleet, windows, "restarted by request")
     if agents:
         agent_failures = fleet.restart(agents, out.progress)

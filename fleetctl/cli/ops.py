@@ -9,7 +9,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -49,12 +49,37 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
     since = _since(since_text, "12h")
     assert since is not None
     fleet = ctx.fleet()
+    from fleetctl.sessions import spend
+
     result = report_module.load(fleet, since)
+    used = spend.report(fleet, since)
     if as_json:
-        print(json.dumps(result.as_json(), indent=1, sort_keys=False))
+        print(json.dumps({**result.as_json(), "usage": used}, indent=1, sort_keys=False))
     else:
         print(render_text(result))
+        if used["agents"] or used["tasks"]:
+            print("\n" + render_usage(used))
     return EXIT_OK
+
+
+def render_usage(used: dict[str, Any]) -> str:
+    """The usage section of `report`: one line per agent and per day, then the total."""
+
+    def line(label: str, u: dict[str, Any]) -> str:
+        cost = "cost unknown" if u["cost_usd"] is None else f"${u['cost_usd']:.4f}"
+        tokens = f"{u['input_tokens']} in, {u['output_tokens']} out"
+        cache = f", {u['cache_read_tokens']} cache read, {u['cache_write_tokens']} cache write"
+        return f"  {label:<16} {tokens}{cache}  {cost}"
+
+    lines = ["tokens and cost:"]
+    lines += [line(name, u) for name, u in used["agents"].items()]
+    lines += [line(f"pool {name}", u) for name, u in used["pools"].items()]
+    lines += [line(f"task {task}", u) for task, u in used["tasks"].items()]
+    lines += [line(day, u) for day, u in used["days"].items()]
+    lines.append(line("total", used["total"]))
+    if used["unpriced_models"]:
+        lines.append(f'  no price for: {", ".join(used["unpriced_models"])} (add [kinds.NAME.prices."MODEL"])')
+    return "\n".join(lines)
 
 
 @command(name="events")

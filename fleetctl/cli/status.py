@@ -128,8 +128,9 @@ def detail(fleet: Fleet, row: AgentStatus) -> str:
     if row.next_retry_s is not None:
         facts.append(("next retry", f"in {duration(row.next_retry_s)}"))
     facts.append(("last exit", row.last_exit))
-    if getattr(row, "session", None):
-        facts.append(("session", row.session))  # type: ignore[attr-defined]
+    if row.session:
+        age = f" (written {duration(row.session_age_s)} ago)" if row.session_age_s is not None else ""
+        facts.append(("session", f"{row.session}{age}"))
     facts.append(("port", row.port))
     facts.append(("window", row.window))
     facts.append(("uptime", None if row.uptime_s is None else duration(row.uptime_s)))

@@ -44,6 +44,12 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
     work = board.work(task_id)
     results = board.attempt_results(task_id)
     stat = _diff_stat(board, task_id)
+    from fleetctl.sessions import spend
+
+    fleet = ctx.fleet()
+    used = {  # the pool that ran an attempt: its window is named <pool>.<task id>
+        a.attempt: spend.attempt(fleet, a.agent.split(".")[0], work.worktree, a.started, a.ended) for a in attempts
+    }
     if as_json:
         data = t.as_json()
         data.update(
@@ -62,13 +68,13 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
         rows: list[dict[str, object]] = []
         data["attempts"] = rows
         for a in attempts:
-            r = results.get(a.attempt)
+            r, u = results.get(a.attempt), used.get(a.attempt)
             rows.append(
                 {
                     "attempt": a.attempt,
                     "agent": a.agent,
                     "host": a.host,
-                    "cost": a.cost,
+                    "cost": u.cost if u is not None else None,
                     "run": a.run_id,
                     "started": a.started,
                     "ended": a.ended,
@@ -79,6 +85,7 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
                     "class": r.cls if r else None,
                     "gate_code": r.gate_code if r else None,
                     "gate_output": r.gate_tail.splitlines() if r else [],
+                    "usage": u.as_json() if u is not None else None,
                 }
             )
         print(json.dumps(data, indent=1))
@@ -119,7 +126,10 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
         host = printable(a.host) if a.host else "an unrecorded host"
         span = f"{_stamp(a.started)} .. {_stamp(a.ended)}"
         lines.append(f"  #{a.attempt} {span} {a.agent} on {host}: {a.outcome or 'running'}{why}")
-        cost = f"cost ${a.cost:.2f}" if a.cost is not None else "cost unknown"
+        u = used.get(a.attempt)
+        cost = "cost unknown" if u is None or u.cost is None else f"cost ${u.cost:.4f}"
+        if u is not None and u.messages:
+            lines.append(f"     tokens: {u.input} in, {u.output} out, {u.cache_read + u.cache_write} cache")
         r = results.get(a.attempt)
         if r is None:
             lines.append(f"     {cost}")

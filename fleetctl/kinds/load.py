@@ -46,8 +46,9 @@ _TOP_KEYS = (
 )
 _ACTIVITY_KEYS = ("screen", "title", "lines")
 _KEY_LISTS = ("submit", "approve", "decline", "interrupt")
-_SESSION_LISTS = ("resume_args", "continue_args")
-_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env")
+_SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env")
+_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern", "usage")
+_USAGE_READERS = ("claude-transcript", "codex-transcript", "aider-output")
 _PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 _CHECK_KEYS = ("args", "timeout", "env")
 _RESET_GROUPS = ("in", "at", "epoch")
@@ -198,6 +199,11 @@ def _check_session(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
         here = f"session.{key}"
         if key in _SESSION_LISTS:
             out[key] = _value(fail, here, 'a list of arguments, e.g. ["--resume", "{session}"]', _texts, value)
+        elif key == "id_pattern":
+            out[key] = _value(fail, here, "a regex over a transcript's file name", _regexes, [value])[0]
+        elif key == "usage":
+            expected = 'one of "claude-transcript", "codex-transcript", "aider-output"'
+            out[key] = _value(fail, here, expected, lambda v: v if v in _USAGE_READERS else _no(), value)
         elif key in _SESSION_TEXTS:
             out[key] = _value(fail, here, "a string", _any_text, value)
         else:
@@ -253,6 +259,10 @@ def _env(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise ValueError
     return dict(value)
+
+
+def _no() -> str:
+    raise ValueError
 
 
 def _table(value: object) -> Mapping[str, Any]:

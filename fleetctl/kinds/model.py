@@ -121,6 +121,11 @@ class Session:
     transcript_glob: str = ""
     config_dir: str = ""  # the client's config directory when config_dir_env is not set, e.g. "~/.claude"
     config_dir_env: str = ""  # the env variable that moves it (CLAUDE_CONFIG_DIR, CODEX_HOME)
+    id_pattern: str = ""  # regex over a transcript's file name; group `id` (or the whole stem) is the session id
+    private: tuple[str, ...] = ()  # entries of the config dir each agent keeps to itself (its transcripts)
+    shared_files: tuple[str, ...] = ()  # files outside the config dir it reads from there when moved (~/.claude.json)
+    own_env: tuple[str, ...] = ()  # NAME=VALUE set beside config_dir_env when an agent has its own dir
+    usage: str = ""  # where token counts are read: "claude-transcript", "codex-transcript" or "aider-output"
 
 
 DEFAULT_CHECK_TIMEOUT = 60.0

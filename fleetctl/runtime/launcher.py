@@ -23,6 +23,7 @@ from fleetctl.record import replace
 from fleetctl.runtime import logs, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
+from fleetctl.sessions import start as sessions
 from fleetctl.tmux import HOME_WINDOW, OpenedWindows, WindowRequest
 
 WRAPPER_LINGER_SECONDS = 0.2
@@ -59,7 +60,14 @@ def exec_form(command: str) -> str:
     return f"exec {command}"
 
 
-def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger: bool = True) -> WindowRequest:
+def window_request(
+    rt: Runtime,
+    spec: AgentSpec,
+    run: Run,
+    command: str,
+    linger: bool = True,
+    extra_env: Sequence[tuple[str, str]] = (),
+) -> WindowRequest:
     """Write the run's script (0600, emptied by itself as it starts) and describe its window.
 
     User env (possibly secrets) goes only into the script, never into argv. The script is
@@ -82,7 +90,7 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
     cgroup = _cgroup(rt, spec.name)
     if cgroup is not None:  # into the agent's cgroup, before anything is started (a builtin: no fork)
         lines.append(f"{{ echo $$ > {quote(str(cgroup / cgroups.PROCS))}; }} 2>/dev/null")
-    lines += [f"export {k}={quote(v)}" for k, v in private + list(spec.env)]
+    lines += [f"export {k}={quote(v)}" for k, v in private + list(extra_env) + list(spec.env)]
     lines.append(f"/bin/sh -c {quote(exec_form(command))}")
     lines.append("code=$?")
     lines.append(f"printf {quote(_printf_escape(END_MARKER))}")
@@ -190,7 +198,8 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
             fingerprint=spec.fingerprint(),
         )
         command = spec.fallback if s.fallback and spec.fallback else spec.command
-        requests.append(window_request(rt, spec, run, command))
+        command, session_env = sessions.prepare(rt, spec, command, now)  # resume the agent's session
+        requests.append(window_request(rt, spec, run, command, extra_env=session_env))
         started.append((s, run))
     batch = rt.tmux.open_windows(requests, close_first=old_windows)
     recorded: list[str] = []

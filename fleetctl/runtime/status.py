@@ -33,6 +33,9 @@ class AgentStatus:
     next_retry_s: float | None
     failure_class: str | None
     task: int | None = None
+    session: str | None = None  # the conversation on disk a kind with sessions is in (fleetctl/sessions)
+    session_age_s: float | None = None  # since its transcript was last written
+    usage: dict[str, object] | None = None  # tokens and cost of the current run (kinds that record them)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -50,6 +53,9 @@ class AgentStatus:
             "next_retry_s": None if self.next_retry_s is None else round(self.next_retry_s, 1),
             "failure_class": self.failure_class,
             "task": self.task,
+            "session": self.session,
+            "session_age_s": None if self.session_age_s is None else round(self.session_age_s, 1),
+            "usage": self.usage,
         }
 
 
@@ -139,7 +145,24 @@ def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
     """Observe and derive, changing nothing (safe while anything else runs)."""
     specs = rt.resolve(names)
     plan, obs, records = views(rt, specs)
-    return _rows(specs, plan, obs, records)
+    return _with_sessions(rt, specs, _rows(specs, plan, obs, records), obs.time)
+
+
+def _with_sessions(rt: Runtime, specs: Sequence[AgentSpec], rows: list[AgentStatus], now: float) -> list[AgentStatus]:
+    """Each row with the session its agent is in, read from disk (kinds with sessions only)."""
+    if all(s.kind == "generic" for s in specs):
+        return rows
+    from fleetctl.sessions import spend
+    from fleetctl.sessions.start import current
+
+    out = []
+    for spec, row_ in zip(specs, rows, strict=True):
+        info = current(rt, spec, now)
+        if info is not None:
+            row_ = replace(row_, session=info.id, session_age_s=info.age_s)
+        used = spend.since(rt, spec, now - row_.uptime_s) if row_.uptime_s is not None else None
+        out.append(row_ if used is None else replace(row_, usage=used.as_json()))
+    return out
 
 
 def _rows(
@@ -159,7 +182,7 @@ def status_and_tasks(rt: Runtime, names: Sequence[str] = ()) -> tuple[list[Agent
     agent_names = [n for n in names if n not in windows]
     specs = rt.resolve(agent_names) if agent_names or not names else []
     plan, obs, records = views(rt, specs)
-    rows = _rows(specs, plan, obs, records)
+    rows = _with_sessions(rt, specs, _rows(specs, plan, obs, records), obs.time)
     tasks = task_windows(rt, obs)
     if names:
         tasks = [t for t in tasks if t.name in windows]

@@ -40,6 +40,9 @@ def why_text(row: Any) -> Text:
     text.append(f"  respawns {row.respawns}/{row.max_respawns}")
     if row.task is not None:
         text.append(f"  task #{row.task}")
+    session = getattr(row, "session", None)
+    if session:
+        text.append(f"  session {printable(session)} ({duration(getattr(row, 'session_age_s', None))} old)")
     text.append("\n")
     text.append("why: ", style="bold")
     text.append(printable(row.reason) if row.reason else default_reason(row))

@@ -1,0 +1,162 @@
+"""What each agent's runs used, in tokens and dollars, read from disk when asked (status, report).
+
+Transcripts are the truth (start.py gives each agent its own), so nothing is counted twice and a
+lost store loses no spending. aider's counts come from each run's log instead.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fleetctl.kinds.model import Kind
+from fleetctl.model import AgentSpec
+from fleetctl.sessions import locate, start, usage
+from fleetctl.sessions.usage import Entry, Usage
+
+if TYPE_CHECKING:
+    from fleetctl.runtime.context import Runtime
+
+
+def usage_kind(rt: Runtime, spec: AgentSpec) -> Kind | None:
+    """The agent's kind when it says where its token counts are."""
+    kind = start.kind_of(rt, spec)
+    return kind if kind is not None and kind.session.usage else None
+
+
+def entries(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
+    """Every answer the agent's client recorded, oldest first where dated."""
+    reader = kind.session.usage
+    out: list[Entry] = []
+    if reader == "aider-output":
+        folder = rt.logs_dir / spec.name
+        for log in sorted(folder.glob("*.log")) if folder.is_dir() else []:
+            run = rt.store.run(log.stem)
+            when = run.started if run is not None else log.stat().st_mtime
+            out += usage.aider_entries(log.read_text(errors="replace"), when)
+        return out
+    parse = usage.claude_entries if reader == "claude-transcript" else usage.codex_entries
+    for transcript in locate.transcripts(kind.session, start.transcript_dir(rt, kind, spec)):
+        out += _parsed(transcript.path, parse)
+    return sorted(out, key=lambda e: e.time or 0.0)
+
+
+# Parsed transcripts by path, kept while their size and mtime stay (budgets look every pass).
+_CACHE: dict[Path, tuple[tuple[int, float], list[Entry]]] = {}
+
+
+def _parsed(path: Path, parse: Callable[[str], list[Entry]]) -> list[Entry]:
+    try:
+        stat = path.stat()
+        key = (stat.st_size, stat.st_mtime)
+        cached = _CACHE.get(path)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = parse(path.read_text(errors="replace"))
+    except OSError:
+        return []
+    if len(_CACHE) > 1000:
+        _CACHE.clear()
+    _CACHE[path] = (key, found)
+    return found
+
+
+def since(rt: Runtime, spec: AgentSpec, begin: float, end: float | None = None) -> Usage | None:
+    """The agent's usage between two times (a run's start and end); None for kinds without counts."""
+    kind = usage_kind(rt, spec)
+    if kind is None:
+        return None
+    return usage.total(kind, usage.between(entries(rt, spec, kind), begin, end))
+
+
+def report(
+    rt: Runtime, begin: float, end: float | None = None, specs: Sequence[AgentSpec] | None = None
+) -> dict[str, object]:
+    """`report`'s usage section: per agent, per day (UTC) and in total, with the models no price names."""
+    agents: dict[str, Usage] = {}
+    days: dict[str, Usage] = {}
+    whole = Usage()
+    unpriced: set[str] = set()
+    for spec in rt.spec.agents if specs is None else specs:
+        kind = usage_kind(rt, spec)
+        if kind is None:
+            continue
+        chosen = usage.between(entries(rt, spec, kind), begin, end)
+        unpriced.update(usage.unpriced(kind, chosen))
+        mine = Usage()
+        for entry in chosen:
+            one = usage.total(kind, [entry])
+            day = datetime.fromtimestamp(entry.time or 0.0, UTC).strftime("%Y-%m-%d")
+            days[day] = days.get(day, Usage()) + one
+            mine = mine + one
+        agents[spec.name] = mine
+        whole = whole + mine
+    pools, tasks = _task_usage(rt, begin, end, days)
+    for used in tasks.values():
+        whole = whole + used
+    return {
+        "agents": {name: u.as_json() for name, u in sorted(agents.items())},
+        "pools": {name: u.as_json() for name, u in sorted(pools.items())},
+        "tasks": {str(task): u.as_json() for task, u in sorted(tasks.items())},
+        "days": {day: u.as_json() for day, u in sorted(days.items())},
+        "total": whole.as_json(),
+        "unpriced_models": sorted(unpriced),
+    }
+
+
+def _task_usage(
+    rt: Runtime, begin: float, end: float | None, days: dict[str, Usage]
+) -> tuple[dict[str, Usage], dict[int, Usage]]:
+    """Per pool and per task: the attempts that ran in [begin, end), from their transcripts."""
+    pools: dict[str, Usage] = {}
+    tasks: dict[int, Usage] = {}
+    if not any(p.kind != "generic" for p in rt.spec.pools) or not rt.store.path.exists():
+        return pools, tasks
+    until = time.time() if end is None else end
+    for a in rt.store.task_attempts_between(begin, until):
+        pool = a.agent.split(".")[0]
+        work = rt.store.review.work(a.task_id)
+        used = attempt(
+            rt, pool, work.worktree, max(a.started, begin), a.ended if end is None else min(a.ended or end, end)
+        )
+        if used is None or not used.messages:
+            continue
+        pools[pool] = pools.get(pool, Usage()) + used
+        tasks[a.task_id] = tasks.get(a.task_id, Usage()) + used
+        day = datetime.fromtimestamp(a.started, UTC).strftime("%Y-%m-%d")
+        days[day] = days.get(day, Usage()) + used
+    return pools, tasks
+
+
+def today_start(now: float | None = None) -> float:
+    """Midnight UTC of the day `now` is in."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+def attempt(
+    rt: Runtime, pool_name: str | None, worktree: str | None, started: float, ended: float | None
+) -> Usage | None:
+    """One task attempt's usage: the pool kind's transcripts in the task's working directory,
+    written while the attempt ran (pool task windows keep the user's config dir)."""
+    pool = rt.spec.pool(pool_name) if pool_name else None
+    if pool is None or pool.kind == "generic":
+        return None
+    from fleetctl.kinds import load_kinds
+
+    kind = load_kinds(rt.spec.kinds or None, path=rt.spec.path).get(pool.kind)
+    if kind is None or kind.session.usage not in ("claude-transcript", "codex-transcript"):
+        return None
+    env = {**os.environ, **dict(pool.env)}
+    cwd = Path(worktree) if worktree else pool.cwd
+    directory = locate.transcript_dir(kind.session, locate.user_dir(kind.session, env), cwd)
+    parse = usage.claude_entries if kind.session.usage == "claude-transcript" else usage.codex_entries
+    found: list[Entry] = []
+    for transcript in locate.transcripts(kind.session, directory):
+        if transcript.mtime >= started:
+            found += parse(transcript.path.read_text(errors="replace"))
+    return usage.total(kind, usage.between(found, started, ended))
