@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from fleetctl.model import Message
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend
 
 
 class MessageQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     def add_messages(
@@ -32,10 +32,11 @@ class MessageQueries:
                         out.append((row[0], False))
                         continue
                 cur = db.execute(
-                    "INSERT INTO messages (time, sender, recipient, text, key, wake) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (time, sender, recipient, text, key, wake) VALUES (?, ?, ?, ?, ?, ?) "
+                    "RETURNING id",
                     (now, sender, recipient, text, key, int(wake)),
                 )
-                out.append((int(cur.lastrowid or 0), True))
+                out.append((int(cur.fetchone()[0]), True))
         return out
 
     def messages(self, recipient: str, unread: bool = False) -> list[Message]:

@@ -2,21 +2,20 @@
 
 Every state change is one transaction that also writes its event, so the event log and
 the task table can never disagree. A claim is a single `UPDATE ... WHERE id = (SELECT
-... LIMIT 1) RETURNING` inside BEGIN IMMEDIATE: two claimers can never get the same task.
-SQL stays portable (no INSERT OR IGNORE, no JSON functions) for a later PostgreSQL store.
+... LIMIT 1) RETURNING`: inside BEGIN IMMEDIATE on SQLite, with the row chosen FOR UPDATE
+SKIP LOCKED on PostgreSQL; either way two claimers can never get the same task.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fleetctl.model import Breaker, BreakerState, Run, Task, TaskAttempt, TaskState
 from fleetctl.record import record
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend, Conn
 
 OPEN_STATES = ("queued", "running", "needs-review", "needs-human")
 
@@ -35,9 +34,7 @@ class NewTask:
     acceptance: str = ""
 
 
-def add_event(
-    db: sqlite3.Connection, now: float, kind: str, agent: str | None, reason: str, data: dict[str, object]
-) -> None:
+def add_event(db: Conn, now: float, kind: str, agent: str | None, reason: str, data: dict[str, object]) -> None:
     """The event of a change, written in the change's own transaction."""
     db.execute(
         "INSERT INTO events (time, kind, agent, reason, data) VALUES (?, ?, ?, ?, ?)",
@@ -50,7 +47,7 @@ class KeyConflict(Exception):
 
 
 class TaskQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     # --- reading ----------------------------------------------------------------------
@@ -141,10 +138,10 @@ class TaskQueries:
                         continue
                 cur = db.execute(
                     "INSERT INTO tasks (title, body, priority, pool, key, max_attempts, created, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (item.title, item.body, item.priority, item.pool, item.key, item.max_attempts, now, now),
                 )
-                tid = int(cur.lastrowid or 0)
+                tid = int(cur.fetchone()[0])
                 db.executemany(
                     "INSERT INTO task_labels (task_id, label) VALUES (?, ?)",
                     [(tid, label) for label in sorted(set(item.labels))],
@@ -195,7 +192,8 @@ class TaskQueries:
             row = db.execute(
                 f"UPDATE tasks SET state = 'running', attempt = attempt + 1, agent = {holder}, lease_until = ?, "
                 "max_attempts = ?, run_id = NULL, started = ?, updated = ?, outcome = NULL, result = NULL "
-                f"WHERE id = (SELECT t.id FROM tasks t WHERE {where} ORDER BY t.priority, t.id LIMIT 1) "
+                f"WHERE id = (SELECT t.id FROM tasks t WHERE {where} ORDER BY t.priority, t.id LIMIT 1"
+                f"{self.db.skip_locked}) "
                 f"RETURNING {rows.TASK_COLUMNS}",
                 (agent if agent is not None else pool, now + lease, max_attempts, now, now, *params),
             ).fetchone()
@@ -216,7 +214,7 @@ class TaskQueries:
             )
         return self._tasks([row])[0]
 
-    def _expire(self, db: sqlite3.Connection, now: float) -> list[int]:
+    def _expire(self, db: Conn, now: float) -> list[int]:
         """Re-queue pulled tasks whose lease ran out (needs-human when out of attempts)."""
         expired = db.execute(
             "UPDATE tasks SET state = CASE WHEN attempt - budget_from >= max_attempts THEN 'needs-human' "
@@ -368,7 +366,7 @@ class TaskQueries:
                     f"RETURNING {rows.TASK_COLUMNS}",
                     (now, task_id),
                 ).fetchone()
-            except sqlite3.IntegrityError:
+            except self.db.refused:
                 raise KeyConflict(task_id) from None
             if row is None:
                 return None
