@@ -104,6 +104,7 @@ class AgentSpec:
     pool: str | None = None
     task_id: int | None = None
     kind: str = "generic"  # an agent kind (fleetctl/kinds): how to read its screen and output
+    hosts: tuple[str, ...] = ()  # the hosts it may run on; () = every host
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""
@@ -146,6 +147,7 @@ class PoolSpec:
     pr_command: str | None = None
     worktree_keep: float = 7 * 86400.0
     kind: str = "generic"
+    hosts: tuple[str, ...] = ()  # the hosts whose supervisor runs its windows; () = every host
 
 
 @record
@@ -159,10 +161,13 @@ class FleetSpec:
     supervisor: bool = True
     max_actions_per_tick: int = 50
     kinds: dict[str, object] = field(default_factory=dict)  # fleet.toml's [kinds.NAME] tables, validated
+    store: str | None = None  # a PostgreSQL URL shared by the fleet's hosts; None: SQLite in state_dir
+    host: str = ""  # this machine's name in the fleet
 
     @property
     def socket_name(self) -> str:
-        return f"fleetctl-{self.name}"
+        """Each host supervises its own tmux server; two hosts of one fleet may share a machine."""
+        return f"fleetctl-{self.name}-{self.host}" if self.store else f"fleetctl-{self.name}"
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)

@@ -69,7 +69,12 @@ def window_request(rt: Runtime, spec: AgentSpec, run: Run, command: str, linger:
     log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs.prune(rt, spec, keep=spec.log_keep - 1)  # with this run's log: at most log_keep per agent
     exit_file = rt.runs_dir / f"{run.id}.exit"
-    public = [("FLEET_NAME", rt.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
+    public = [
+        ("FLEET_NAME", rt.spec.name),
+        ("FLEET_HOST", rt.spec.host),
+        ("FLEET_AGENT", spec.name),
+        ("FLEET_RUN", run.id),
+    ]
     private = [("FLEET_CONFIG", str(rt.spec.path)), ("FLEET_STATE_DIR", str(rt.spec.state_dir))]
     if spec.port is not None:
         private.append(("FLEET_PORT", str(spec.port)))
