@@ -382,6 +382,7 @@ class TaskAttempt:
     ended: float | None = None
     outcome: str | None = None
     reason: str | None = None
+    host: str | None = None  # the host that ran it (None: a one-machine store)
 
 
 @record

@@ -35,6 +35,7 @@ class Backend(Protocol):
     kind: str  # "sqlite" or "postgresql"
     skip_locked: str  # appended to a claim's row choice: "" or " FOR UPDATE SKIP LOCKED"
     refused: tuple[type[BaseException], ...]  # what a unique or check constraint raises
+    host: str | None  # the host this process supervises (None on SQLite: one machine)
 
     def rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]: ...
 

@@ -36,6 +36,7 @@ class Database:
     kind = "sqlite"
     skip_locked = ""  # a claim's BEGIN IMMEDIATE already holds the whole database
     refused: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+    host: str | None = None  # one machine: rows need not say which host wrote them
 
     def __init__(self, path: Path) -> None:
         self.path = path

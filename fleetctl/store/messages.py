@@ -60,11 +60,12 @@ class MessageQueries:
         return [rows.message(r) for r in found]
 
     def live_verified_panes(self) -> dict[str, str]:
-        """agent -> pane id of its live, verified run: where a wake may be typed."""
+        """agent -> pane id of its live, verified run on this host: where a wake may be typed here."""
         return dict(
             self.db.rows(
                 "SELECT agent, pane_id FROM runs WHERE ended IS NULL AND verified IS NOT NULL AND pane_id IS NOT NULL "
-                "ORDER BY started"
+                "AND (? IS NULL OR host IS NULL OR host = ?) ORDER BY started",
+                (self.db.host, self.db.host),
             )
         )
 

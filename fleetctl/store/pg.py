@@ -60,10 +60,11 @@ class PgDatabase:
     kind = "postgresql"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, host: str | None = None) -> None:
         import psycopg
 
         self.url = url
+        self.host = host
         self.refused: tuple[type[BaseException], ...] = (psycopg.IntegrityError,)
         self._conn: psycopg.Connection[Any] | None = None
         self._lock = threading.RLock()
@@ -83,6 +84,8 @@ class PgDatabase:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise StoreUnreachable(f"cannot connect to the store {masked(self.url)}: {masked(reason)}") from None
         try:
+            if self.host:
+                conn.execute("SELECT set_config('fleet.host', %s, false)", (self.host,))
             migrate(conn)
         except psycopg.Error as exc:
             conn.close()
@@ -150,7 +153,7 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
                 f"the store was migrated by a newer fleetctl (schema {version} > {schema.SCHEMA_VERSION})",
                 hint="upgrade fleetctl on this host to use this fleet's store",
             )
-        for number, statements in schema.migrations():
+        for number, statements in schema.migrations("postgresql"):
             if number > version:
                 for statement in statements:
                     conn.execute(translate(statement).replace("%%", "%"))

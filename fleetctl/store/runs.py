@@ -29,9 +29,10 @@ class RunQueries:
         """Each agent's record with its latest runs and every run started since `since`."""
         run_rows = self.db.rows(
             f"SELECT {rows.RUN_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER "
-            "(PARTITION BY agent ORDER BY started DESC) AS rn FROM runs) AS ranked "
+            "(PARTITION BY agent ORDER BY started DESC) AS rn FROM runs "
+            "WHERE ? IS NULL OR host IS NULL OR host = ?) AS ranked "
             "WHERE rn <= 3 OR started >= ? ORDER BY agent, started DESC",
-            (since,),
+            (self.db.host, self.db.host, since),
         )
         agents = self.db.rows(f"SELECT {_AGENT_COLUMNS} FROM agents")
         runs: dict[str, list[Run]] = {}

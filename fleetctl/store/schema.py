@@ -12,7 +12,7 @@ The SQL is written once for both backends; `for_postgresql` maps SQLite's column
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -164,9 +164,20 @@ def statements() -> list[str]:
     return [s.strip() for s in (CORE + ";" + BACKLOG).split(";") if s.strip()]
 
 
-def migrations() -> list[tuple[int, list[str]]]:
+HOSTS = (
+    "CREATE TABLE IF NOT EXISTS hosts (name TEXT PRIMARY KEY, seen REAL NOT NULL, "
+    "interval REAL NOT NULL DEFAULT 0, pid INTEGER, observation TEXT NOT NULL DEFAULT '[]')"
+)
+# On PostgreSQL each connection says which host it is (set_config('fleet.host')), so the
+# rows a host writes carry it without every INSERT naming it; on SQLite (one host) it is NULL.
+_HOST_DEFAULT = " DEFAULT current_setting('fleet.host', true)"
+
+
+def migrations(kind: str = "sqlite") -> list[tuple[int, list[str]]]:
     """(version, statements) in order; a store at version v runs those above v."""
-    return [(3, statements()), (4, [CYCLES])]
+    default = _HOST_DEFAULT if kind == "postgresql" else ""
+    hosts = [f"ALTER TABLE {table} ADD COLUMN host TEXT{default}" for table in ("runs", "events", "task_attempts")]
+    return [(3, statements()), (4, [CYCLES]), (5, [*hosts, "ALTER TABLE tasks ADD COLUMN host TEXT", HOSTS])]
 
 
 def for_postgresql(statement: str) -> str:

@@ -35,7 +35,7 @@ class StateStore:
     """One SQLite file in the fleet's state dir (or the PostgreSQL database at `url`), plus the
     lock file in the state dir (each host supervises its own agents, so the lock is per host)."""
 
-    def __init__(self, state_dir: Path, url: str | None = None) -> None:
+    def __init__(self, state_dir: Path, url: str | None = None, host: str | None = None) -> None:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
         self.url = url
@@ -45,7 +45,7 @@ class StateStore:
         else:
             from fleetctl.store.pg import PgDatabase
 
-            self.database = PgDatabase(url)
+            self.database = PgDatabase(url, host)
         self.history = RunQueries(self.database)
         self.backlog = TaskQueries(self.database)
         self.mail = MessageQueries(self.database)

@@ -18,6 +18,10 @@ from fleetctl.store import rows
 from fleetctl.store.backend import Backend, Conn
 
 OPEN_STATES = ("queued", "running", "needs-review", "needs-human")
+# The running tasks whose lease decides when they are lost: pulled tasks, and on a shared
+# store the window tasks of other hosts (a dead host stops renewing them). This host's
+# window tasks are watched through their windows instead. Parameters: this host, twice.
+_LEASED = "(run_id IS NULL OR (? IS NOT NULL AND host IS NOT NULL AND host <> ?))"
 
 
 @record
@@ -98,16 +102,19 @@ class TaskQueries:
 
     def next_lease_expiry(self) -> float | None:
         """The earliest lease of a pulled task (window tasks are watched through their window)."""
-        row = self.db.row("SELECT min(lease_until) FROM tasks WHERE state = 'running' AND run_id IS NULL")
+        row = self.db.row(
+            f"SELECT min(lease_until) FROM tasks WHERE state = 'running' AND {_LEASED}", (self.db.host, self.db.host)
+        )
         return row[0] if row else None
 
     def window_tasks(self) -> list[tuple[Task, Run | None]]:
         """Every task with a window run that needs watching: running, or whose run still lives."""
         found = self.db.rows(
             f"SELECT t.id, {rows.RUN_COLUMNS_OF_R} FROM tasks t LEFT JOIN runs r ON r.id = t.run_id "
-            "WHERE t.state = 'running' AND t.run_id IS NOT NULL "
+            "WHERE t.state = 'running' AND t.run_id IS NOT NULL AND (? IS NULL OR t.host IS NULL OR t.host = ?) "
             f"UNION SELECT r.task_id, {rows.RUN_COLUMNS_OF_R} FROM runs r "
-            "WHERE r.task_id IS NOT NULL AND r.ended IS NULL"
+            "WHERE r.task_id IS NOT NULL AND r.ended IS NULL AND (? IS NULL OR r.host IS NULL OR r.host = ?)",
+            (self.db.host,) * 4,
         )
         runs: dict[int, Run | None] = {}
         for row in found:
@@ -190,12 +197,13 @@ class TaskQueries:
         with self.db.transaction() as db:
             self._expire(db, now)
             row = db.execute(
-                f"UPDATE tasks SET state = 'running', attempt = attempt + 1, agent = {holder}, lease_until = ?, "
-                "max_attempts = ?, run_id = NULL, started = ?, updated = ?, outcome = NULL, result = NULL "
+                f"UPDATE tasks SET state = 'running', attempt = attempt + 1, agent = {holder}, host = ?, "
+                "lease_until = ?, max_attempts = ?, run_id = NULL, started = ?, updated = ?, outcome = NULL, "
+                "result = NULL "
                 f"WHERE id = (SELECT t.id FROM tasks t WHERE {where} ORDER BY t.priority, t.id LIMIT 1"
                 f"{self.db.skip_locked}) "
                 f"RETURNING {rows.TASK_COLUMNS}",
-                (agent if agent is not None else pool, now + lease, max_attempts, now, now, *params),
+                (agent if agent is not None else pool, self.db.host, now + lease, max_attempts, now, now, *params),
             ).fetchone()
             if row is None:
                 return None
@@ -221,8 +229,8 @@ class TaskQueries:
             "ELSE 'queued' END, agent = NULL, lease_until = NULL, updated = ?, "
             "reason = 'lease of ' || agent || ' expired', "
             "finished = CASE WHEN attempt - budget_from >= max_attempts THEN ? ELSE NULL END "
-            "WHERE state = 'running' AND run_id IS NULL AND lease_until < ? RETURNING id, attempt, state, reason",
-            (now, now, now),
+            f"WHERE state = 'running' AND {_LEASED} AND lease_until < ? RETURNING id, attempt, state, reason",
+            (now, now, self.db.host, self.db.host, now),
         ).fetchall()
         for tid, attempt, state, reason in expired:
             db.execute(
