@@ -87,6 +87,9 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise self.error(exc) from None
 
+    def wake(self, db: sqlite3.Connection) -> None:
+        """One machine: the commands wake the supervisor through its FIFO themselves."""
+
     def has_table(self, name: str) -> bool:
         return self.row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 

@@ -37,6 +37,8 @@ class MessageQueries:
                     (now, sender, recipient, text, key, int(wake)),
                 )
                 out.append((int(cur.fetchone()[0]), True))
+            if wake and any(created for _, created in out):
+                self.db.wake(db)
         return out
 
     def messages(self, recipient: str, unread: bool = False) -> list[Message]:

@@ -12,17 +12,19 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from fleetctl.errors import StoreError, StoreUnreachable
 from fleetctl.store import schema
+from fleetctl.store.backend import Conn
 from fleetctl.store.url import masked
 
 if TYPE_CHECKING:
     import psycopg
 
 MIGRATION_LOCK = 0x666C656574  # "fleet": the advisory lock held while migrating
+WAKE_CHANNEL = "fleet_wake"  # NOTIFYed when work appears (tasks queued, wakes sent); supervisors LISTEN
 _SQL: dict[str, str] = {}
 
 
@@ -131,6 +133,10 @@ class PgDatabase:
         with self._lock, self._errors(), self.conn.transaction():
             yield _Conn(self.conn)
 
+    def wake(self, db: Conn) -> None:
+        """NOTIFY every host's supervisor when this transaction commits (there is new work)."""
+        db.execute(f"NOTIFY {WAKE_CHANNEL}")
+
     def has_table(self, name: str) -> bool:
         found = self.row(
             "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?", (name,)
@@ -159,3 +165,23 @@ def migrate(conn: psycopg.Connection[Any]) -> int:
                     conn.execute(translate(statement).replace("%%", "%"))
                 conn.execute("INSERT INTO schema_migrations (version, applied) VALUES (%s, %s)", (number, time.time()))
         return max(version, schema.SCHEMA_VERSION)
+
+
+def listen(url: str, on_wake: Callable[[], None], should_stop: Callable[[], bool], poll: float = 1.0) -> None:
+    """LISTEN for wakes and call on_wake() for each, until should_stop(); reconnects after errors.
+
+    Runs in a supervisor's thread: NOTIFY reaches a supervisor on another host at once, where
+    polling the store would cost every host a query per tick.
+    """
+    import psycopg
+
+    while not should_stop():
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+                conn.execute(f"LISTEN {WAKE_CHANNEL}")
+                on_wake()  # anything NOTIFYed while not listening
+                while not should_stop():
+                    if any(True for _ in conn.notifies(timeout=poll, stop_after=1)):
+                        on_wake()
+        except psycopg.Error:
+            time.sleep(poll)

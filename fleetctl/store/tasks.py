@@ -159,6 +159,8 @@ class TaskQueries:
                     db, now, "task-added", None, item.title, {"task": tid, "priority": item.priority, "pool": item.pool}
                 )
                 out.append((tid, True))
+            if any(created for _, created in out):
+                self.db.wake(db)
         return out
 
     def claim_task(
@@ -239,6 +241,8 @@ class TaskQueries:
             )
             kind = "task-needs-human" if state == "needs-human" else "task-requeued"
             add_event(db, now, kind, None, reason, {"task": tid, "attempt": attempt})
+        if any(state == "queued" for _, _, state, _ in expired):
+            self.db.wake(db)
         return [r[0] for r in expired]
 
     def expire_leases(self, now: float) -> list[int]:
@@ -329,6 +333,8 @@ class TaskQueries:
                 )
             if event is not None:
                 add_event(db, now, *event)
+            if state is TaskState.QUEUED:
+                self.db.wake(db)
             return True
 
     def mark_outcome(
@@ -379,6 +385,7 @@ class TaskQueries:
             if row is None:
                 return None
             add_event(db, now, "task-retried", None, row[1], {"task": task_id})
+            self.db.wake(db)
             return rows.task(row, ())
 
     # --- breakers ---------------------------------------------------------------------
