@@ -139,7 +139,9 @@ def check_lock(
     return Check("lock", True, "free" + (f"; {last}" if last else ""))
 
 
-def check_database(state_dir: Path) -> Check:
+def check_database(state_dir: Path, url: str | None = None) -> Check:
+    if url is not None:
+        return check_server_store(state_dir, url)
     path = state_dir / "fleet.db"
     if not path.exists():
         return Check(name="database", ok=True, detail=f"{path} does not exist yet")
@@ -156,6 +158,22 @@ def check_database(state_dir: Path) -> Check:
     return Check(name="database", ok=True, detail=f"{path} ok")
 
 
+def check_server_store(state_dir: Path, url: str) -> Check:
+    """The shared PostgreSQL store: reachable, migrated; its URL shown without a password."""
+    from fleetctl.errors import StoreError
+    from fleetctl.store import StateStore
+    from fleetctl.store.url import masked
+
+    store = StateStore(state_dir, url)
+    try:
+        counts = store.task_counts()
+    except StoreError as exc:
+        return Check(name="database", ok=False, detail=masked(exc.message))
+    finally:
+        store.close()
+    return Check(name="database", ok=True, detail=f"{masked(url)} ok ({sum(counts.values())} tasks)")
+
+
 UNMATCHED_LISTED = 10
 
 
@@ -167,9 +185,9 @@ def check_unmatched_tasks(spec: FleetSpec) -> Check | None:
     from fleetctl.store import StateStore
     from fleetctl.taskmatch import queued_unmatched, why_unmatched
 
-    if not spec.pools or not (spec.state_dir / "fleet.db").exists():
+    if not spec.pools or not (spec.store or (spec.state_dir / "fleet.db").exists()):
         return None
-    store = StateStore(spec.state_dir)
+    store = StateStore(spec.state_dir, spec.store)
     try:
         count, ids = queued_unmatched(store, spec.pools, UNMATCHED_LISTED)
         lost = [t for t in (store.task(i) for i in ids) if t is not None]

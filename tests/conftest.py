@@ -28,6 +28,7 @@ import pytest
 from libtmux.server import Server
 
 from fleetctl.tmux import TmuxGateway
+from tests.pg import pg_cluster, pg_url  # noqa: F401  (fixtures for the PostgreSQL store tests)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

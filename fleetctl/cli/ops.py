@@ -98,7 +98,7 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
     store = fleet.store
     show = event_json if as_json else event_line
     last_id = 0
-    if store.path.exists():
+    if store.exists():
         found = store.events(since=since or 0.0, agent=agent)
         if since is None:
             found = found[-DEFAULT_EVENTS:]
@@ -205,7 +205,7 @@ def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool, no_agent_ch
     if spec is not None:
         checks.append(doc.check_state_dir(spec.state_dir))
         checks.append(doc.check_lock(spec.state_dir, ProcessGateway().alive))
-        checks.append(doc.check_database(spec.state_dir))
+        checks.append(doc.check_database(spec.state_dir, spec.store))
         unmatched = doc.check_unmatched_tasks(spec) if checks[-1].ok else None
         if unmatched is not None:
             checks.append(unmatched)

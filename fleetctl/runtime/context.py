@@ -82,7 +82,7 @@ class Runtime:
         if self._store is None:
             from fleetctl.store import StateStore
 
-            self._store = StateStore(self.spec.state_dir)
+            self._store = StateStore(self.spec.state_dir, self.spec.store, self.spec.host)
         return self._store
 
     # --- paths ------------------------------------------------------------------

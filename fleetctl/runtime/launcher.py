@@ -79,7 +79,12 @@ def window_request(
     logs.prune(rt, spec, keep=logs.older_logs_kept(spec))
     log = logs.create(rt.log_path(spec.name, run.id))
     exit_file = rt.runs_dir / f"{run.id}.exit"
-    public = [("FLEET_NAME", rt.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
+    public = [
+        ("FLEET_NAME", rt.spec.name),
+        ("FLEET_HOST", rt.spec.host),
+        ("FLEET_AGENT", spec.name),
+        ("FLEET_RUN", run.id),
+    ]
     private = [("FLEET_CONFIG", str(rt.spec.path)), ("FLEET_STATE_DIR", str(rt.spec.state_dir))]
     if spec.port is not None:
         private.append(("FLEET_PORT", str(spec.port)))

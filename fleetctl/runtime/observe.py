@@ -178,7 +178,7 @@ def records_while_listing(
     even when the read fails, so no tmux client is left unreaped)."""
     listing = rt.tmux.panes_started()
     try:
-        records = rt.records(now) if rt.store.path.exists() else {}
+        records = rt.records(now) if rt.store.exists() else {}
     except BaseException:
         with contextlib.suppress(Exception):
             listing()

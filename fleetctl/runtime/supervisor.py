@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable
 
 from fleetctl import logger, wake
-from fleetctl.runtime import observe, passes
+from fleetctl.runtime import observe, passes, remote_wake
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 from fleetctl.runtime.logs import mtime
@@ -41,6 +41,7 @@ class Supervisor:
         logged and recorded as an event; it never ends supervision."""
         rt = self.rt
         waiter = wake.Waiter(rt.wake_fifo)
+        stop_listening = remote_wake.start(rt)  # NOTIFY from other hosts, on a shared store
         config_mtime = mtime(rt.spec.path)
         idle_wait = self.idle_wait
         looked = 0  # quiet looks since the last full pass
@@ -72,6 +73,7 @@ class Supervisor:
                     idle = False
                     self.reload()
         finally:
+            stop_listening()
             waiter.close()
 
     def _pass(self) -> float | None:

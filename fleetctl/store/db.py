@@ -33,6 +33,11 @@ NOT_SQLITE = "not a SQLite database"
 class Database:
     """One SQLite file, connected on first use and reconnected when it was replaced."""
 
+    kind = "sqlite"
+    skip_locked = ""  # a claim's BEGIN IMMEDIATE already holds the whole database
+    refused: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+    host: str | None = None  # one machine: rows need not say which host wrote them
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
@@ -81,6 +86,12 @@ class Database:
                 yield conn
         except sqlite3.DatabaseError as exc:
             raise self.error(exc) from None
+
+    def wake(self, db: sqlite3.Connection) -> None:
+        """One machine: the commands wake the supervisor through its FIFO themselves."""
+
+    def has_table(self, name: str) -> bool:
+        return self.row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
     def error(self, exc: sqlite3.Error) -> StoreError:
         return explain(self.path, exc)
@@ -144,9 +155,6 @@ class Database:
                     os.unlink(leftover)
 
 
-_FULL_BELOW_BYTES = 256 * 1024
-
-
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
@@ -155,10 +163,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
+    """Apply the migrations this file lacks, under BEGIN IMMEDIATE (one migrator at a time)."""
     with tx(conn):
-        for statement in schema.statements():
-            conn.execute(statement)
-        schema.add_columns(conn)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, statements in schema.migrations():
+            if number > version:
+                for statement in statements:
+                    conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
 
@@ -217,16 +228,6 @@ def state_dir_warning(path: Path) -> str | None:
 # --- errors for people ----------------------------------------------------------------
 
 
-def _disk_full(path: Path) -> bool:
-    """Is the file system of the database (almost) out of space? SQLite says "disk I/O error"
-    when its -wal or -shm file cannot grow."""
-    try:
-        st = os.statvfs(path.parent)
-    except OSError:
-        return False
-    return st.f_bavail * st.f_frsize < _FULL_BELOW_BYTES
-
-
 def explain(path: Path, exc: BaseException) -> StoreError:
     """What is really wrong with the database, found by looking at the file when SQLite fails."""
     text = str(exc)
@@ -236,11 +237,8 @@ def explain(path: Path, exc: BaseException) -> StoreError:
         return StoreError(f"{path}: cannot create the state database ({exc.strerror})")
     if isinstance(exc, sqlite3.IntegrityError):
         return StoreError(f"{path}: the database refused a change ({text})")
-    if "full" in lowered or ("i/o error" in lowered and _disk_full(path)):
-        return StoreError(
-            f"{path}: the disk is full ({text})",
-            hint=f"free some space on the file system of {path.parent}, then run the command again",
-        )
+    if "full" in lowered:
+        return StoreError(f"{path}: the disk is full ({text})", hint="free some space, then run the command again")
     if "readonly" in lowered or "read-only" in lowered:
         return StoreError(
             f"{path}: the state database cannot be written ({text})",

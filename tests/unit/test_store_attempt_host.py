@@ -32,11 +32,11 @@ def test_a_schema_3_database_gains_the_host_column_and_keeps_its_attempts(tmp_pa
 
     store = StateStore(state)
     (old,) = store.attempts(1)
-    assert (old.agent, old.outcome, old.host, old.cost) == ("w", "failed", None, None)
+    assert (old.agent, old.outcome, old.host) == ("w", "failed", None)
     ((tid, _),) = store.add_tasks([NewTask("new")], now=10.0)
     claimed = store.claim_task(now=11.0, lease=60.0, max_attempts=3, agent="w2")
     assert claimed is not None and claimed.id == tid
     assert [a.host for a in store.attempts(tid)] == [socket.gethostname()]
     store.close()
     version = sqlite3.connect(state / "fleet.db").execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 4
+    assert version == SCHEMA_VERSION == 5
