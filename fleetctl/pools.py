@@ -237,7 +237,7 @@ class PoolRunner:
                 reason=verdict.reason,
                 result=result,
                 event=(verdict.kind, agent, verdict.reason, data),
-                refund=verdict.setup_error,
+                refund=verdict.refund,
             ):
                 fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
                 review.record_attempt(fleet, task, end, verdict)
