@@ -230,14 +230,12 @@ def overnight(
     assert set(rows) == {POOL}, rows  # the pool's task windows are one row; no agent ran
     row = rows[POOL]
     assert row["pool"] is True
+    ended = {"requeued": "requeued", "needs_review": "needs-review", "needs_human": "needs-human", "done": "done"}
+    said = {k: row[k] for k in counted if k in row} | {k: row["tasks"].get(v, 0) for k, v in ended.items()}
+    assert said == counted  # the pool's row
     tasks_said = report["tasks"]
-    said = {k: row[k] for k in counted if k in row} | {
-        "requeued": tasks_said["requeued"],
-        "needs_review": tasks_said["needs-review"],
-        "needs_human": tasks_said["needs-human"],
-        "done": tasks_said["done"],
-    }
-    assert said == counted
+    assert {k: tasks_said[v] for k, v in ended.items()} == {k: counted[k] for k in ended}  # the whole fleet
+    assert row["runs_started"] == row["clean_exits"] + row["crashes"] + row["kills"]  # each run ended once
     by = Counter(str(e["data"].get("by", "dispatch")) for e in events if e["kind"] in ("task-killed", "killed"))
     assert row["kills_by"] == dict(by)
     assert row["rate_limited"] == row["auth"] == 0
