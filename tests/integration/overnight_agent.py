@@ -7,6 +7,7 @@
     [hang]       prints one line and waits silently, every attempt (killed at idle_timeout)
     [hang-once]  waits silently on attempt 1 (killed at idle_timeout), then works like [ok]
     [overrun]    prints a line every 0.2 s forever (never idle: killed at wall_timeout)
+    [give-up]    reports `fleetctl task fail` itself, then exits 0 (failed, no retry)
 
 Each run appends "<task id> <attempt>" to $OVERNIGHT_LEDGER/runs and holds
 $OVERNIGHT_LEDGER/<id>.running (with its pid) while it works; a run of a task while an
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -29,7 +31,7 @@ def _work(workspace: str, text: str) -> int:
     return 0
 
 
-def _behave(title: str, attempt: int, workspace: str) -> int:
+def _behave(tid: int, title: str, attempt: int, workspace: str) -> int:
     if ("[hang-once]" in title and attempt == 1) or "[hang]" in title:
         while True:
             time.sleep(3600)
@@ -37,6 +39,10 @@ def _behave(title: str, attempt: int, workspace: str) -> int:
         while True:
             print("still working", flush=True)
             time.sleep(0.2)
+    if "[give-up]" in title:
+        argv = [sys.executable, "-m", "fleetctl", "task", "fail", str(tid), "--reason", "the issue is not reproducible"]
+        subprocess.run(argv, check=True)
+        return 0
     if "[fail]" in title or ("[flaky]" in title and attempt == 1):
         print("Error: the build broke", flush=True)
         return 1
@@ -92,7 +98,7 @@ def main() -> int:
             f.write(f"{tid} {attempt}\n")
         marker = None
     try:
-        return _behave(title, attempt, os.environ["FLEET_WORKSPACE"])
+        return _behave(tid, title, attempt, os.environ["FLEET_WORKSPACE"])
     finally:
         if marker is not None:
             os.unlink(marker)

@@ -37,11 +37,12 @@ def outcomes() -> dict[str, dict[str, object]]:
         "hang": {"state": "needs-human", "runs": 2, "idle": 2, "requeue": 1},
         "hang-once": {"state": "done", "runs": 2, "idle": 1, "clean": 1, "requeue": 1},
         "overrun": {"state": "needs-human", "runs": 2, "wall": 2, "requeue": 1},
+        "give-up": {"state": "failed", "runs": 1, "clean": 1},
     }
 
 
-FULL = {"ok": 30, "review": 5, "fail": 4, "flaky": 4, "hang": 3, "hang-once": 2, "overrun": 2}  # 50 tasks
-SMALL = {"ok": 4, "review": 2, "fail": 1, "flaky": 1, "hang": 1, "hang-once": 1, "overrun": 1}  # 11 tasks, one each
+FULL = {"ok": 28, "review": 5, "fail": 4, "flaky": 4, "hang": 3, "hang-once": 2, "overrun": 2, "give-up": 2}  # 50
+SMALL = {"ok": 4, "review": 2, "fail": 1, "flaky": 1, "hang": 1, "hang-once": 1, "overrun": 1, "give-up": 1}
 
 
 def backlog(mix: dict[str, int]) -> list[str]:
@@ -79,16 +80,18 @@ def from_events(events: list[dict[str, object]], pool: str) -> dict[str, int]:
         for e, d in data
         if e["kind"] in ("task-done", "task-requeued", "task-needs-review", "task-needs-human", "task-failed")
     ]
+    # A run whose task was already settled (its agent ran `task fail`) ends with its own event.
+    ends = settled + [(e, d) for e, d in data if e["kind"] == "exited"]
     killed = [d for e, d in data if e["kind"] == "task-killed"]
     stopped = [d for e, d in data if e["kind"] == "killed"]  # by `down`
     started = [d for e, d in data if e["kind"] == "task-started"]
     return {
         "runs_started": len(started),
         "respawns": sum(d["attempt"] > 1 for d in started),  # type: ignore[index,operator]
-        "clean_exits": sum(d.get("exit_code") == 0 for _, d in settled),  # type: ignore[attr-defined]
+        "clean_exits": sum(d.get("exit_code") == 0 for _, d in ends),  # type: ignore[attr-defined]
         "crashes": sum(
             d.get("exit_signal") is not None or d.get("exit_code") not in (None, 0)  # type: ignore[attr-defined]
-            for _, d in settled
+            for _, d in ends
         ),
         "gate_failures": sum(d.get("gate_code") not in (None, 0) for _, d in settled),  # type: ignore[attr-defined]
         "kills": len(killed) + len(stopped),
@@ -100,6 +103,7 @@ def from_events(events: list[dict[str, object]], pool: str) -> dict[str, int]:
         "needs_review": sum(e["kind"] == "task-needs-review" for e in mine),
         "needs_human": sum(e["kind"] == "task-needs-human" for e in mine),
         "done": sum(e["kind"] == "task-done" for e in mine),
+        "failed": sum(e["kind"] == "task-failed" for e in mine),
     }
 
 
@@ -128,6 +132,7 @@ def designed(mix: dict[str, int], outcomes: dict[str, dict[str, object]]) -> dic
         "needs_review": states["needs-review"],
         "needs_human": states["needs-human"],
         "done": states["done"],
+        "failed": states["failed"],
     }
 
 
@@ -231,6 +236,7 @@ def overnight(
     row = rows[POOL]
     assert row["pool"] is True
     ended = {"requeued": "requeued", "needs_review": "needs-review", "needs_human": "needs-human", "done": "done"}
+    ended["failed"] = "failed"
     said = {k: row[k] for k in counted if k in row} | {k: row["tasks"].get(v, 0) for k, v in ended.items()}
     assert said == counted  # the pool's row
     tasks_said = report["tasks"]
