@@ -211,11 +211,21 @@ def overnight(
     for tid, title in enumerate(titles, start=1):
         kind = title.split("[", 1)[1].rstrip("]")
         want, got, stops = outcomes[kind], tasks[tid], stopped[f"{POOL}.{tid}"]
-        assert got["state"] == want["state"] and got["attempt"] == runs[str(tid)], (title, got)
-        # A run stopped by `down` is not one of the task's attempts; the others never exceed max_attempts.
+        # A run stopped by `down` is not one of the task's attempts (and may have been stopped before its
+        # agent began); the others never exceed max_attempts.
+        assert got["state"] == want["state"] and got["attempt"] - stops <= runs[str(tid)] <= got["attempt"], (
+            title,
+            got,
+            h.run("events", "--agent", f"{POOL}.{tid}", "--json").out,
+        )
         assert got["attempt"] - stops <= 2, (title, got, stops)
         if kind not in ("flaky", "hang-once"):  # these two behave by attempt number, not by budget
-            assert got["attempt"] == want["runs"] + stops, (title, got, stops)
+            assert got["attempt"] == want["runs"] + stops, (
+                title,
+                got,
+                stops,
+                h.run("events", "--agent", f"{POOL}.{tid}", "--json").out,
+            )
     if interrupt:  # its last attempt was stopped, not failed: it had one more, and says so
         overran = tasks[cron["interrupted"]]
         assert stopped[f"{POOL}.{overran['id']}"] == 1 and overran["attempt"] == 3, overran
@@ -266,6 +276,18 @@ def overnight(
     assert sorted(i["time"] for i in report["alerts"]) == sorted(e["time"] for e in alerts)
     assert report["duplicates"] == {"count": 0, "details": []}
     assert report["supervise"]["cycles"] > 0 and report["supervise"]["busy_cycles"] > 0
+
+    # The table a person reads in the morning says the same.
+    text = h.run("report", "--since", "1h").out.splitlines()
+    header = next(line for line in text if line.startswith("AGENT")).split()[1:]
+    cells = dict(
+        zip(header, next(line for line in text if line.startswith(f"{POOL} (pool)")).split()[2:], strict=False)
+    )
+    columns = {"RUNS": "runs_started", "CLEAN": "clean_exits", "CRASHES": "crashes", "STALLS": "stalls"}
+    columns["TIMEOUTS"] = "timeouts"  # (the KILLS cell that follows has spaces)
+    assert {c: int(cells[c]) for c in columns} == {c: row[k] for c, k in columns.items()}
+    ended_line = ", ".join(f"{k} {v}" for k, v in sorted(row["tasks"].items()))
+    assert f"{POOL} (pool) attempts ended: {ended_line}" in text
     return dict(row)
 
 
