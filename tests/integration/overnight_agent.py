@@ -41,8 +41,11 @@ def _behave(tid: int, title: str, attempt: int, workspace: str) -> int:
             time.sleep(0.2)
     if "[give-up]" in title:
         argv = [sys.executable, "-m", "fleetctl", "task", "fail", str(tid), "--reason", "the issue is not reproducible"]
-        said = subprocess.run(argv, capture_output=True, text=True, check=False)
-        print(said.stdout, said.stderr, f"task fail: exit {said.returncode}", flush=True)
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as said:
+            while said.poll() is None:  # a loaded machine starts the CLI slowly: stay short of idle_timeout
+                print("reporting", flush=True)
+                time.sleep(0.2)
+            print(said.communicate()[0], f"task fail: exit {said.returncode}", flush=True)
         return 0
     if "[fail]" in title or ("[flaky]" in title and attempt == 1):
         print("Error: the build broke", flush=True)
