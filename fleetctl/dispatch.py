@@ -262,6 +262,12 @@ class Verdict:
     neutral: bool = False
     setup_error: bool = False  # the pool's set-up failed (the gate could not run): alert, attempt refunded
 
+    @property
+    def refund(self) -> bool:
+        """The attempt does not count against the task's budget: the pool's set-up failed, or the
+        run was stopped on purpose (`down`, removal) and the task goes back to the queue."""
+        return self.setup_error or (self.neutral and self.state is TaskState.QUEUED)
+
 
 GATE_TIMEOUT_CODE = 124  # what `timeout` exits with
 

@@ -237,7 +237,7 @@ class PoolRunner:
                 reason=verdict.reason,
                 result=result,
                 event=(verdict.kind, agent, verdict.reason, data),
-                refund=verdict.setup_error,
+                refund=verdict.refund,
             ):
                 fleet.on_event(Event(time=now, kind=verdict.kind, agent=agent, reason=verdict.reason, data=data))
                 review.record_attempt(fleet, task, end, verdict)
@@ -250,7 +250,18 @@ class PoolRunner:
             if latest is None or latest.attempt != task.attempt:
                 return
             task = latest
+        if verdict.state is None and end.killed is None and window.run is not None:
+            self._ended_after_settled(window.run, task, end, now)
         self._breaker_after(pool, verdict, now)
+
+    def _ended_after_settled(self, run: Run, task: Task, end: dispatch.RunEnd, now: float) -> None:
+        """A run that ended on its own after its task was settled (its agent ran `task done` or
+        `task fail`, or it was cancelled): no settling event carries its exit, so this one does."""
+        clean = end.exit_code == 0 and end.exit_signal is None
+        data: dict[str, object] = {"task": task.id, "attempt": task.attempt, "run": run.id}
+        data |= {"exit_code": end.exit_code, "exit_signal": end.exit_signal}
+        data["class"] = (FailureClass.EXITED if clean else FailureClass.CRASHED).value
+        emit(self.fleet, "exited", run.agent, f"ended after the task was {task.state.value}", data, now)
 
     def _breaker_after(self, pool: PoolSpec | None, verdict: dispatch.Verdict, now: float) -> None:
         if pool is None:

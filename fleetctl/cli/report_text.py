@@ -42,6 +42,10 @@ def render_text(report: Report, now: float | None = None) -> str:
     t = report.totals()
     rows.append(["total", *(t[k] for k in TOTAL_KEYS), ""])
     lines.append(table(headers, rows))
+    for a in report.agents:
+        if a.tasks:
+            ended = ", ".join(f"{k} {v}" for k, v in sorted(a.tasks.items()))
+            lines.append(f"{printable(a.name)} (pool) attempts ended: {ended}")
     sections = [
         ("crashes", report.crashes),
         ("rate limited", report.rate_limited),

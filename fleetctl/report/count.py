@@ -35,6 +35,7 @@ class _Tally:
         for pool in self.pools:
             self.per.setdefault(pool, Counter())
         self.kills_by: dict[str, Counter[str]] = {}
+        self.tasks: dict[str, Counter[str]] = {}
         self.lists: dict[str, list[Incident]] = {
             k: [] for k in ("crashes", "rate_limited", "auth", "kills", "stalls", "timeouts", "start_failures")
         }
@@ -96,7 +97,12 @@ def build(
         failed.update(failed_now)
     agents = tuple(
         AgentSummary(
-            name=name, kills_by=dict(t.kills_by.get(name, {})), failed=failed.get(name), pool=name in t.pools, **dict(c)
+            name=name,
+            kills_by=dict(t.kills_by.get(name, {})),
+            failed=failed.get(name),
+            pool=name in t.pools,
+            tasks=dict(t.tasks.get(name, {})),
+            **dict(c),
         )
         for name, c in sorted(t.per.items())
     )
@@ -162,6 +168,8 @@ def _count_event(t: _Tally, row: str | None, e: Event) -> None:
         elif why == "start":
             t.count(row, "start_failures", inc)
     elif kind in _TASK_SETTLED:
+        if row is not None:
+            t.tasks.setdefault(row, Counter())[kind.removeprefix("task-")] += 1
         if _exit_failure(e):
             t.count(row, "crashes", inc)
         elif e.data.get("exit_code") == 0:

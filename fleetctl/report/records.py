@@ -75,6 +75,9 @@ class AgentSummary:
     alerts: int = 0
     failed: str | None = None
     pool: bool = False
+    # A pool's settled attempts by outcome (done, requeued, needs-review, needs-human, failed),
+    # from the task windows' events: the per-pool share of Report.tasks.
+    tasks: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -99,6 +102,7 @@ class AgentSummary:
             "gave_up": self.gave_up,
             "alerts": self.alerts,
             "failed": self.failed,
+            "tasks": dict(sorted(self.tasks.items())),
         }
 
 

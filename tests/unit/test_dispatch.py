@@ -243,6 +243,15 @@ def test_down_requeues_without_touching_the_breaker() -> None:
     assert v.state is TaskState.QUEUED and v.neutral
 
 
+def test_only_an_attempt_stopped_on_purpose_or_by_the_pools_set_up_is_refunded() -> None:
+    assert verdict(task(attempt=2), RunEnd(killed="down", detail="stop: fleetctl down"), gate=False).refund
+    assert verdict(task(attempt=2), RunEnd(killed="remove"), gate=False).refund
+    assert verdict(task(), RunEnd(exit_code=0, gate_code=127, gate_output="sh: 1: pytest: not found"), gate=True).refund
+    assert not verdict(task(), RunEnd(killed="wall", detail="ran 5s"), gate=False).refund
+    assert not verdict(task(), RunEnd(exit_code=1), gate=False).refund
+    assert not verdict(task(state=TaskState.CANCELLED), RunEnd(), gate=False).refund
+
+
 def test_reported_outcomes_keep_their_state() -> None:
     assert verdict(task(state=TaskState.DONE), RunEnd(exit_code=1), gate=True).state is None
     failed = verdict(task(state=TaskState.FAILED, reason="cannot reproduce 42"), RunEnd(exit_code=0), gate=False)

@@ -70,6 +70,14 @@ def test_a_pools_task_windows_are_counted_in_one_row() -> None:
     assert by["docs"].runs_started == 0  # a quiet pool is listed too
 
 
+def test_a_pools_row_says_how_its_attempts_ended() -> None:
+    r = build()
+    fix = {a.name: a for a in r.agents}["fix"]
+    assert fix.tasks == {"done": 3, "needs-review": 1, "requeued": 3, "needs-human": 2}
+    assert {a["name"]: a["tasks"] for a in r.as_json()["agents"]}["docs"] == {}  # type: ignore[attr-defined,index]
+    assert "fix (pool) attempts ended: done 3, needs-human 2, needs-review 1, requeued 3" in render_text(r)
+
+
 def test_rate_limits_and_auth_failures_are_not_crashes() -> None:
     r = build()
     claude = {a.name: a for a in r.agents}["claude"]
