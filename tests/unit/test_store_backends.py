@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,9 @@ from fleetctl.store.review import AttemptResult
 NOW = 1_000_000.123456
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    state = StateStore(tmp_path / "state", url)
-    yield state
-    state.close()
+@pytest.fixture
+def store(backend_store: StateStore) -> StateStore:
+    return backend_store
 
 
 def test_agents_and_runs_round_trip(store: StateStore) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,9 @@ from fleetctl.tasks import TaskBoard
 NOW = 1_000.0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    state = StateStore(tmp_path / "state", url)
-    yield state
-    state.close()
+@pytest.fixture
+def store(backend_store: StateStore) -> StateStore:
+    return backend_store
 
 
 def claim(store: StateStore, now: float = NOW, **kw: object):  # type: ignore[no-untyped-def]
