@@ -11,7 +11,6 @@ terminal shows it and has the fleet's secrets masked before it is quoted.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -27,8 +26,6 @@ from fleetctl.record import record
 
 PARALLEL = 4
 RENDER_COLUMNS = 400
-# After a check's process exits (or its timeout), anything left in its group is ended.
-_KILL = signal.SIGKILL
 
 
 @record
@@ -134,11 +131,13 @@ def run_check(target: CheckTarget, kind: Kind, line: str, secrets: Sequence[str]
 
 def _end_group(pgid: int) -> None:
     """Whatever the check left in its process group (a client's helper), and the check itself on a
-    timeout: ended through the process gateway, which never signals a recycled pid."""
+    timeout: killed through the process gateway (never a recycled pid), and gone when this returns."""
+    from fleetctl.clock import SystemClock
     from fleetctl.procs import ProcessGateway
+    from fleetctl.runtime.terminate import kill_now
 
     procs = ProcessGateway()
     table = procs.scan()
     targets = {pid: table.procs[pid].start_time for pid in table.group(pgid)}
     if targets:
-        procs.signal(targets, _KILL)
+        kill_now(procs, SystemClock(), targets)

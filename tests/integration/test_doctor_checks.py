@@ -83,11 +83,16 @@ def test_a_rejected_token_is_auth_and_the_token_is_masked(fleet_dir: FleetHarnes
 
 
 def test_a_check_that_never_answers_is_stopped_at_its_timeout(fleet_dir: FleetHarness, tmp_path: Path) -> None:
-    write(fleet_dir, tmp_path, "hang", timeout="1")
+    write(fleet_dir, tmp_path, "hang", timeout="3")
     started = time.monotonic()
     r = fleet_dir.run("doctor", "helper", "--json")
-    assert time.monotonic() - started < 20
+    assert time.monotonic() - started < 45  # the client would wait an hour
     assert r.code == 1, r.out
-    detail = key_checks(r.out)["key helper"]["detail"]
-    assert detail == "check failed: no answer within 1s: waiting for the server", detail
+    detail = str(key_checks(r.out)["key helper"]["detail"])
+    # What it printed last is quoted; on a loaded machine it may not have started printing in 3 s.
+    assert detail in (
+        "check failed: no answer within 3s: waiting for the server",
+        f"check failed: no answer within 3s: bot 1.0 in {tmp_path / 'work'} with helper",
+        "check failed: no answer within 3s and printed nothing",
+    ), detail
     assert not pids_with_env("BOT_CHECK_MARK", f"doctor-check-{fleet_dir.name}")
