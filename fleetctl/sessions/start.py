@@ -98,6 +98,11 @@ def note_new(rt: Runtime, records: Mapping[str, AgentRecord], now: float) -> Non
         if info is not None and info.mtime >= run.started - 1.0:
             rt.store.history.set_meta(_RECORDED + spec.name, info.id)
             emit(rt, "session-started", spec.name, f"new session {info.id}", {"session": info.id}, now)
+            old = meta.get("rotated-from." + spec.name)
+            if old:
+                rt.store.history.set_meta("rotated-from." + spec.name, "")
+                reason = f"context rotated from session {old} to {info.id}"
+                emit(rt, "context-rotated", spec.name, reason, {"from": old, "to": info.id}, now)
 
 
 def ask_next(rt: Runtime, agent: str, asked: Next, session: str | None = None) -> None:
@@ -137,6 +142,12 @@ def prepare(rt: Runtime, spec: AgentSpec, command: str, now: float) -> tuple[str
     rt.store.history.set_meta(_RECORDED + spec.name, plan.session or "")
     if plan.event:
         emit(rt, plan.event, spec.name, plan.reason, plan.data, now)
+    prompt = rt.store.ops.meta_value("session-prompt." + spec.name) or ""
+    if prompt:
+        rt.store.history.set_meta("session-prompt." + spec.name, "")
+        if plan.session is None and kind.session.prompt_args:
+            args = " ".join(quote(a.replace("{prompt}", prompt)) for a in kind.session.prompt_args)
+            command = f"{command} {args}"
     return with_session(command, kind.session.resume_args, plan.session), extra
 
 
