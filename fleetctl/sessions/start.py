@@ -43,12 +43,26 @@ def kind_of(rt: Runtime, spec: AgentSpec) -> Kind | None:
     """The agent's kind, when it has sessions (None for generic and session-less kinds)."""
     if spec.kind == "generic":
         return None
-    from fleetctl.kinds import load_kinds
-
-    kind = load_kinds(rt.spec.kinds or None, path=rt.spec.path).get(spec.kind)
+    kind = kinds(rt).get(spec.kind)
     if kind is None or not locate.has_sessions(kind.session):
         return None
     return kind
+
+
+_LOADED: list[tuple[object, dict[str, Kind]]] = []  # the fleet file's [kinds] tables, compiled once
+
+
+def kinds(rt: Runtime) -> dict[str, Kind]:
+    """Every kind the fleet knows, compiled once per [kinds] table (passes look often)."""
+    tables = rt.spec.kinds or None
+    for seen, loaded in _LOADED:
+        if seen is tables:
+            return loaded
+    from fleetctl.kinds import load_kinds
+
+    loaded = load_kinds(tables, path=rt.spec.path)
+    _LOADED[:] = [(tables, loaded)]
+    return loaded
 
 
 def agent_env(spec: AgentSpec) -> dict[str, str]:
