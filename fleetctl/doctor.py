@@ -41,9 +41,13 @@ class Check:
     name: str
     ok: bool
     detail: str
+    reset_at: float | None = None  # a limited agent's key check: when the limit lifts (epoch seconds)
 
     def as_json(self) -> dict[str, object]:
-        return {"check": self.name, "ok": self.ok, "detail": self.detail}
+        out: dict[str, object] = {"check": self.name, "ok": self.ok, "detail": self.detail}
+        if self.reset_at is not None:
+            out["reset_at"] = self.reset_at
+        return out
 
 
 # --- environment checks ----------------------------------------------------------------
@@ -67,6 +71,18 @@ def check_tmux() -> Check:
     if not recent:
         return Check("tmux", False, f"tmux {version} is too old; {needed}")
     return Check("tmux", True, f"tmux {version}")
+
+
+def check_log_writer() -> Check:
+    """Is the log writer (rotatelogs) installed? Without it no agent can start."""
+    import shutil
+
+    from fleetctl.runtime.logs import WRITER, WRITER_HINT
+
+    path = shutil.which(WRITER)
+    if path is None:
+        return Check("log writer", False, f"{WRITER} is not installed (no `{WRITER}` on PATH); {WRITER_HINT}")
+    return Check("log writer", True, path)
 
 
 def check_state_dir(state_dir: Path) -> Check:
@@ -123,7 +139,9 @@ def check_lock(
     return Check("lock", True, "free" + (f"; {last}" if last else ""))
 
 
-def check_database(state_dir: Path) -> Check:
+def check_database(state_dir: Path, url: str | None = None) -> Check:
+    if url is not None:
+        return check_server_store(state_dir, url)
     path = state_dir / "fleet.db"
     if not path.exists():
         return Check(name="database", ok=True, detail=f"{path} does not exist yet")
@@ -140,6 +158,22 @@ def check_database(state_dir: Path) -> Check:
     return Check(name="database", ok=True, detail=f"{path} ok")
 
 
+def check_server_store(state_dir: Path, url: str) -> Check:
+    """The shared PostgreSQL store: reachable, migrated; its URL shown without a password."""
+    from fleetctl.errors import StoreError
+    from fleetctl.store import StateStore
+    from fleetctl.store.url import masked
+
+    store = StateStore(state_dir, url)
+    try:
+        counts = store.task_counts()
+    except StoreError as exc:
+        return Check(name="database", ok=False, detail=masked(exc.message))
+    finally:
+        store.close()
+    return Check(name="database", ok=True, detail=f"{masked(url)} ok ({sum(counts.values())} tasks)")
+
+
 UNMATCHED_LISTED = 10
 
 
@@ -151,9 +185,9 @@ def check_unmatched_tasks(spec: FleetSpec) -> Check | None:
     from fleetctl.store import StateStore
     from fleetctl.taskmatch import queued_unmatched, why_unmatched
 
-    if not spec.pools or not (spec.state_dir / "fleet.db").exists():
+    if not spec.pools or not (spec.store or (spec.state_dir / "fleet.db").exists()):
         return None
-    store = StateStore(spec.state_dir)
+    store = StateStore(spec.state_dir, spec.store)
     try:
         count, ids = queued_unmatched(store, spec.pools, UNMATCHED_LISTED)
         lost = [t for t in (store.task(i) for i in ids) if t is not None]
@@ -209,6 +243,7 @@ def doctor_spec(spec: FleetSpec, agents: Sequence[AgentSpec], state_dir: Path) -
 
 def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
     """Boot every agent on a throwaway server, verify, scan output, stop; one Check per agent."""
+    from fleetctl import cgroups
     from fleetctl.fleet import Fleet, strip_ansi
     from fleetctl.redact import redact
 
@@ -242,6 +277,8 @@ def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
     finally:
         with contextlib.suppress(Exception):
             fleet.down(names)
+        with contextlib.suppress(OSError):
+            cgroups.remove(doc_spec.state_dir)
         with contextlib.suppress(Exception):
             fleet.tmux.kill_server()
         with contextlib.suppress(OSError):

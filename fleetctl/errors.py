@@ -42,6 +42,12 @@ class StoreError(FleetError):
     exit_code = 2
 
 
+class StoreUnreachable(StoreError):
+    """The store's database server cannot be reached (down, refused, or the login failed)."""
+
+    exit_code = 1
+
+
 class OperationFailed(FleetError):
     """Something was tried and did not work (a spawn failed, a process survived)."""
 

@@ -49,7 +49,7 @@ def follow(
                 delay = MIN_SLEEP_SECONDS
             last_stamp = stamp
             last_query = time.monotonic()
-            if store.path.exists():
+            if store.exists():
                 store.check_same_file()
                 events = store.events(since=since, agent=agent, after_id=after_id)
                 for event in events:

@@ -1,9 +1,10 @@
-"""Reading an agent's pane logs: the last lines across rotations and runs, and following them.
+"""Reading an agent's pane logs: the last lines across parts and runs, and following them.
 
-Logs live at `<state_dir>/logs/<agent>/<run_id>.log`; rotation renames a full file to
-`<run_id>.log.<epoch_ms>` and a new run starts a new file. A follower holds the segment it
-reads open (a rename does not disturb it) and, once that segment has a successor (a later
-rotated segment, the run's new live file, or a newer run), drains it and moves on in order.
+Logs live at `<state_dir>/logs/<agent>/<run_id>.log`; past log_max_size the writer goes on
+in `<run_id>.log.1`, `.2`, … (logs from before that writer: rotated parts were renamed to
+`<run_id>.log.<epoch_ms>` and the base file was the live one). A follower holds the segment
+it reads open and, once that segment has a successor (the run's next part or a newer run),
+drains it and moves on in order.
 """
 
 from __future__ import annotations
@@ -22,34 +23,36 @@ FOLLOW_MAX_SLEEP_SECONDS = 0.5
 PARTIAL_FLUSH_SECONDS = 0.3
 READ_CHUNK_BYTES = 65536
 RENDER_LINES_FACTOR = 4
-# After the followed file is renamed or superseded, keep reading it until it has been quiet
-# this long: the old pipe drains its last bytes into it after the re-point, later on a busy machine.
-SWITCH_GRACE_SECONDS = 0.3
+# After the followed file has a successor, read it once more before switching (the writer may
+# have written its last read just before opening the successor).
+SWITCH_GRACE_SECONDS = 0.05
+# A suffix this large is an epoch in ms: a part renamed by the old rotation.
+_RENAMED_SUFFIX = 10**12
+# The run wrapper prints this once its command has ended (an OSC sequence that terminals and
+# tmux ignore): a log that holds it has every byte the run printed.
+END_MARKER = b"\x1b]9999;fleetctl-end\x07"
 
 
 @record
 class Segment:
-    """One log file: run `run`, rotated at `rotated_ms` (None: the run's live file)."""
+    """One log file: part `index` of run `run` (parts are written in index order)."""
 
     path: Path
     run: str
-    rotated_ms: int | None
+    index: float
     inode: int
     mtime: float
-
-    @property
-    def order(self) -> float:
-        return float("inf") if self.rotated_ms is None else float(self.rotated_ms)
 
 
 def segments(directory: Path) -> list[Segment]:
     """Every log segment of one agent in the order it was written: runs by their last write,
-    and within a run the rotated segments by rotation time, then the live file."""
+    and within a run its parts in order."""
     found: list[Segment] = []
     try:
         entries = list(directory.iterdir())
     except OSError:
         return []
+    renamed: set[str] = set()
     for path in entries:
         run, sep, suffix = path.name.partition(".log")
         if not sep or (suffix and not (suffix.startswith(".") and suffix[1:].isdigit())):
@@ -58,15 +61,17 @@ def segments(directory: Path) -> list[Segment]:
             st = path.stat()
         except OSError:
             continue
-        found.append(
-            Segment(
-                path=path, run=run, rotated_ms=int(suffix[1:]) if suffix else None, inode=st.st_ino, mtime=st.st_mtime
-            )
-        )
+        index = int(suffix[1:]) if suffix else 0
+        if index >= _RENAMED_SUFFIX:
+            renamed.add(run)
+        found.append(Segment(path=path, run=run, index=index, inode=st.st_ino, mtime=st.st_mtime))
+    for i, seg in enumerate(found):
+        if seg.run in renamed and seg.index == 0:
+            found[i] = Segment(path=seg.path, run=seg.run, index=float("inf"), inode=seg.inode, mtime=seg.mtime)
     last_write: dict[str, float] = {}
     for seg in found:
         last_write[seg.run] = max(last_write.get(seg.run, 0.0), seg.mtime)
-    return sorted(found, key=lambda s: (last_write[s.run], s.run, s.order))
+    return sorted(found, key=lambda s: (last_write[s.run], s.run, s.index))
 
 
 def log_files(directory: Path) -> list[Path]:
@@ -75,15 +80,20 @@ def log_files(directory: Path) -> list[Path]:
 
 
 def newest_log(directory: Path) -> Path | None:
-    live = [s.path for s in segments(directory) if s.rotated_ms is None]
-    return live[-1] if live else None
-
-
-def _next_segment(directory: Path, run: str, after_ms: int, inode: int) -> Segment | None:
-    """What to read after the segment with this inode: the run's next rotated segment, its
-    live file, or a newer run's first segment; None while the current one is still the newest."""
     segs = segments(directory)
-    same = [s for s in segs if s.run == run and s.inode != inode and (s.rotated_ms is None or s.rotated_ms > after_ms)]
+    return segs[-1].path if segs else None
+
+
+def without_marker(data: bytes) -> bytes:
+    """Log bytes as shown: the wrapper's end-of-run marker is fleetctl's, not the agent's."""
+    return data.replace(END_MARKER, b"")
+
+
+def _next_segment(directory: Path, run: str, index: float, inode: int) -> Segment | None:
+    """What to read after the segment with this inode: the run's next part, or a newer run's
+    first segment; None while the current one is still the newest."""
+    segs = segments(directory)
+    same = [s for s in segs if s.run == run and s.inode != inode and s.index > index]
     if same:
         return same[0]
     if segs and segs[-1].run != run:
@@ -133,7 +143,7 @@ def tail(directory: Path, lines: int, newest: tuple[BinaryIO, int] | None = None
             continue
         chunks.insert(0, data)
         count += data.count(b"\n")
-    text = b"".join(chunks)
+    text = without_marker(b"".join(chunks))
     body = text[:-1] if text.endswith(b"\n") else text
     keep = b"\n".join(body.split(b"\n")[-lines:])
     return keep + b"\n" if text.endswith(b"\n") else keep
@@ -179,7 +189,7 @@ def follow(
     switch_at = 0.0
     try:
         while not should_stop():
-            data = reader.read()
+            data = without_marker(reader.read())
             if data:
                 pending += data
                 cut = pending.rfind(b"\n") + 1
@@ -188,15 +198,15 @@ def follow(
                     pending = pending[cut:]
                 delay = FOLLOW_MIN_SLEEP_SECONDS
                 quiet_since = time.monotonic()
-                switch_at = 0.0  # the old pipe still writes: the grace counts from its last byte
+                switch_at = 0.0  # still written: the grace counts from its last byte
                 continue
             if pending and time.monotonic() - quiet_since >= PARTIAL_FLUSH_SECONDS:
                 yield pending
                 pending = b""
             following = reader.next_segment()
             if following is not None:
-                # Bytes may still land in the old file until its pipe is re-pointed and has
-                # drained: keep reading it until it has been quiet for the grace, then switch.
+                # The writer may have written its last read here just before opening the
+                # successor: read again until this one has been quiet for the grace, then switch.
                 switch_at = switch_at or time.monotonic() + switch_grace
                 if time.monotonic() >= switch_at:
                     switch_at = 0.0
@@ -218,19 +228,15 @@ class _Reader:
         self.directory = directory
         self.handle: BinaryIO | None = None
         self.run = ""
-        self.after_ms = 0
+        self.index = 0.0
         self.inode = -1
 
     def start(self, lines: int) -> bytes:
-        """Open the newest live file at its end; return the tail that ends exactly there."""
+        """Open the newest segment at its end; return the tail that ends exactly there."""
         segs = segments(self.directory)
         if not segs:
             return b""
-        live = [s for s in segs if s.rotated_ms is None]
-        seg = live[-1] if live else segs[-1]
-        self.run = seg.run
-        self.after_ms = max((s.rotated_ms or 0 for s in segs if s.run == seg.run), default=0)
-        self.switch(seg)
+        self.switch(segs[-1])
         if self.handle is None:
             return tail(self.directory, lines)
         end = os.fstat(self.handle.fileno()).st_size
@@ -252,31 +258,20 @@ class _Reader:
     def next_segment(self) -> Segment | None:
         if self.handle is None:
             return None
-        return _next_segment(self.directory, self.run, self.after_ms, self.inode)
+        return _next_segment(self.directory, self.run, self.index, self.inode)
 
     def switch(self, seg: Segment) -> bool:
-        """Read `seg` from its start; False (still on the old one) if it changed meanwhile.
-
-        After a live file, the next segment is one rotated later than any that exists now:
-        every earlier one has been read (one of them was the file just finished).
-        """
+        """Read `seg` from its start; False (still on the old one) if it changed meanwhile."""
         try:
             handle = seg.path.open("rb")
         except OSError:
             return False
         inode = os.fstat(handle.fileno()).st_ino
-        if inode != seg.inode:  # rotated between listing and opening: list again
+        if inode != seg.inode:  # replaced between listing and opening: list again
             handle.close()
             return False
         self.close()
-        if seg.run != self.run:
-            self.after_ms = 0
-        self.handle, self.run, self.inode = handle, seg.run, inode
-        if seg.rotated_ms is not None:
-            self.after_ms = seg.rotated_ms
-        else:
-            rotated = [s.rotated_ms for s in segments(self.directory) if s.run == seg.run and s.rotated_ms]
-            self.after_ms = max([self.after_ms, *rotated])
+        self.handle, self.run, self.index, self.inode = handle, seg.run, seg.index, inode
         return True
 
     def close(self) -> None:

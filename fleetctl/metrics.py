@@ -54,7 +54,7 @@ def collect(fleet: Fleet) -> list[Metric]:
     observe_seconds = time.perf_counter() - started
     rows = fleet.status()
     store = fleet.store
-    have_db = store.path.exists()
+    have_db = store.exists()
     runs = store.run_totals() if have_db else {}
     events = store.event_totals() if have_db else {}
     meta = store.meta_values() if have_db else {}
@@ -175,7 +175,7 @@ def _task_metrics(fleet: Fleet, fleet_label: dict[str, str]) -> list[Metric]:
         from fleetctl.tasks import TaskBoard  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return []
-    if not fleet.store.path.exists():
+    if not fleet.store.exists():
         return []
     counts = TaskBoard(fleet).counts()
     out = [

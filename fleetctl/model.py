@@ -6,6 +6,7 @@ import enum
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +18,8 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# A host's name in a fleet across machines ([fleet] host, hosts = [...]).
+HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 SECRET_MARKERS = ("TOKEN", "KEY", "SECRET", "PASSWORD")
 SUPERVISOR_WINDOW = "_supervisor"
 # Pool task windows are named "<pool>.<task id>"; "." never occurs in an agent name.
@@ -110,6 +113,7 @@ class AgentSpec:
     max_cost_per_day: float | None = None
     on_context_full: str = "notify"  # "off" | "notify" | "rotate" (fleetctl/sessions/context.py)
     handoff_timeout: float = 120.0
+    hosts: tuple[str, ...] = ()  # the hosts it may run on; () = every host
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""
@@ -152,6 +156,7 @@ class PoolSpec:
     pr_command: str | None = None
     worktree_keep: float = 7 * 86400.0
     kind: str = "generic"
+    hosts: tuple[str, ...] = ()  # the hosts whose supervisor runs its windows; () = every host
 
 
 @record
@@ -165,10 +170,13 @@ class FleetSpec:
     supervisor: bool = True
     max_actions_per_tick: int = 50
     kinds: dict[str, object] = field(default_factory=dict)  # fleet.toml's [kinds.NAME] tables, validated
+    store: str | None = None  # a PostgreSQL URL shared by the fleet's hosts; None: SQLite in state_dir
+    host: str = ""  # this machine's name in the fleet
 
     @property
     def socket_name(self) -> str:
-        return f"fleetctl-{self.name}"
+        """Each host supervises its own tmux server; two hosts of one fleet may share a machine."""
+        return f"fleetctl-{self.name}-{self.host}" if self.store else f"fleetctl-{self.name}"
 
     def agent(self, name: str) -> AgentSpec | None:
         return next((a for a in self.agents if a.name == name), None)
@@ -383,6 +391,7 @@ class TaskAttempt:
     ended: float | None = None
     outcome: str | None = None
     reason: str | None = None
+    host: str | None = None  # the machine it ran on (None: claimed before hosts were recorded)
 
 
 @record

@@ -181,7 +181,7 @@ class PoolRunner:
             )
         else:
             code, sig = observe.exit_status(fleet, run, window.pane)
-            output = logs.last_output(fleet, run.agent, run.id, settle=sig is None)
+            output = logs.last_output(fleet, run.agent, run.id, settle=code is not None)
             gate_code = _read_int(task_window.run_file(self.fleet, run.id, "gate"))
             gate_output = redact(_tail(task_window.gate_log(self.fleet, run), 20), fleet.secrets)
             clean = code == 0 and sig is None

@@ -226,12 +226,34 @@ class ProcessGateway:
             return None
         return out
 
+    def own_cgroup(self) -> Path | None:
+        """The cgroup v2 directory this process is in, or None (see own_cgroup)."""
+        return own_cgroup()
+
     # --- ending -----------------------------------------------------------------------
 
     def signal(self, targets: dict[int, float], sig: int) -> None:
         """Send sig to each of these processes ({pid: start time}) that is still the one
         recorded: a recycled pid is never signalled."""
         _send(_processes(targets), sig)
+
+
+def own_cgroup() -> Path | None:
+    """The cgroup v2 directory this process is in (Linux, a cgroup2 mount), or None."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+        with open("/proc/self/mountinfo") as f:
+            mounts = f.read().splitlines()
+    except OSError:
+        return None
+    relative = next((line[3:] for line in lines if line.startswith("0::")), None)
+    for line in mounts:
+        left, sep, right = line.partition(" - ")
+        fields = left.split()
+        if sep and right.split()[:1] == ["cgroup2"] and len(fields) > 4 and relative is not None:
+            return Path(fields[4]) / relative.lstrip("/")
+    return None
 
 
 def _same_start(a: float, b: float) -> bool:

@@ -15,11 +15,12 @@ from typing import Any
 
 from fleetctl import timespec
 from fleetctl.errors import ConfigError
-from fleetctl.model import AgentSpec, FleetSpec, PoolSpec, RestartPolicy, StallAction
+from fleetctl.model import HOST_RE, AgentSpec, FleetSpec, PoolSpec, RestartPolicy, StallAction
 
 CONFIG_NAME = "fleet.toml"
 FLEET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 AGENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+HOST_EXPECTED = "a host name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 DEFAULT_RATE_LIMIT_PATTERNS = (
@@ -159,6 +160,13 @@ def _string_list(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _host_list(value: Any) -> tuple[str, ...]:
+    hosts = _string_list(value)
+    if not all(HOST_RE.match(h) for h in hosts):
+        raise ValueError
+    return hosts
+
+
 def _regex_list(value: Any) -> tuple[str, ...]:
     patterns = _string_list(value)
     for p in patterns:
@@ -220,6 +228,7 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
         'one of "off", "notify", "rotate"',
     ),
     "handoff_timeout": (_duration, 'a duration such as "2m"'),
+    "hosts": (lambda v: _host_list(v), "a list of host names"),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 
@@ -248,6 +257,7 @@ POOL_FIELDS: dict[str, tuple[Parser, str]] = {
     "pr_command": (_string, "a non-empty command string"),
     "worktree_keep": (_duration, 'a duration such as "7d"'),
     "kind": AGENT_FIELDS["kind"],
+    "hosts": AGENT_FIELDS["hosts"],
 }
 
 FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
@@ -259,6 +269,8 @@ FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
     "on_alert": (_string, "a non-empty command string"),
     "supervisor": (_bool, "true or false"),
     "max_actions_per_tick": (_int_range(1, 10_000), "an integer from 1 to 10000"),
+    "store": (_string, 'a PostgreSQL URL such as "postgresql://user@dbhost:5432/fleet"'),
+    "host": (lambda v: v if isinstance(v, str) and HOST_RE.match(v) else _raise(), HOST_EXPECTED),
 }
 
 
@@ -292,7 +304,14 @@ def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
     )
 
 
-def load(path: Path) -> FleetSpec:
+def load(path: Path, environ: Mapping[str, str] | None = None) -> FleetSpec:
+    """The fleet file as this host runs it: store and host resolved (fleetctl.hosting)."""
+    from fleetctl import hosting
+
+    return hosting.resolve(_load(path), os.environ if environ is None else environ)
+
+
+def _load(path: Path) -> FleetSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -345,6 +364,8 @@ def parse(text: str, path: Path) -> FleetSpec:
         supervisor=fleet.get("supervisor", True),
         max_actions_per_tick=fleet.get("max_actions_per_tick", 50),
         kinds=kinds,
+        store=fleet.get("store"),
+        host=fleet.get("host", ""),
     )
 
 
@@ -497,8 +518,9 @@ def _pools(ctx: _Ctx, table: dict[str, Any], base_dir: Path, agent_names: set[st
             raise ctx.fail(where, "command", "required: the command to run for each task")
         values["repo"] = _resolve(base_dir, values.get("repo", "."))
         values["cwd"] = _resolve(base_dir, values.get("cwd", "."))
-        if "labels" in values:
-            values["labels"] = tuple(values["labels"])
+        for listed in ("labels", "hosts"):
+            if listed in values:
+                values[listed] = tuple(values[listed])
         on_done = values.get("on_done", "keep")
         if on_done != "keep" and values.get("workspace") != "worktree":
             raise ctx.fail(where, "on_done", f'"{on_done}" needs workspace = "worktree" (a branch per task)')

@@ -59,7 +59,7 @@ def queued_unmatched(store: StateStore, pools: Sequence[PoolSpec], limit: int = 
     The same rule as `takes`, in SQL: `status` runs it on every call, and reading a backlog
     of 20,000 queued tasks into records to test them takes most of a second.
     """
-    if not pools or not store.path.exists():
+    if not pools or not store.exists():
         return 0, []
     names = [p.name for p in pools]
     where = f"t.state = 'queued' AND ((t.pool IS NOT NULL AND t.pool NOT IN ({','.join('?' * len(names))}))"
@@ -72,9 +72,9 @@ def queued_unmatched(store: StateStore, pools: Sequence[PoolSpec], limit: int = 
         )
         params += labels
     where += ")"
-    count = store.db.execute(f"SELECT count(*) FROM tasks t WHERE {where}", params).fetchone()[0]
+    count = store.database.rows(f"SELECT count(*) FROM tasks t WHERE {where}", params)[0][0]
     ids = [
         r[0]
-        for r in store.db.execute(f"SELECT t.id FROM tasks t WHERE {where} ORDER BY t.id LIMIT ?", (*params, limit))
+        for r in store.database.rows(f"SELECT t.id FROM tasks t WHERE {where} ORDER BY t.id LIMIT ?", (*params, limit))
     ]
     return int(count), [int(i) for i in ids]

@@ -19,6 +19,7 @@ import signal as signals
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from fleetctl.logview import END_MARKER
 from fleetctl.model import PaneInfo, ProcInfo
 from fleetctl.procs import ProcTable
 from fleetctl.record import field, record
@@ -170,6 +171,9 @@ class FakeProcessGateway:
         proc = self.processes.get(pid)
         return proc.start_time if proc is not None and proc.alive else None
 
+    def own_cgroup(self) -> Path | None:
+        return None  # fake processes get no cgroup
+
     def environ(self, pid: int) -> dict[str, str]:
         proc = self.processes.get(pid)
         return dict(proc.env) if proc is not None and proc.alive else {}
@@ -227,7 +231,13 @@ class FakeTmuxGateway:
     def _pane(self, window: FakeWindow) -> PaneInfo:
         proc = self.procs.processes[window.pid]
         if not proc.alive and window.exit_file is not None and not window.exit_written:
-            # As the real wrapper does once its command ended (a closed window's wrapper dies first).
+            # As the real wrapper does once its command ended (a closed window's wrapper dies
+            # first): the end marker into the run's log (state_dir/logs/<agent>/<run>.log), then
+            # the exit file.
+            log = window.exit_file.parent.parent / "logs" / window.name / f"{window.exit_file.stem}.log"
+            if log.exists():
+                with log.open("ab") as f:
+                    f.write(END_MARKER)
             window.exit_file.write_text(f"{proc.exit_status}\n")
             window.exit_written = True
         return PaneInfo(

@@ -28,6 +28,7 @@ import pytest
 from libtmux.server import Server
 
 from fleetctl.tmux import TmuxGateway
+from tests.pg import pg_cluster, pg_url  # noqa: F401  (fixtures for the PostgreSQL store tests)
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
@@ -232,14 +233,17 @@ def fleet_dir(tmp_path: Path, TestServer: type[Server]) -> Iterator[FleetHarness
     harness = FleetHarness(directory, name, TestServer(socket_name=f"fleetctl-{name}"))
     yield harness
     harness.server.cmd("kill-server")  # before the sweep: nothing respawns what it kills
+    from fleetctl import cgroups
+
     for _ in range(3):
-        pids = pids_with_env("FLEET_NAME", name) + harness.processes()
+        pids = pids_with_env("FLEET_NAME", name) + harness.processes() + list(cgroups.pids(harness.state_dir()))
         if not pids:
             break
         for pid in pids:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.05)
+    cgroups.remove(harness.state_dir())  # the fleet's cgroup, when the test did not end with `down`
 
 
 @pytest.fixture

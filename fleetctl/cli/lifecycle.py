@@ -161,6 +161,7 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
             f"warning: stopped from tmux and /proc alone; not recorded: {printable(report.unrecorded)}",
             file=sys.stderr,
         )
+        out.left_alone(list(report.stopped), "stopped")
     if agents or not names:
         out.left_alone([s.name for s in fleet.resolve(agents)], "already stopped")
     left += report.lines if report is not None else []

@@ -98,7 +98,7 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
     store = fleet.store
     show = event_json if as_json else event_line
     last_id = 0
-    if store.path.exists():
+    if store.exists():
         found = store.events(since=since or 0.0, agent=agent)
         if since is None:
             found = found[-DEFAULT_EVENTS:]
@@ -176,12 +176,17 @@ def logs(ctx: FleetContext, name: str, lines: int, follow: bool, raw: bool, colo
 @command(name="doctor")
 @click.argument("names", nargs=-1, shell_complete=complete_agents)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of checks.")
+@click.option(
+    "--no-agent-checks", "no_agent_checks", is_flag=True, help="Skip the kinds' one-shot prompts (they spend tokens)."
+)
 @pass_fleet
-def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
+def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool, no_agent_checks: bool) -> int:
     """Check the config, tmux, the state dir and lock, then boot each agent in a throwaway server.
 
     Each agent is started exactly as a real spawn (wrapper, pid, port, min_uptime), its output is
-    scanned for doctor_patterns, and it is stopped. The running fleet is never touched.
+    scanned for doctor_patterns, and it is stopped. The running fleet is never touched. Then each
+    agent or pool of a kind with a check (claude, codex, gemini, aider) runs that check, a one-shot
+    prompt with its own env and cwd, and reports ok, auth, limited until a time, or check failed.
     Exit 1 if any check fails.
     """
     from fleetctl import doctor as doc
@@ -196,21 +201,34 @@ def doctor(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     if spec is not None:
         checks.append(doc.Check("config", True, f"{spec.path}: {len(spec.agents)} agents, {len(spec.pools)} pools"))
     checks.append(doc.check_tmux())
+    checks.append(doc.check_log_writer())
     if spec is not None:
         checks.append(doc.check_state_dir(spec.state_dir))
         checks.append(doc.check_lock(spec.state_dir, ProcessGateway().alive))
-        checks.append(doc.check_database(spec.state_dir))
+        checks.append(doc.check_database(spec.state_dir, spec.store))
         unmatched = doc.check_unmatched_tasks(spec) if checks[-1].ok else None
         if unmatched is not None:
             checks.append(unmatched)
+        from fleetctl.worktreesize import check_worktrees
+
+        worktrees = check_worktrees(spec)
+        if worktrees is not None:
+            checks.append(worktrees)
     _print_checks(checks, as_json, final=False)
     agent_checks: list[doc.Check] = []
     tmux_ok = all(c.ok for c in checks if c.name == "tmux")
-    if spec is not None and tmux_ok:
+    if spec is not None:
         from fleetctl.fleet import Fleet
 
         agents = Fleet(spec).resolve(names)
-        agent_checks = doc.check_agents(spec, agents)
+        if tmux_ok:
+            agent_checks = doc.check_agents(spec, agents)
+        if not no_agent_checks:
+            from fleetctl.agentcheck import check_keys
+
+            _print_checks(agent_checks, as_json, final=False)
+            checks, agent_checks = checks + agent_checks, []
+            agent_checks = check_keys(spec, agents, spec.pools if not names else ())
     _print_checks(agent_checks, as_json, final=True, before=checks)
     return EXIT_OK if all(c.ok for c in checks + agent_checks) else EXIT_FAILED
 

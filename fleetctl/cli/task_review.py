@@ -68,11 +68,13 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
         rows: list[dict[str, object]] = []
         data["attempts"] = rows
         for a in attempts:
-            r = results.get(a.attempt)
+            r, u = results.get(a.attempt), used.get(a.attempt)
             rows.append(
                 {
                     "attempt": a.attempt,
                     "agent": a.agent,
+                    "host": a.host,
+                    "cost": u.cost if u is not None else None,
                     "run": a.run_id,
                     "started": a.started,
                     "ended": a.ended,
@@ -83,7 +85,7 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
                     "class": r.cls if r else None,
                     "gate_code": r.gate_code if r else None,
                     "gate_output": r.gate_tail.splitlines() if r else [],
-                    "usage": u.as_json() if (u := used.get(a.attempt)) is not None else None,
+                    "usage": u.as_json() if u is not None else None,
                 }
             )
         print(json.dumps(data, indent=1))
@@ -121,21 +123,22 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
         lines += ["", "attempts:"]
     for a in attempts:
         why = f" ({printable(a.reason)})" if a.reason else ""
-        lines.append(
-            f"  #{a.attempt} {_stamp(a.started)} .. {_stamp(a.ended)} {a.agent}: {a.outcome or 'running'}{why}"
-        )
+        host = printable(a.host) if a.host else "an unrecorded host"
+        span = f"{_stamp(a.started)} .. {_stamp(a.ended)}"
+        lines.append(f"  #{a.attempt} {span} {a.agent} on {host}: {a.outcome or 'running'}{why}")
         u = used.get(a.attempt)
+        cost = "cost unknown" if u is None or u.cost is None else f"cost ${u.cost:.4f}"
         if u is not None and u.messages:
-            cost = "cost unknown" if u.cost is None else f"${u.cost:.4f}"
-            lines.append(f"     tokens: {u.input} in, {u.output} out, {u.cache_read + u.cache_write} cache; {cost}")
+            lines.append(f"     tokens: {u.input} in, {u.output} out, {u.cache_read + u.cache_write} cache")
         r = results.get(a.attempt)
         if r is None:
+            lines.append(f"     {cost}")
             continue
         how = f"exit {r.exit_code}" if r.exit_code is not None else "no exit code"
         if r.exit_signal is not None:
             how = f"signal {r.exit_signal}"
         gate = f", gate exit {r.gate_code}" if r.gate_code is not None else ""
-        lines.append(f"     {how}, {r.cls}{gate}")
+        lines.append(f"     {how}, {r.cls}{gate}, {cost}")
         lines += [f"     | {printable(line)}" for line in r.gate_tail.splitlines()]
     print("\n".join(lines))
     return EXIT_OK

@@ -16,10 +16,12 @@ from typing import Any
 
 from fleetctl.errors import ConfigError
 from fleetctl.kinds.model import (
+    DEFAULT_CHECK_TIMEOUT,
     FAILURE_GROUPS,
     PATTERN_ACTIVITIES,
     Activity,
     ActivityPatterns,
+    CheckCommand,
     FailurePatterns,
     Keys,
     Kind,
@@ -30,13 +32,25 @@ from fleetctl.kinds.model import (
 BUILTIN = ("claude", "codex", "gemini", "aider", "generic")
 KIND_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
 _HERE = Path(__file__).resolve().parent
-_TOP_KEYS = ("description", "base", "tail", "activity", "failures", "reset_patterns", "keys", "session", "prices")
+_TOP_KEYS = (
+    "description",
+    "base",
+    "tail",
+    "activity",
+    "failures",
+    "reset_patterns",
+    "keys",
+    "session",
+    "prices",
+    "check",
+)
 _ACTIVITY_KEYS = ("screen", "title", "lines")
 _KEY_LISTS = ("submit", "approve", "decline", "interrupt")
 _SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env", "prompt_args")
 _SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern", "usage", "handoff")
 _USAGE_READERS = ("claude-transcript", "codex-transcript", "aider-output")
 _PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
+_CHECK_KEYS = ("args", "timeout", "env")
 _RESET_GROUPS = ("in", "at", "epoch")
 _ACTIVITY_NAMES = {a.value.replace("-", "_"): a for a in PATTERN_ACTIVITIES}
 
@@ -138,6 +152,8 @@ def _check(table: Mapping[str, Any], where: str, path: object) -> dict[str, Any]
             out[key] = _check_session(_value(fail, key, "a table", _table, value), fail)
         elif key == "prices":
             out[key] = _check_prices(_value(fail, key, 'a table of [prices."MODEL"] tables', _table, value), fail)
+        elif key == "check":
+            out[key] = _check_check(_value(fail, key, "a table with args, timeout or env", _table, value), fail)
         else:
             raise fail(key, f"unknown key; expected one of: {', '.join(_TOP_KEYS)}")
     return out
@@ -214,6 +230,38 @@ def _check_prices(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
                 raise fail(f"{here}.{key}", "required: dollars per million tokens")
         out[model] = checked
     return out
+
+
+def _check_check(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        here = f"check.{key}"
+        if key == "args":
+            expected = 'a list of arguments appended to the agent\'s command, e.g. ["-p", "Say ok"] ([] for none)'
+            out[key] = _value(fail, here, expected, _args, value)
+        elif key == "timeout":
+            out[key] = _value(fail, here, "a number of seconds from 1 to 3600", _seconds, value)
+        elif key == "env":
+            out[key] = _value(fail, here, 'a table of strings, e.g. { NAME = "value" }', _env, value)
+        else:
+            raise fail(here, f"unknown key; expected one of: {', '.join(_CHECK_KEYS)}")
+    return out
+
+
+def _args(value: object) -> list[str]:
+    return [] if value == [] else _texts(value)
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 1 <= value <= 3600:
+        raise ValueError
+    return float(value)
+
+
+def _env(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError
+    return dict(value)
 
 
 def _no() -> str:
@@ -326,6 +374,12 @@ def _build(name: str, raw: Mapping[str, Any], origin: str) -> Kind:
     keys: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("keys", {}).items()}
     session: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.get("session", {}).items()}
     prices = tuple(Price(model=model, **values) for model, values in raw.get("prices", {}).items())
+    check_raw = raw.get("check", {})
+    check = CheckCommand(
+        args=tuple(check_raw.get("args", ())),
+        timeout=check_raw.get("timeout", DEFAULT_CHECK_TIMEOUT),
+        env=tuple(sorted(check_raw.get("env", {}).items())),
+    )
     return Kind(
         name=name,
         description=raw.get("description", ""),
@@ -337,4 +391,5 @@ def _build(name: str, raw: Mapping[str, Any], origin: str) -> Kind:
         keys=Keys(**keys),
         session=Session(**session),
         prices=prices,
+        check=check,
     )

@@ -131,6 +131,22 @@ class Session:
     prompt_args: tuple[str, ...] = ()  # arguments that give a fresh session its first prompt ({prompt})
 
 
+DEFAULT_CHECK_TIMEOUT = 60.0
+
+
+@record
+class CheckCommand:
+    """The kind's cheapest proof that the client works with the agent's key: a one-shot prompt.
+
+    `args` are appended to the agent's own command (empty: no check); `env` is added to the agent's
+    environment (e.g. fewer retries, so a bad key answers within the timeout).
+    """
+
+    args: tuple[str, ...] = ()
+    timeout: float = DEFAULT_CHECK_TIMEOUT
+    env: tuple[tuple[str, str], ...] = ()
+
+
 @record
 class Price:
     """US dollars per million tokens for one model."""
@@ -156,6 +172,7 @@ class Kind:
     keys: Keys = Keys()
     session: Session = Session()
     prices: tuple[Price, ...] = ()
+    check: CheckCommand = CheckCommand()
 
     @property
     def generic(self) -> bool:

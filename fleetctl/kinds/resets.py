@@ -57,6 +57,13 @@ _DATED = re.compile(
     rf"(?P<date>\d{{4}}-\d{{2}}-\d{{2}})(?:\s+at\s+|T|\s+){_CLOCK}(?:\s*{_ZONE})?",
     re.I,
 )
+# codex past today: "try again at Dec 6th, 2026 2:21 AM" (the year may be left out: the next such day).
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_SPELT = re.compile(
+    rf"\b(?P<month>{'|'.join(_MONTHS)})[a-z]*\.?\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+"
+    rf"(?:(?P<year>\d{{4}}),?\s+)?(?:at\s+)?{_CLOCK}(?:\s*{_ZONE})?(?![\d:])",
+    re.I,
+)
 # "try again at 12:59 PM", "resets 8pm (Europe/Berlin)", "resets at 15:00", "reset at 3pm".
 _AT = re.compile(
     rf"(?:try\s+again|resets?|regain\s+access|available(?:\s+again)?|until)\s+(?:at\s+)?{_CLOCK}"
@@ -91,6 +98,11 @@ def parse_reset(
     m = _DATED.search(text)
     if m:
         found = _dated(m, now, local_tz)
+        if found is not None:
+            return found
+    m = _SPELT.search(text)
+    if m:
+        found = _spelt(m, now, local_tz)
         if found is not None:
             return found
     m = _RELATIVE.search(text)
@@ -165,6 +177,23 @@ def _dated(m: re.Match[str], now: datetime, local_tz: tzinfo) -> float | None:
     except ValueError:
         return None
     return datetime.combine(day, clock, tzinfo=zone).timestamp()
+
+
+def _spelt(m: re.Match[str], now: datetime, local_tz: tzinfo) -> float | None:
+    clock, zone = _clock(m), _zone(m.group("zone"), local_tz)
+    if clock is None or zone is None:
+        return None
+    month, day = _MONTHS.index(m.group("month")[:3].lower()) + 1, int(m.group("day"))
+    here = now.astimezone(zone)
+    years = [int(m.group("year"))] if m.group("year") else [here.year, here.year + 1]
+    for year in years:
+        try:
+            when = datetime.combine(date(year, month, day), clock, tzinfo=zone)
+        except ValueError:
+            return None
+        if m.group("year") or when > here:
+            return when.timestamp()
+    return None
 
 
 def _next_clock(m: re.Match[str], now: datetime, local_tz: tzinfo) -> float | None:

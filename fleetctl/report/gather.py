@@ -20,7 +20,7 @@ def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
     """The report of [since, until] (until: now) from the fleet's store."""
     until = fleet.now() if until is None else until
     store = fleet.store
-    exists = store.path.exists()
+    exists = store.exists()
     events = _all_events(fleet, since) if exists else []
     runs = store.runs_between(since, until) if exists else []
     rows = store.agent_rows() if exists else {}
@@ -63,7 +63,7 @@ def _task_counts(fleet: Runtime, events: Sequence[Event]) -> tuple[dict[str, int
     """Task changes in the window (from task-* events) and the board now."""
     from fleetctl.tasks import TaskBoard
 
-    states = dict(TaskBoard(fleet).counts()) if fleet.store.path.exists() else {}
+    states = dict(TaskBoard(fleet).counts()) if fleet.store.exists() else {}
     changes = dict.fromkeys(TASK_STATES, 0)
     for e in events:
         if e.kind.startswith("task-"):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 EventSink = Callable[[Event], None]
 # What an idle fleet's quiet look checks, per live run: (run id, pane pid, its start time, log, log_max_size)
-WatchList = list[tuple[str, int, float, str, int]]
+WatchList = list[tuple[str, int, float]]
 
 
 @record(frozen=False)
@@ -82,7 +82,7 @@ class Runtime:
         if self._store is None:
             from fleetctl.store import StateStore
 
-            self._store = StateStore(self.spec.state_dir)
+            self._store = StateStore(self.spec.state_dir, self.spec.store, self.spec.host)
         return self._store
 
     # --- paths ------------------------------------------------------------------

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Protocol
 
 from fleetctl.model import PaneInfo
@@ -77,6 +78,8 @@ class Processes(Protocol):
     def identity(self, pid: int) -> float | None: ...
 
     def environ(self, pid: int) -> dict[str, str]: ...
+
+    def own_cgroup(self) -> Path | None: ...
 
     def signal(self, targets: dict[int, float], sig: int) -> None:
         """Send sig to each of these processes that is still the one recorded."""

@@ -10,10 +10,13 @@ import os
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from shlex import quote
 
+from fleetctl import cgroups, wake
 from fleetctl import plan as planner
-from fleetctl import wake
+from fleetctl.errors import OperationFailed, StoreError
+from fleetctl.logview import END_MARKER
 from fleetctl.model import SUPERVISOR_WINDOW, AgentRecord, AgentSpec, Observation, Run, new_run_id
 from fleetctl.procs import SHELL_CHILDREN_FILE
 from fleetctl.record import replace
@@ -21,7 +24,7 @@ from fleetctl.runtime import logs, terminate
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 from fleetctl.sessions import start as sessions
-from fleetctl.tmux import HOME_WINDOW, WindowRequest
+from fleetctl.tmux import HOME_WINDOW, OpenedWindows, WindowRequest
 
 WRAPPER_LINGER_SECONDS = 0.2
 LEFTOVER_GRACE_SECONDS = 0.1
@@ -73,11 +76,15 @@ def window_request(
     goes when the run is settled (terminate.drop_scripts). `linger`: see below.
     """
     rt.runs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    log = rt.log_path(spec.name, run.id)
-    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    logs.prune(rt, spec, keep=spec.log_keep - 1)  # with this run's log: at most log_keep per agent
+    logs.prune(rt, spec, keep=logs.older_logs_kept(spec))
+    log = logs.create(rt.log_path(spec.name, run.id))
     exit_file = rt.runs_dir / f"{run.id}.exit"
-    public = [("FLEET_NAME", rt.spec.name), ("FLEET_AGENT", spec.name), ("FLEET_RUN", run.id)]
+    public = [
+        ("FLEET_NAME", rt.spec.name),
+        ("FLEET_HOST", rt.spec.host),
+        ("FLEET_AGENT", spec.name),
+        ("FLEET_RUN", run.id),
+    ]
     private = [("FLEET_CONFIG", str(rt.spec.path)), ("FLEET_STATE_DIR", str(rt.spec.state_dir))]
     if spec.port is not None:
         private.append(("FLEET_PORT", str(spec.port)))
@@ -85,9 +92,13 @@ def window_request(
         private.append(("FLEET_TASK", str(run.task_id)))
     # `true`, not `:`: a failed redirection on a special builtin would end the shell.
     lines = ["{", 'true 2>/dev/null >"$0"']
+    cgroup = _cgroup(rt, spec.name)
+    if cgroup is not None:  # into the agent's cgroup, before anything is started (a builtin: no fork)
+        lines.append(f"{{ echo $$ > {quote(str(cgroup / cgroups.PROCS))}; }} 2>/dev/null")
     lines += [f"export {k}={quote(v)}" for k, v in private + list(extra_env) + list(spec.env)]
     lines.append(f"/bin/sh -c {quote(exec_form(command))}")
     lines.append("code=$?")
+    lines.append(f"printf {quote(_printf_escape(END_MARKER))}")
     lines.append(f"echo $code > {quote(str(exit_file))}")
     # Wake the supervise loop ourselves: tmux's pane-died hook is skipped when the
     # pane's pipe still has output in flight (seen with tmux 3.3a), so it is a backup.
@@ -113,8 +124,18 @@ def window_request(
         argv=(*reaper, "/bin/sh", str(script)),
         cwd=str(spec.cwd),
         env=tuple(public),
-        pipe=logs.pipe_command(log),
+        pipe=logs.pipe_command(rt, spec, log),
     )
+
+
+def _cgroup(rt: Runtime, agent: str) -> Path | None:
+    fleet_cgroup = cgroups.ensure(rt.spec.state_dir, rt.spec.name, rt.procs.own_cgroup)
+    return None if fleet_cgroup is None else cgroups.agent_dir(fleet_cgroup, agent)
+
+
+def _printf_escape(data: bytes) -> str:
+    """Bytes as a printf format: control bytes in octal, so the script stays plain text."""
+    return "".join(chr(b) if 32 <= b < 127 and chr(b) not in "\\%" else f"\\{b:03o}" for b in data)
 
 
 def subreaper() -> tuple[str, ...]:
@@ -186,6 +207,22 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
         requests.append(window_request(rt, spec, run, command, extra_env=session_env))
         started.append((s, run))
     batch = rt.tmux.open_windows(requests, close_first=old_windows)
+    recorded: list[str] = []
+    try:
+        return _record_started(rt, started, batch, now, recorded)
+    except StoreError as exc:  # the windows are open: say so, and what adopts them
+        names = [f"{w.name} (pid {w.pid})" for w in batch.opened if w.name not in recorded]
+        then = f"{exc.hint}; then " if exc.hint else ""
+        raise OperationFailed(
+            f"started {', '.join(names)} but could not record {'it' if len(names) == 1 else 'them'}: {exc.message}",
+            hint=f"{then}`fleetctl reconcile` adopts what runs (nothing is started twice)",
+        ) from exc
+
+
+def _record_started(
+    rt: Runtime, started: list[tuple[planner.Spawn, Run]], batch: OpenedWindows, now: float, recorded: list[str]
+) -> list[str]:
+    """Record each run whose window opened (its name goes into `recorded`); report the others."""
     opened = {w.name: w for w in batch.opened}
     failures = []
     for s, run in started:
@@ -198,6 +235,7 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
             continue
         run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
         rt.store.add_run(run, rt.procs.identity(window.pid))
+        recorded.append(s.agent)
         kind = "respawned" if s.respawn else "spawned"
         data: dict[str, object] = {"run": run.id, "pid": window.pid, "window": window.window_id, "fallback": s.fallback}
         emit(rt, kind, s.agent, s.reason, data, now)

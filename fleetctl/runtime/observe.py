@@ -178,7 +178,7 @@ def records_while_listing(
     even when the read fails, so no tmux client is left unreaped)."""
     listing = rt.tmux.panes_started()
     try:
-        records = rt.records(now) if rt.store.path.exists() else {}
+        records = rt.records(now) if rt.store.exists() else {}
     except BaseException:
         with contextlib.suppress(Exception):
             listing()
@@ -239,7 +239,7 @@ def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], n
         if not finished and not obs.server_running and run.pane_id is None:
             continue
         code, sig = exit_status(rt, run, agent.pane if agent is not None and own_pane else None)
-        output = logs.last_output(rt, name, run.id, settle=sig is None)
+        output = logs.last_output(rt, name, run.id, settle=code is not None)
         spec = rt.spec.agent(name)
         if spec is None:
             cls, reason, park = FailureClass.CRASHED, "ended", None

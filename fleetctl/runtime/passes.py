@@ -93,15 +93,14 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
 
 
 def watch_list(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> WatchList:
-    """What the quiet look checks until the next full pass: each live run's pane process and log."""
+    """What the quiet look checks until the next full pass: each live run's pane process."""
     out: WatchList = []
     for spec in rt.spec.agents:
         record, agent = records.get(spec.name), obs.agents.get(spec.name)
         run = record.current if record else None
         info = rt.seen.panes.procs.get(agent.pane.pid) if agent is not None and agent.alive else None
         if run is not None and run.live and info is not None:
-            log = str(rt.log_path(spec.name, run.id))
-            out.append((run.id, info.pid, info.start_time, log, spec.log_max_size))
+            out.append((run.id, info.pid, info.start_time))
     return out
 
 

@@ -197,7 +197,7 @@ def task_window_name(rt: Runtime, name: str) -> bool:
 
 def task_windows(rt: Runtime, obs: Observation) -> list[TaskWindowStatus]:
     """Every task window the store watches, with its pane as tmux showed it (sorted by pool, task)."""
-    if not rt.spec.pools or not rt.store.path.exists():
+    if not rt.spec.pools or not rt.store.exists():
         return []
     panes = {p.pane_id: p for p in obs.others if TASK_WINDOW_SEPARATOR in p.window_name}
     listed = observe.run_files(rt)  # the runs directory, listed once for every window

@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Callable, Sequence
 
+from fleetctl import cgroups
 from fleetctl import plan as planner
 from fleetctl.errors import FleetError, OperationFailed, StoreError
 from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
@@ -113,6 +114,7 @@ class DownReport:
 
     left: tuple[int, ...]
     unrecorded: str | None = None
+    stopped: tuple[str, ...] = ()  # agents whose live windows were stopped from the truth alone
 
     @property
     def lines(self) -> list[str]:
@@ -136,6 +138,7 @@ def stop_all(rt: Runtime, names: Sequence[str] = ()) -> DownReport:
     specs = rt.resolve(names)  # an unknown name is a usage error before anything is stopped
     agents = [s.name for s in specs] if names else []
     unrecorded = None
+    stopped: list[str] = []
     with contextlib.ExitStack() as held:
         # The fleet's lock, so no `up` starts agents between the stop and the sweep; a state
         # dir where even the lock file cannot be opened does not stop `down`.
@@ -147,9 +150,11 @@ def stop_all(rt: Runtime, names: Sequence[str] = ()) -> DownReport:
             unrecorded = str(exc)
             if isinstance(exc, StoreError):
                 unrecorded = exc.message + (f" ({exc.hint})" if exc.hint else "")
-            left = from_truth(rt, agents)
+            left = from_truth(rt, agents, stopped)
         left |= sweep_fleet(rt, agents)
-    return DownReport(left=tuple(sorted(left)), unrecorded=unrecorded)
+        if not left:
+            cgroups.remove(rt.spec.state_dir, list(agents) or None)
+    return DownReport(left=tuple(sorted(left)), unrecorded=unrecorded, stopped=tuple(sorted(stopped)))
 
 
 def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
@@ -229,12 +234,13 @@ def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
 
 
 def _carriers(rt: Runtime, agents: Sequence[str]) -> set[int]:
-    """Live processes carrying this fleet's FLEET_NAME (and one of these FLEET_AGENTs, if named)."""
+    """Live processes carrying this fleet's FLEET_NAME (and one of these FLEET_AGENTs, if
+    named), and every process in the fleet's (or these agents') cgroup."""
     found = rt.procs.find_env("FLEET_NAME", {rt.spec.name}).get(rt.spec.name, [])
     if agents:
         wanted = set(agents)
         found = [p for p in found if rt.procs.environ(p).get("FLEET_AGENT") in wanted]
-    return set(found) - {os.getpid()}
+    return (set(found) | cgroups.pids(rt.spec.state_dir, list(agents) or None)) - {os.getpid()}
 
 
 def _grace(rt: Runtime, agents: Sequence[str]) -> float:
@@ -256,10 +262,11 @@ def sweep_fleet(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
     return left
 
 
-def from_truth(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
+def from_truth(rt: Runtime, agents: Sequence[str] = (), stopped: list[str] | None = None) -> set[int]:
     """Stop agents from what tmux and /proc show, without the store: every pane of the
     fleet's tmux server (or the named agents' windows) with its tree and group, and every
-    process carrying the fleet's name. Returns the pids that survived SIGKILL."""
+    process carrying the fleet's name. Returns the pids that survived SIGKILL; the names of
+    the agent windows that were live go into `stopped`."""
     panes = rt.tmux.panes() or []
     table = rt.procs.scan()
     wanted = set(agents)
@@ -269,6 +276,8 @@ def from_truth(rt: Runtime, agents: Sequence[str] = ()) -> set[int]:
         if not pane.dead:
             pids.update(table.tree(pane.pid))
             pids.update(table.group(pane.pid))
+            if stopped is not None and not pane.window_name.startswith("_"):
+                stopped.append(pane.window_name)
     pids |= _carriers(rt, agents)
     pids.discard(os.getpid())
     targets = {p: table.procs[p].start_time for p in pids if p in table.procs}

@@ -7,11 +7,10 @@ fleet costs a directory listing and a few stats a minute, not a tmux call and th
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable
 
 from fleetctl import logger, wake
-from fleetctl.runtime import observe, passes
+from fleetctl.runtime import observe, passes, remote_wake
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 from fleetctl.runtime.logs import mtime
@@ -42,6 +41,7 @@ class Supervisor:
         logged and recorded as an event; it never ends supervision."""
         rt = self.rt
         waiter = wake.Waiter(rt.wake_fifo)
+        stop_listening = remote_wake.start(rt)  # NOTIFY from other hosts, on a shared store
         config_mtime = mtime(rt.spec.path)
         idle_wait = self.idle_wait
         looked = 0  # quiet looks since the last full pass
@@ -73,6 +73,7 @@ class Supervisor:
                     idle = False
                     self.reload()
         finally:
+            stop_listening()
             waiter.close()
 
     def _pass(self) -> float | None:
@@ -98,22 +99,16 @@ class Supervisor:
     def quiet(self) -> bool:
         """Has nothing happened in an idle fleet that a wake-up would not have reported? Every
         run that was live is still live (its pane's process, by pid and start time, has written
-        no exit code) and no log has reached log_max_size. Costs a directory listing and a few
-        stats, where a full pass costs a tmux call, the store and the planner. Pools and passes
-        that acted always get the full pass."""
+        no exit code). Costs a directory listing and a few process checks, where a full pass
+        costs a tmux call, the store and the planner. Pools and passes that acted always get
+        the full pass."""
         watch = self.rt.seen.watch
         if watch is None:
             return False
         names = observe.run_files(self.rt)
-        for run_id, pid, started, log, limit in watch:
-            if f"{run_id}.exit" in names or not self.rt.procs.alive(pid, started):
-                return False
-            try:
-                if os.stat(log).st_size >= limit:
-                    return False
-            except OSError:
-                return False
-        return True
+        return all(
+            f"{run_id}.exit" not in names and self.rt.procs.alive(pid, started) for run_id, pid, started in watch
+        )
 
     def reload(self) -> None:
         """Read the fleet file again (it changed); a broken file is reported and the old spec kept."""

@@ -33,6 +33,11 @@ NOT_SQLITE = "not a SQLite database"
 class Database:
     """One SQLite file, connected on first use and reconnected when it was replaced."""
 
+    kind = "sqlite"
+    skip_locked = ""  # a claim's BEGIN IMMEDIATE already holds the whole database
+    refused: tuple[type[BaseException], ...] = (sqlite3.IntegrityError,)
+    host: str | None = None  # one machine: rows need not say which host wrote them
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self._conn: sqlite3.Connection | None = None
@@ -81,6 +86,12 @@ class Database:
                 yield conn
         except sqlite3.DatabaseError as exc:
             raise self.error(exc) from None
+
+    def wake(self, db: sqlite3.Connection) -> None:
+        """One machine: the commands wake the supervisor through its FIFO themselves."""
+
+    def has_table(self, name: str) -> bool:
+        return self.row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
     def error(self, exc: sqlite3.Error) -> StoreError:
         return explain(self.path, exc)
@@ -152,9 +163,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 def _create_tables(conn: sqlite3.Connection) -> None:
+    """Apply the migrations this file lacks, under BEGIN IMMEDIATE (one migrator at a time)."""
     with tx(conn):
-        for statement in schema.statements():
-            conn.execute(statement)
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, statements in schema.migrations():
+            if number > version:
+                for statement in statements:
+                    conn.execute(statement)
         conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
 

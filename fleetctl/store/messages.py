@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 from fleetctl.model import Message
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend
 
 
 class MessageQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     def add_messages(
@@ -32,10 +32,13 @@ class MessageQueries:
                         out.append((row[0], False))
                         continue
                 cur = db.execute(
-                    "INSERT INTO messages (time, sender, recipient, text, key, wake) VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO messages (time, sender, recipient, text, key, wake) VALUES (?, ?, ?, ?, ?, ?) "
+                    "RETURNING id",
                     (now, sender, recipient, text, key, int(wake)),
                 )
-                out.append((int(cur.lastrowid or 0), True))
+                out.append((int(cur.fetchone()[0]), True))
+            if wake and any(created for _, created in out):
+                self.db.wake(db)
         return out
 
     def messages(self, recipient: str, unread: bool = False) -> list[Message]:
@@ -59,11 +62,12 @@ class MessageQueries:
         return [rows.message(r) for r in found]
 
     def live_verified_panes(self) -> dict[str, str]:
-        """agent -> pane id of its live, verified run: where a wake may be typed."""
+        """agent -> pane id of its live, verified run on this host: where a wake may be typed here."""
         return dict(
             self.db.rows(
                 "SELECT agent, pane_id FROM runs WHERE ended IS NULL AND verified IS NOT NULL AND pane_id IS NOT NULL "
-                "ORDER BY started"
+                "AND (? IS NULL OR host IS NULL OR host = ?) ORDER BY started",
+                (self.db.host, self.db.host),
             )
         )
 

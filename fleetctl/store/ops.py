@@ -8,20 +8,16 @@ from __future__ import annotations
 
 from fleetctl.model import Run, TaskAttempt
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend
 
 # Supervise cycles are counted per minute, so `report --since` can say how many ran in
 # any window; buckets older than this are pruned as new ones are written.
 CYCLE_BUCKET_SECONDS = 60
 CYCLE_KEEP_SECONDS = 35 * 86400
-_CYCLES_TABLE = (
-    "CREATE TABLE IF NOT EXISTS supervise_cycles (bucket INTEGER PRIMARY KEY, cycles INTEGER NOT NULL, "
-    "busy INTEGER NOT NULL, seconds REAL NOT NULL)"
-)
 
 
 class OpsQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     def runs_between(self, since: float, until: float | None = None) -> list[Run]:
@@ -55,11 +51,10 @@ class OpsQueries:
         """Count one supervise cycle in its minute bucket and remember how long it took."""
         bucket = int(now // CYCLE_BUCKET_SECONDS)
         with self.db.transaction() as db:
-            db.execute(_CYCLES_TABLE)
             db.execute(
                 "INSERT INTO supervise_cycles (bucket, cycles, busy, seconds) VALUES (?, 1, ?, ?) "
-                "ON CONFLICT(bucket) DO UPDATE SET cycles = cycles + 1, busy = busy + excluded.busy, "
-                "seconds = seconds + excluded.seconds",
+                "ON CONFLICT(bucket) DO UPDATE SET cycles = supervise_cycles.cycles + 1, "
+                "busy = supervise_cycles.busy + excluded.busy, seconds = supervise_cycles.seconds + excluded.seconds",
                 (bucket, int(acted), seconds),
             )
             db.execute(
@@ -84,7 +79,7 @@ class OpsQueries:
         return (int(row[0]), int(row[1]), float(row[2])) if row else (0, 0, 0.0)
 
     def _has_table(self, name: str) -> bool:
-        return self.db.row("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+        return self.db.has_table(name)
 
     def task_attempts_between(self, since: float, until: float) -> list[TaskAttempt]:
         """Task claims alive at any time in [since, until] (for duplicate detection)."""

@@ -119,13 +119,21 @@ def _recover_with_cli(binary: str, path: Path, dest: Path) -> list[str]:
     conn = sqlite3.connect(dest, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        for statement in schema.statements():  # tables whose schema was lost come back empty
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        _fleet_schema(conn)  # tables whose schema was lost come back empty; old ones gain new columns
     finally:
         conn.close()
     lines = (dump.stderr + load.stderr).decode(errors="replace").splitlines()
     return [line for line in lines if line.strip()]
+
+
+def _fleet_schema(conn: sqlite3.Connection) -> None:
+    """Every migration on a database that may hold some of it already (a recovered copy keeps
+    the tables and columns it had): what is there stays, what is missing is added."""
+    for _version, statements in schema.migrations():
+        for statement in statements:
+            with contextlib.suppress(sqlite3.OperationalError):  # "duplicate column", "already exists"
+                conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
 
 
 def _copy_rows(path: Path, dest: Path) -> list[str]:
@@ -135,9 +143,7 @@ def _copy_rows(path: Path, dest: Path) -> list[str]:
     out = sqlite3.connect(dest, isolation_level=None)
     try:
         out.execute("PRAGMA journal_mode = WAL")
-        for statement in schema.statements():
-            out.execute(statement)
-        out.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        _fleet_schema(out)
         src = sqlite3.connect(path, isolation_level=None)
         try:
             for table, create in _tables(src, out, problems):

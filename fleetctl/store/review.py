@@ -11,7 +11,7 @@ from typing import Any
 from fleetctl.model import Task, TaskState
 from fleetctl.record import record
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend
 from fleetctl.store.tasks import add_event
 
 WORK_FIELDS = ("acceptance", "worktree", "branch", "base", "reviewed_by", "reviewed_at", "merged", "pruned")
@@ -46,7 +46,7 @@ class AttemptResult:
 
 
 class ReviewQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     def work(self, task_id: int) -> TaskWork:

@@ -52,7 +52,7 @@ TASK_FIELDS = (
     "reason",
 )
 TASK_COLUMNS = ", ".join(TASK_FIELDS)
-ATTEMPT_COLUMNS = "task_id, attempt, agent, started, run_id, ended, outcome, reason"
+ATTEMPT_COLUMNS = "task_id, attempt, agent, started, run_id, ended, outcome, reason, host"
 MESSAGE_COLUMNS = "id, time, sender, recipient, text, key, wake, delivered, read"
 
 
@@ -74,7 +74,7 @@ def task(row: Sequence[Any], labels: tuple[str, ...]) -> Task:
 
 
 def attempt(row: Sequence[Any]) -> TaskAttempt:
-    task_id, number, agent, started, run_id, ended, outcome, reason = row
+    task_id, number, agent, started, run_id, ended, outcome, reason, host = row
     return TaskAttempt(
         task_id=task_id,
         attempt=number,
@@ -84,6 +84,7 @@ def attempt(row: Sequence[Any]) -> TaskAttempt:
         ended=ended,
         outcome=outcome,
         reason=reason,
+        host=host,
     )
 
 

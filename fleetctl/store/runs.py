@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from fleetctl.model import AgentRecord, Event, FailureClass, Run
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend
 
 _AGENT_COLUMNS = (
     "name, desired, failed_reason, parked_until, counter_reset_at, health_failures, stalled_since, "
@@ -20,7 +20,7 @@ _AGENT_COLUMNS = (
 
 
 class RunQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     # --- agents -------------------------------------------------------------------------
@@ -29,9 +29,10 @@ class RunQueries:
         """Each agent's record with its latest runs and every run started since `since`."""
         run_rows = self.db.rows(
             f"SELECT {rows.RUN_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER "
-            "(PARTITION BY agent ORDER BY started DESC) AS rn FROM runs) "
+            "(PARTITION BY agent ORDER BY started DESC) AS rn FROM runs "
+            "WHERE ? IS NULL OR host IS NULL OR host = ?) AS ranked "
             "WHERE rn <= 3 OR started >= ? ORDER BY agent, started DESC",
-            (since,),
+            (self.db.host, self.db.host, since),
         )
         agents = self.db.rows(f"SELECT {_AGENT_COLUMNS} FROM agents")
         runs: dict[str, list[Run]] = {}
@@ -58,12 +59,12 @@ class RunQueries:
 
     def ensure_agents(self, names: Iterable[str]) -> None:
         with self.db.transaction() as db:
-            db.executemany("INSERT OR IGNORE INTO agents (name) VALUES (?)", [(n,) for n in names])
+            db.executemany("INSERT INTO agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING", [(n,) for n in names])
 
     def set_desired(self, names: Iterable[str], desired: str) -> None:
         with self.db.transaction() as db:
             for name in names:
-                db.execute("INSERT OR IGNORE INTO agents (name) VALUES (?)", (name,))
+                db.execute("INSERT INTO agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
                 db.execute("UPDATE agents SET desired = ? WHERE name = ?", (desired, name))
 
     def update_agent(self, name: str, **fields: object) -> None:
@@ -71,7 +72,7 @@ class RunQueries:
             return
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self.db.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO agents (name) VALUES (?)", (name,))
+            db.execute("INSERT INTO agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
             db.execute(f"UPDATE agents SET {cols} WHERE name = ?", (*fields.values(), name))
 
     def bump_health_failures(self, name: str, failed: bool, now: float) -> None:
@@ -84,7 +85,7 @@ class RunQueries:
 
     def reset(self, name: str, now: float) -> None:
         with self.db.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO agents (name) VALUES (?)", (name,))
+            db.execute("INSERT INTO agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
             db.execute(
                 "UPDATE agents SET failed_reason = NULL, parked_until = NULL, counter_reset_at = ?, "
                 "health_failures = 0, stalled_since = NULL WHERE name = ?",
@@ -94,7 +95,7 @@ class RunQueries:
     def fail_agent(self, name: str, reason: str) -> bool:
         """Mark an agent failed; True only for the caller that did it (one alert per incident)."""
         with self.db.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO agents (name) VALUES (?)", (name,))
+            db.execute("INSERT INTO agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (name,))
             cur = db.execute(
                 "UPDATE agents SET failed_reason = ? WHERE name = ? AND failed_reason IS NULL", (reason, name)
             )
@@ -108,7 +109,7 @@ class RunQueries:
 
     def add_run(self, run: Run, pid_start: float | None = None) -> None:
         with self.db.transaction() as db:
-            db.execute("INSERT OR IGNORE INTO agents (name) VALUES (?)", (run.agent,))
+            db.execute("INSERT INTO agents (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (run.agent,))
             db.execute(
                 "INSERT INTO runs (id, agent, started, pid, pid_start, window_id, pane_id, respawn, fallback, "
                 "verified, fingerprint, task_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -172,10 +173,10 @@ class RunQueries:
     def add_event(self, event: Event) -> int:
         with self.db.transaction() as db:
             cur = db.execute(
-                "INSERT INTO events (time, kind, agent, reason, data) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO events (time, kind, agent, reason, data) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (event.time, event.kind, event.agent, event.reason, json.dumps(event.data, sort_keys=True)),
             )
-            return int(cur.lastrowid or 0)
+            return int(cur.fetchone()[0])
 
     def events(
         self, since: float = 0.0, agent: str | None = None, after_id: int = 0, limit: int = 100_000
@@ -196,7 +197,7 @@ class RunQueries:
         with self.db.transaction() as db:
             db.execute(
                 "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?",
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(meta.value AS INTEGER) + ?",
                 (key, str(by), by),
             )
 

@@ -1,4 +1,4 @@
-"""StateStore: the fleet's memory in SQLite (WAL), and the fleet-wide lock beside it.
+"""StateStore: the fleet's memory in SQLite (WAL) or PostgreSQL, and the host's lock in the state dir.
 
 The store records intent, history and counters; it never decides whether something is
 alive (that is re-observed every time). The queries live in modules by subject (runs,
@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetctl.store.backend import Backend, Conn
 from fleetctl.store.db import Database, state_dir_warning
 from fleetctl.store.messages import MessageQueries
 from fleetctl.store.ops import OpsQueries
@@ -31,12 +32,20 @@ LOCK_NAME = "lock"
 
 
 class StateStore:
-    """One SQLite file in the fleet's state dir, plus the lock file beside it."""
+    """One SQLite file in the fleet's state dir (or the PostgreSQL database at `url`), plus the
+    lock file in the state dir (each host supervises its own agents, so the lock is per host)."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, url: str | None = None, host: str | None = None) -> None:
         self.state_dir = state_dir
         self.path = state_dir / DB_NAME
-        self.database = Database(self.path)
+        self.url = url
+        self.database: Backend
+        if url is None:
+            self.database = Database(self.path)
+        else:
+            from fleetctl.store.pg import PgDatabase
+
+            self.database = PgDatabase(url, host)
         self.history = RunQueries(self.database)
         self.backlog = TaskQueries(self.database)
         self.mail = MessageQueries(self.database)
@@ -112,10 +121,15 @@ class StateStore:
 
     @property
     def db(self) -> sqlite3.Connection:
-        """The open connection (opened on first use)."""
+        """The open SQLite connection (opened on first use); for SQLite's own pragmas."""
+        assert isinstance(self.database, Database), "a PostgreSQL store has no SQLite connection"
         return self.database.conn
 
-    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+    def exists(self) -> bool:
+        """Whether there is a store to read (a SQLite file appears on first write)."""
+        return self.url is not None or self.path.exists()
+
+    def transaction(self) -> contextlib.AbstractContextManager[Conn]:
         return self.database.transaction()
 
     def check_same_file(self) -> None:

@@ -2,23 +2,27 @@
 
 Every state change is one transaction that also writes its event, so the event log and
 the task table can never disagree. A claim is a single `UPDATE ... WHERE id = (SELECT
-... LIMIT 1) RETURNING` inside BEGIN IMMEDIATE: two claimers can never get the same task.
-SQL stays portable (no INSERT OR IGNORE, no JSON functions) for a later PostgreSQL store.
+... LIMIT 1) RETURNING`: inside BEGIN IMMEDIATE on SQLite, with the row chosen FOR UPDATE
+SKIP LOCKED on PostgreSQL; either way two claimers can never get the same task.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from fleetctl.model import Breaker, BreakerState, Run, Task, TaskAttempt, TaskState
 from fleetctl.record import record
 from fleetctl.store import rows
-from fleetctl.store.db import Database
+from fleetctl.store.backend import Backend, Conn
 
 OPEN_STATES = ("queued", "running", "needs-review", "needs-human")
+# The running tasks whose lease decides when they are lost: pulled tasks, and on a shared
+# store the window tasks of other hosts (a dead host stops renewing them). This host's
+# window tasks are watched through their windows instead. Parameters: this host, twice.
+_LEASED = "(run_id IS NULL OR (? IS NOT NULL AND host IS NOT NULL AND host <> ?))"
 
 
 @record
@@ -35,9 +39,7 @@ class NewTask:
     acceptance: str = ""
 
 
-def add_event(
-    db: sqlite3.Connection, now: float, kind: str, agent: str | None, reason: str, data: dict[str, object]
-) -> None:
+def add_event(db: Conn, now: float, kind: str, agent: str | None, reason: str, data: dict[str, object]) -> None:
     """The event of a change, written in the change's own transaction."""
     db.execute(
         "INSERT INTO events (time, kind, agent, reason, data) VALUES (?, ?, ?, ?, ?)",
@@ -50,7 +52,7 @@ class KeyConflict(Exception):
 
 
 class TaskQueries:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Backend) -> None:
         self.db = db
 
     # --- reading ----------------------------------------------------------------------
@@ -101,16 +103,19 @@ class TaskQueries:
 
     def next_lease_expiry(self) -> float | None:
         """The earliest lease of a pulled task (window tasks are watched through their window)."""
-        row = self.db.row("SELECT min(lease_until) FROM tasks WHERE state = 'running' AND run_id IS NULL")
+        row = self.db.row(
+            f"SELECT min(lease_until) FROM tasks WHERE state = 'running' AND {_LEASED}", (self.db.host, self.db.host)
+        )
         return row[0] if row else None
 
     def window_tasks(self) -> list[tuple[Task, Run | None]]:
         """Every task with a window run that needs watching: running, or whose run still lives."""
         found = self.db.rows(
             f"SELECT t.id, {rows.RUN_COLUMNS_OF_R} FROM tasks t LEFT JOIN runs r ON r.id = t.run_id "
-            "WHERE t.state = 'running' AND t.run_id IS NOT NULL "
+            "WHERE t.state = 'running' AND t.run_id IS NOT NULL AND (? IS NULL OR t.host IS NULL OR t.host = ?) "
             f"UNION SELECT r.task_id, {rows.RUN_COLUMNS_OF_R} FROM runs r "
-            "WHERE r.task_id IS NOT NULL AND r.ended IS NULL"
+            "WHERE r.task_id IS NOT NULL AND r.ended IS NULL AND (? IS NULL OR r.host IS NULL OR r.host = ?)",
+            (self.db.host,) * 4,
         )
         runs: dict[int, Run | None] = {}
         for row in found:
@@ -141,10 +146,10 @@ class TaskQueries:
                         continue
                 cur = db.execute(
                     "INSERT INTO tasks (title, body, priority, pool, key, max_attempts, created, updated) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                     (item.title, item.body, item.priority, item.pool, item.key, item.max_attempts, now, now),
                 )
-                tid = int(cur.lastrowid or 0)
+                tid = int(cur.fetchone()[0])
                 db.executemany(
                     "INSERT INTO task_labels (task_id, label) VALUES (?, ?)",
                     [(tid, label) for label in sorted(set(item.labels))],
@@ -155,6 +160,8 @@ class TaskQueries:
                     db, now, "task-added", None, item.title, {"task": tid, "priority": item.priority, "pool": item.pool}
                 )
                 out.append((tid, True))
+            if any(created for _, created in out):
+                self.db.wake(db)
         return out
 
     def claim_task(
@@ -193,18 +200,20 @@ class TaskQueries:
         with self.db.transaction() as db:
             self._expire(db, now)
             row = db.execute(
-                f"UPDATE tasks SET state = 'running', attempt = attempt + 1, agent = {holder}, lease_until = ?, "
-                "max_attempts = ?, run_id = NULL, started = ?, updated = ?, outcome = NULL, result = NULL "
-                f"WHERE id = (SELECT t.id FROM tasks t WHERE {where} ORDER BY t.priority, t.id LIMIT 1) "
+                f"UPDATE tasks SET state = 'running', attempt = attempt + 1, agent = {holder}, host = ?, "
+                "lease_until = ?, max_attempts = ?, run_id = NULL, started = ?, updated = ?, outcome = NULL, "
+                "result = NULL "
+                f"WHERE id = (SELECT t.id FROM tasks t WHERE {where} ORDER BY t.priority, t.id LIMIT 1"
+                f"{self.db.skip_locked}) "
                 f"RETURNING {rows.TASK_COLUMNS}",
-                (agent if agent is not None else pool, now + lease, max_attempts, now, now, *params),
+                (agent if agent is not None else pool, self.db.host, now + lease, max_attempts, now, now, *params),
             ).fetchone()
             if row is None:
                 return None
             task = rows.task(row, ())
             db.execute(
-                "INSERT INTO task_attempts (task_id, attempt, agent, started) VALUES (?, ?, ?, ?)",
-                (task.id, task.attempt, task.agent, now),
+                "INSERT INTO task_attempts (task_id, attempt, agent, started, host) VALUES (?, ?, ?, ?, ?)",
+                (task.id, task.attempt, task.agent, now, self.db.host or socket.gethostname()),
             )
             add_event(
                 db,
@@ -216,15 +225,15 @@ class TaskQueries:
             )
         return self._tasks([row])[0]
 
-    def _expire(self, db: sqlite3.Connection, now: float) -> list[int]:
+    def _expire(self, db: Conn, now: float) -> list[int]:
         """Re-queue pulled tasks whose lease ran out (needs-human when out of attempts)."""
         expired = db.execute(
             "UPDATE tasks SET state = CASE WHEN attempt - budget_from >= max_attempts THEN 'needs-human' "
             "ELSE 'queued' END, agent = NULL, lease_until = NULL, updated = ?, "
             "reason = 'lease of ' || agent || ' expired', "
             "finished = CASE WHEN attempt - budget_from >= max_attempts THEN ? ELSE NULL END "
-            "WHERE state = 'running' AND run_id IS NULL AND lease_until < ? RETURNING id, attempt, state, reason",
-            (now, now, now),
+            f"WHERE state = 'running' AND {_LEASED} AND lease_until < ? RETURNING id, attempt, state, reason",
+            (now, now, self.db.host, self.db.host, now),
         ).fetchall()
         for tid, attempt, state, reason in expired:
             db.execute(
@@ -233,6 +242,8 @@ class TaskQueries:
             )
             kind = "task-needs-human" if state == "needs-human" else "task-requeued"
             add_event(db, now, kind, None, reason, {"task": tid, "attempt": attempt})
+        if any(state == "queued" for _, _, state, _ in expired):
+            self.db.wake(db)
         return [r[0] for r in expired]
 
     def expire_leases(self, now: float) -> list[int]:
@@ -323,6 +334,8 @@ class TaskQueries:
                 )
             if event is not None:
                 add_event(db, now, *event)
+            if state is TaskState.QUEUED:
+                self.db.wake(db)
             return True
 
     def mark_outcome(
@@ -368,11 +381,12 @@ class TaskQueries:
                     f"RETURNING {rows.TASK_COLUMNS}",
                     (now, task_id),
                 ).fetchone()
-            except sqlite3.IntegrityError:
+            except self.db.refused:
                 raise KeyConflict(task_id) from None
             if row is None:
                 return None
             add_event(db, now, "task-retried", None, row[1], {"task": task_id})
+            self.db.wake(db)
             return rows.task(row, ())
 
     # --- breakers ---------------------------------------------------------------------

@@ -189,7 +189,7 @@ class Observer:
             yield tuple(redact(line, secrets) for line in screen.lines())
 
     def _read_events(self, fleet: Any, now: float) -> None:
-        if not fleet.store.path.exists():
+        if not fleet.store.exists():
             return
         if self._last_event_id == 0:
             new = fleet.store.events(since=now - EVENT_LOOKBACK_SECONDS)[-EVENT_BACKLOG:]
@@ -234,7 +234,7 @@ class Observer:
             error = f"output: {_describe(exc)}"
         events: list[Event] = []
         try:
-            if fleet.store.path.exists():
+            if fleet.store.exists():
                 events = fleet.store.events(since=now - EVENT_LOOKBACK_SECONDS, agent=name)[-AGENT_EVENT_LINES:]
         except Exception as exc:
             error = f"events: {_describe(exc)}"

@@ -74,3 +74,30 @@ def test_a_run_that_ends_takes_its_escaped_leftovers_with_it(fleet_dir: FleetHar
     pid = wait_for(lambda: read_pid(escaped), timeout=10, what="the escaped process's pid")
     assert isinstance(pid, int)
     wait_for(lambda: not alive(pid), timeout=10, what=f"the run's leftover {pid} to end with the run")
+
+
+@pytest.mark.timeout(60)
+def test_down_kills_an_escaped_process_whose_wrapper_was_killed(fleet_dir: FleetHarness, escaped: Path) -> None:
+    """The wrapper (the subreaper) is SIGKILLed from outside: its orphan goes to init, out of every
+    tree, group and environment the sweeps know. The fleet's cgroup still holds it."""
+    from fleetctl import cgroups
+
+    fleet_dir.write(f"""
+    [agents.evasive]
+    command = "{ESCAPE.format(pidfile=escaped)}; exec sleep 1000"
+    min_uptime = "0s"
+    restart = "never"
+    """)
+    assert fleet_dir.run("up").code == 0
+    record = fleet_dir.state_dir() / cgroups.RECORD
+    if not record.exists():
+        pytest.skip("no cgroup v2 subtree can be made here (needs root or a delegated user scope)")
+    fleet_cgroup = Path(record.read_text().strip())
+    pid = wait_for(lambda: read_pid(escaped), timeout=10, what="the escaped process's pid")
+    assert isinstance(pid, int)
+    os.kill(fleet_dir.status()["evasive"]["pid"], signal.SIGKILL)
+    wait_for(lambda: parent_of(pid) != fleet_dir.status()["evasive"]["pid"], what="the orphan to leave the tree")
+    assert pid in cgroups.pids(fleet_dir.state_dir())
+    assert fleet_dir.run("down").code == 0
+    wait_for(lambda: not alive(pid), timeout=5, what="the escaped process to be gone")
+    assert not fleet_cgroup.exists(), "down left the fleet's cgroup behind"

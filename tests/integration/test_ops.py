@@ -203,17 +203,13 @@ def test_events_filters_and_since(fleet_dir: FleetHarness) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.xfail(
-    strict=False,
-    reason="known defect: on a loaded machine a line can be missing from the log files themselves at a "
-    "rotation's pipe-pane re-point (seen: one segment ends at line 366, the next starts at 368)",
-)
 def test_logs_follow_across_rotation_loses_nothing(fleet_dir: FleetHarness) -> None:
+    """The log writer rotates by itself (no reconcile needed); `logs -f` reads across its parts."""
     fleet_dir.write(f"""
     [agents.talker]
     command = "{counter(fleet_dir, 0.005)}"
     min_uptime = "0.2s"
-    log_max_size = "4KB"
+    log_max_size = "8KB"
     log_keep = 2
     """)
     assert fleet_dir.run("up").code == 0
@@ -227,17 +223,15 @@ def test_logs_follow_across_rotation_loses_nothing(fleet_dir: FleetHarness) -> N
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
+
+    def newest_part() -> int:
+        return max((int(p.name.rsplit(".", 1)[1]) for p in logs.glob("*.log.*")), default=0)
+
     try:
         wait_for(lambda: len(lines) >= 2, what="followed output")
         first = int(lines[0].split()[1])
-        rotations = 0
-        for _ in range(6):  # each reconcile tick rotates the (by now) oversized log
-            before = {p.name for p in logs.iterdir()}
-            assert fleet_dir.run("reconcile").code == 0
-            rotations += any(".log." in n for n in {p.name for p in logs.iterdir()} - before)
-            assert len(list(logs.iterdir())) <= 2
-            time.sleep(0.3)  # let the agent write past log_max_size again
-        assert rotations >= 3
+        start = newest_part()
+        wait_for(lambda: newest_part() >= start + 4, timeout=30, what="the writer to start four new parts")
         target = int(lines[-1].split()[1]) + 20
         wait_for(lambda: int(lines[-1].split()[1]) >= target, what="output after the last rotation")
     finally:
@@ -245,7 +239,8 @@ def test_logs_follow_across_rotation_loses_nothing(fleet_dir: FleetHarness) -> N
         proc.wait(timeout=5)
     numbers = [int(x.split()[1]) for x in lines if x.startswith("line ")]
     assert numbers == list(range(first, first + len(numbers))), "a line was lost or doubled across rotations"
-    assert len(list(logs.iterdir())) <= 2
+    # The prune program runs as the writer opens each part: for its few ms there is one more.
+    wait_for(lambda: len(list(logs.iterdir())) <= 2, timeout=2, what="at most log_keep files")
     assert fleet_dir.run("down").code == 0
 
 
@@ -421,7 +416,7 @@ def test_log_keep_holds_across_many_runs(fleet_dir: FleetHarness) -> None:
     min_uptime = "0.05s"
     backoff = "0s"
     max_respawns = 6
-    log_keep = 2
+    log_keep = 3
     """)
     fleet_dir.run("up")
     wait_for(
@@ -432,5 +427,5 @@ def test_log_keep_holds_across_many_runs(fleet_dir: FleetHarness) -> None:
     runs = [e for e in fleet_dir.fleet().store.events(agent="crashy") if e.kind in ("spawned", "respawned")]
     assert len(runs) == 7
     logs = list((fleet_dir.state_dir() / "logs" / "crashy").iterdir())
-    assert len(logs) <= 2, sorted(p.name for p in logs)
+    assert len(logs) <= 2, sorted(p.name for p in logs)  # log_keep - 1 between rotations
     assert fleet_dir.run("logs", "crashy", "-n", "5").out.splitlines() == ["run", "run"]

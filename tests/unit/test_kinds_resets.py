@@ -51,6 +51,9 @@ def at(text: str) -> float:
         ("resets at 09:15", at("2026-12-02T09:15+01:00")),
         ("resets 14:00", at("2026-12-02T14:00+01:00")),  # exactly now: the next one
         ("resets at 23:59 +02:00", at("2026-12-01T23:59+02:00")),
+        # codex, when the reset is another day: month, day, year, local clock
+        ("… purchase more credits or try again at Dec 6th, 2026 2:21 AM.", at("2026-12-06T02:21+01:00")),
+        ("try again at Jan 2nd 3pm", at("2027-01-02T15:00+01:00")),  # no year: the next Jan 2nd
         ('{"type":"error","resets_at": 1764806400}', 1764806400.0),
         ("resets_at=1764806400123", 1764806400.123),
         ("Claude AI usage limit reached|1764806400", 1764806400.0),

@@ -1,0 +1,122 @@
+"""Three hosts of one fleet on one machine, sharing a PostgreSQL store: each with its own
+`host`, tmux server and state dir. Every task is done exactly once; when one host's
+supervisor and tmux server die (kill -9), its tasks are re-queued once their lease runs
+out and finished by the other hosts."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import EXAMPLES, pids_with_env, wait_for
+
+pytestmark = [pytest.mark.tmux, pytest.mark.slow]
+
+AGENT = f"{sys.executable} {EXAMPLES / 'task_agent.py'} --task-file {{task_file}} --workdir {{workspace}}"
+HOSTS = ("h1", "h2", "h3")
+TASKS = 24
+
+
+class Host:
+    def __init__(self, root: Path, fleet: str, host: str, url: str, ledger: Path) -> None:
+        self.name, self.fleet = host, fleet
+        self.dir = root / host
+        self.dir.mkdir()
+        self.path = self.dir / "fleet.toml"
+        self.path.write_text(
+            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{url}"\nsupervisor = true\n\n'
+            f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "3s"\n\n'
+            f'[pools.coder.env]\nTASK_AGENT_SECONDS = "0.6"\nTASK_AGENT_LEDGER = "{ledger}"\n'
+        )
+        self.socket = f"fleetctl-{fleet}-{host}"
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "fleetctl", "-c", str(self.path), *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True).stdout
+
+    def kill9(self) -> None:
+        """The host dies: its tmux server, its supervisor and every agent process, at once."""
+        server = self.tmux("display-message", "-p", "#{pid}").strip()
+        victims = [int(p) for p in self.tmux("list-panes", "-a", "-F", "#{pane_pid}").split()]
+        victims += pids_with_env("FLEET_HOST", self.name) + ([int(server)] if server else [])
+        for pid in victims:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def hosts(tmp_path: Path, pg_url: str) -> Iterator[list[Host]]:
+    fleet = f"t{uuid.uuid4().hex[:8]}"
+    ledger = tmp_path / "ledger"
+    ledger.mkdir()
+    made = [Host(tmp_path, fleet, h, pg_url, ledger) for h in HOSTS]
+    yield made
+    for h in made:
+        h.tmux("kill-server")
+    for pid in pids_with_env("FLEET_NAME", fleet):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.mark.timeout(150)
+def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
+    hosts: list[Host], pg_url: str, tmp_path: Path
+) -> None:
+    for h in hosts:
+        up = h.cli("up")
+        assert up.returncode == 0, up.stderr
+        assert "_supervisor" in h.tmux("list-windows", "-F", "#{window_name}").split()  # one server per host
+    for i in range(TASKS):
+        assert hosts[0].cli("task", "add", f"task {i}").returncode == 0
+    victim = hosts[2]
+
+    def victim_busy() -> bool:
+        return bool(rows(pg_url, "SELECT id FROM tasks WHERE state = 'running' AND host = 'h3' AND run_id IS NOT NULL"))
+
+    wait_for(victim_busy, timeout=30, what="h3 running a task window")
+    victim.kill9()
+    held = [int(str(r[0])) for r in rows(pg_url, "SELECT id FROM tasks WHERE state = 'running' AND host = 'h3'")]
+    wait_for(lambda: not pids_with_env("FLEET_HOST", "h3"), timeout=10, what="h3's agents gone")
+    for tid in held:  # their agents died with the host: the ledger marks of the dead runs go too
+        with contextlib.suppress(FileNotFoundError):
+            (tmp_path / "ledger" / f"{tid}.running").unlink()
+
+    def all_done() -> bool:
+        return rows(pg_url, "SELECT count(*) FROM tasks WHERE state = 'done'") == [(TASKS,)]
+
+    wait_for(
+        all_done,
+        timeout=100,
+        interval=0.5,
+        what=f"{TASKS} tasks done",
+        explain=lambda: str(rows(pg_url, "SELECT id, state, host, attempt, reason FROM tasks WHERE state <> 'done'")),
+    )
+    done = rows(pg_url, "SELECT task_id, count(*) FROM task_attempts WHERE outcome = 'done' GROUP BY task_id")
+    assert sorted(done) == [(i, 1) for i in range(1, TASKS + 1)]  # each done exactly once
+    assert not (tmp_path / "ledger" / "duplicates").exists()  # never two runs of one task at once
+    taken_over = rows(
+        pg_url,
+        "SELECT a.task_id, b.host FROM task_attempts a JOIN task_attempts b ON b.task_id = a.task_id "
+        "AND b.outcome = 'done' WHERE a.host = 'h3' AND a.outcome = 'expired'",
+    )
+    assert held and {int(str(t)) for t, _ in taken_over} == set(held)
+    assert {h for _, h in taken_over} <= {"h1", "h2"}
+    requeued = rows(pg_url, "SELECT count(*) FROM events WHERE kind = 'task-requeued' AND host IN ('h1', 'h2')")
+    assert requeued == [(len(held),)]

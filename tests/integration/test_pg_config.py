@@ -1,0 +1,98 @@
+"""`[fleet] store` and `host`: a shared PostgreSQL store configured, checked and used from the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import FleetHarness, free_port, wait_for
+
+AGENTS = """
+[agents.here]
+command = "echo host=$FLEET_HOST; sleep 100"
+hosts = ["alpha"]
+
+[agents.there]
+command = "sleep 100"
+hosts = ["beta"]
+"""
+
+
+@pytest.fixture
+def alpha(fleet_dir: FleetHarness, pg_url: str) -> Iterator[FleetHarness]:
+    fleet_dir.write(AGENTS, extra_fleet=f'store = "{pg_url}"\nhost = "alpha"')
+    yield fleet_dir
+    subprocess.run(["tmux", "-L", f"fleetctl-{fleet_dir.name}-alpha", "kill-server"], capture_output=True, check=False)
+
+
+def one_error_line(result: object, code: int) -> str:
+    assert result.code == code and "Traceback" not in result.err, result  # type: ignore[attr-defined]
+    return result.err.splitlines()[0]  # type: ignore[attr-defined,no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://fleet:s3cret@127.0.0.1/fleet", "holds a password: put the password in PGPASSWORD"),
+        ("postgresql://fleet@127.0.0.1/fleet?password=s3cret", "holds a password"),
+        ("mysql://fleet@127.0.0.1/fleet", "expected a postgresql://user@host:port/database URL"),
+        ("postgresql://fleet@127.0.0.1:99999x/fleet", "not a valid URL"),
+        ("postgresql://fleet@127.0.0.1:5432", "names no database"),
+    ],
+)
+def test_a_bad_store_in_the_fleet_file_is_one_line_and_exit_2(fleet_dir: FleetHarness, url: str, expected: str) -> None:
+    fleet_dir.write('[agents.a]\ncommand = "sleep 100"\n', extra_fleet=f'store = "{url}"')
+    line = one_error_line(fleet_dir.run("up"), 2)
+    assert "fleet.store" in line and expected in line and "s3cret" not in line, line
+    assert fleet_dir.tmux("list-sessions") == ""  # nothing started
+
+
+def test_an_unreachable_store_is_one_line_exit_1_password_masked_nothing_started(
+    fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fleet_dir.write('[agents.a]\ncommand = "sleep 100"\n', extra_fleet='host = "alpha"')
+    monkeypatch.setenv("FLEETCTL_STORE_URL", f"postgresql://fleet:s3cret@127.0.0.1:{free_port()}/fleet")
+    result = fleet_dir.run_process("up")
+    line = one_error_line(result, 1)
+    assert line.startswith("error: cannot connect to the store postgresql://fleet:***@127.0.0.1:"), line
+    assert "s3cret" not in result.err + result.out
+    socket = f"fleetctl-{fleet_dir.name}-alpha"
+    assert subprocess.run(["tmux", "-L", socket, "list-sessions"], capture_output=True).returncode != 0
+    monkeypatch.setenv("FLEETCTL_STORE_URL", "nonsense://x")
+    assert "$FLEETCTL_STORE_URL" in one_error_line(fleet_dir.run_process("up"), 2)
+
+
+@pytest.mark.timeout(60)
+def test_a_host_runs_its_own_agents_with_fleet_host_on_the_shared_store(alpha: FleetHarness, pg_url: str) -> None:
+    up = alpha.run_process("up")
+    assert up.code == 0, up
+    rows = {r["name"]: r for r in json.loads(alpha.run_process("status", "--json").out)}
+    assert set(rows) == {"here"}  # `there` runs on beta only
+    socket = f"fleetctl-{alpha.name}-alpha"
+
+    def screen() -> str:
+        return subprocess.run(
+            ["tmux", "-L", socket, "capture-pane", "-p", "-t", f"={alpha.name}:=here"], capture_output=True, text=True
+        ).stdout
+
+    wait_for(
+        lambda: "host=alpha" in screen(),
+        what="FLEET_HOST in the agent pane",
+        explain=lambda: (
+            repr(screen())
+            + subprocess.run(["tmux", "-L", socket, "list-windows", "-a"], capture_output=True, text=True).stdout
+        ),
+    )
+    added = alpha.run_process("task", "add", "shared work")
+    assert added.code == 0, added
+    import psycopg
+
+    with psycopg.connect(pg_url) as conn:
+        titles = [r[0] for r in conn.execute("SELECT title FROM tasks")]
+        spawned = conn.execute("SELECT count(*) FROM runs WHERE agent = 'here'").fetchone()
+    assert titles == ["shared work"] and spawned == (1,)
+    doctor = alpha.run_process("doctor")
+    assert f"{pg_url} ok" in doctor.out, doctor
