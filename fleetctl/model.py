@@ -111,6 +111,8 @@ class AgentSpec:
     max_cost_per_run: float | None = None  # budgets in US dollars and tokens (fleetctl/sessions/budget.py)
     max_tokens_per_run: int | None = None
     max_cost_per_day: float | None = None
+    on_context_full: str = "notify"  # "off" | "notify" | "rotate" (fleetctl/sessions/context.py)
+    handoff_timeout: float = 120.0
     hosts: tuple[str, ...] = ()  # the hosts it may run on; () = every host
 
     def fingerprint(self) -> str:

@@ -223,6 +223,11 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "max_cost_per_run": (lambda v: _positive(v), "a positive number of US dollars, e.g. 2.5"),
     "max_tokens_per_run": (_int_range(1, 10**12), "a positive whole number of tokens"),
     "max_cost_per_day": (lambda v: _positive(v), "a positive number of US dollars, e.g. 20"),
+    "on_context_full": (
+        lambda v: v if v in ("off", "notify", "rotate") else _raise(),
+        'one of "off", "notify", "rotate"',
+    ),
+    "handoff_timeout": (_duration, 'a duration such as "2m"'),
     "hosts": (lambda v: _host_list(v), "a list of host names"),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}

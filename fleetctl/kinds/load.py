@@ -46,8 +46,8 @@ _TOP_KEYS = (
 )
 _ACTIVITY_KEYS = ("screen", "title", "lines")
 _KEY_LISTS = ("submit", "approve", "decline", "interrupt")
-_SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env")
-_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern", "usage")
+_SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env", "prompt_args")
+_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern", "usage", "handoff")
 _USAGE_READERS = ("claude-transcript", "codex-transcript", "aider-output")
 _PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 _CHECK_KEYS = ("args", "timeout", "env")
@@ -201,13 +201,16 @@ def _check_session(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
             out[key] = _value(fail, here, 'a list of arguments, e.g. ["--resume", "{session}"]', _texts, value)
         elif key == "id_pattern":
             out[key] = _value(fail, here, "a regex over a transcript's file name", _regexes, [value])[0]
+        elif key == "context_limit":
+            out[key] = _value(fail, here, "a positive number of tokens", _tokens, value)
         elif key == "usage":
             expected = 'one of "claude-transcript", "codex-transcript", "aider-output"'
             out[key] = _value(fail, here, expected, lambda v: v if v in _USAGE_READERS else _no(), value)
         elif key in _SESSION_TEXTS:
             out[key] = _value(fail, here, "a string", _any_text, value)
         else:
-            raise fail(here, f"unknown key; expected one of: {', '.join((*_SESSION_LISTS, *_SESSION_TEXTS))}")
+            known = ", ".join((*_SESSION_LISTS, *_SESSION_TEXTS, "context_limit"))
+            raise fail(here, f"unknown key; expected one of: {known}")
     return out
 
 
@@ -279,6 +282,12 @@ def _text(value: object) -> str:
 
 def _any_text(value: object) -> str:
     if not isinstance(value, str):
+        raise ValueError
+    return value
+
+
+def _tokens(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError
     return value
 

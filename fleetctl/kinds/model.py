@@ -126,6 +126,9 @@ class Session:
     shared_files: tuple[str, ...] = ()  # files outside the config dir it reads from there when moved (~/.claude.json)
     own_env: tuple[str, ...] = ()  # NAME=VALUE set beside config_dir_env when an agent has its own dir
     usage: str = ""  # where token counts are read: "claude-transcript", "codex-transcript" or "aider-output"
+    context_limit: int = 0  # tokens of context; a message whose input reaches it means the context is full
+    handoff: str = ""  # typed to a full agent: write the state of the work to {file}
+    prompt_args: tuple[str, ...] = ()  # arguments that give a fresh session its first prompt ({prompt})
 
 
 DEFAULT_CHECK_TIMEOUT = 60.0

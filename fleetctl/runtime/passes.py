@@ -15,7 +15,7 @@ from fleetctl.record import field, record, replace
 from fleetctl.runtime import actions, launcher, logs, observe
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
-from fleetctl.sessions import budget
+from fleetctl.sessions import budget, context
 from fleetctl.sessions import start as sessions
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
         records = observe.simulate_ended(records, actions.apply_ended(rt, ended, now), now)
     sampled = sample_activity(rt, obs, records, now)
     sessions.note_new(rt, records, now)
-    if budget.enforce(rt, obs, records, now):  # runs past a token or cost budget are stopped
+    if budget.enforce(rt, obs, records, now) or context.check(rt, obs, records, now):  # budgets; a full context
         records = rt.records(now)
     health_due, checked = run_health(rt, obs, records, now)
     if sampled or checked:

@@ -146,9 +146,7 @@ def attempt(
     pool = rt.spec.pool(pool_name) if pool_name else None
     if pool is None or pool.kind == "generic":
         return None
-    from fleetctl.kinds import load_kinds
-
-    kind = load_kinds(rt.spec.kinds or None, path=rt.spec.path).get(pool.kind)
+    kind = start.kinds(rt).get(pool.kind)
     if kind is None or kind.session.usage not in ("claude-transcript", "codex-transcript"):
         return None
     env = {**os.environ, **dict(pool.env)}

@@ -43,12 +43,26 @@ def kind_of(rt: Runtime, spec: AgentSpec) -> Kind | None:
     """The agent's kind, when it has sessions (None for generic and session-less kinds)."""
     if spec.kind == "generic":
         return None
-    from fleetctl.kinds import load_kinds
-
-    kind = load_kinds(rt.spec.kinds or None, path=rt.spec.path).get(spec.kind)
+    kind = kinds(rt).get(spec.kind)
     if kind is None or not locate.has_sessions(kind.session):
         return None
     return kind
+
+
+_LOADED: list[tuple[object, dict[str, Kind]]] = []  # the fleet file's [kinds] tables, compiled once
+
+
+def kinds(rt: Runtime) -> dict[str, Kind]:
+    """Every kind the fleet knows, compiled once per [kinds] table (passes look often)."""
+    tables = rt.spec.kinds or None
+    for seen, loaded in _LOADED:
+        if seen is tables:
+            return loaded
+    from fleetctl.kinds import load_kinds
+
+    loaded = load_kinds(tables, path=rt.spec.path)
+    _LOADED[:] = [(tables, loaded)]
+    return loaded
 
 
 def agent_env(spec: AgentSpec) -> dict[str, str]:
@@ -98,6 +112,11 @@ def note_new(rt: Runtime, records: Mapping[str, AgentRecord], now: float) -> Non
         if info is not None and info.mtime >= run.started - 1.0:
             rt.store.history.set_meta(_RECORDED + spec.name, info.id)
             emit(rt, "session-started", spec.name, f"new session {info.id}", {"session": info.id}, now)
+            old = meta.get("rotated-from." + spec.name)
+            if old:
+                rt.store.history.set_meta("rotated-from." + spec.name, "")
+                reason = f"context rotated from session {old} to {info.id}"
+                emit(rt, "context-rotated", spec.name, reason, {"from": old, "to": info.id}, now)
 
 
 def ask_next(rt: Runtime, agent: str, asked: Next, session: str | None = None) -> None:
@@ -137,6 +156,12 @@ def prepare(rt: Runtime, spec: AgentSpec, command: str, now: float) -> tuple[str
     rt.store.history.set_meta(_RECORDED + spec.name, plan.session or "")
     if plan.event:
         emit(rt, plan.event, spec.name, plan.reason, plan.data, now)
+    prompt = rt.store.ops.meta_value("session-prompt." + spec.name) or ""
+    if prompt:
+        rt.store.history.set_meta("session-prompt." + spec.name, "")
+        if plan.session is None and kind.session.prompt_args:
+            args = " ".join(quote(a.replace("{prompt}", prompt)) for a in kind.session.prompt_args)
+            command = f"{command} {args}"
     return with_session(command, kind.session.resume_args, plan.session), extra
 
 
