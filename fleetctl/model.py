@@ -163,6 +163,7 @@ class FleetSpec:
     kinds: dict[str, object] = field(default_factory=dict)  # fleet.toml's [kinds.NAME] tables, validated
     store: str | None = None  # a PostgreSQL URL shared by the fleet's hosts; None: SQLite in state_dir
     host: str = ""  # this machine's name in the fleet
+    heartbeat: float = 10.0  # on a shared store: how often this host's supervisor reports
 
     @property
     def socket_name(self) -> str:

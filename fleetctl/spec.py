@@ -257,6 +257,7 @@ FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
     "max_actions_per_tick": (_int_range(1, 10_000), "an integer from 1 to 10000"),
     "store": (_string, 'a PostgreSQL URL such as "postgresql://user@dbhost:5432/fleet"'),
     "host": (lambda v: v if isinstance(v, str) and HOST_RE.match(v) else _raise(), HOST_EXPECTED),
+    "heartbeat": (_duration, 'a duration such as "10s"'),
 }
 
 
@@ -352,6 +353,7 @@ def parse(text: str, path: Path) -> FleetSpec:
         kinds=kinds,
         store=fleet.get("store"),
         host=fleet.get("host", ""),
+        heartbeat=fleet.get("heartbeat", 10.0),
     )
 
 

@@ -6,6 +6,7 @@ out and finished by the other hosts."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -33,7 +34,7 @@ class Host:
         self.dir.mkdir()
         self.path = self.dir / "fleet.toml"
         self.path.write_text(
-            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{url}"\nsupervisor = true\n\n'
+            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{url}"\nsupervisor = true\nheartbeat = "1s"\n\n'
             f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "3s"\n\n'
             f'[pools.coder.env]\nTASK_AGENT_SECONDS = "0.6"\nTASK_AGENT_LEDGER = "{ledger}"\n'
         )
@@ -83,9 +84,13 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
         up = h.cli("up")
         assert up.returncode == 0, up.stderr
         assert "_supervisor" in h.tmux("list-windows", "-F", "#{window_name}").split()  # one server per host
-    for i in range(TASKS):
-        assert hosts[0].cli("task", "add", f"task {i}").returncode == 0
+    backlog = tmp_path / "backlog.jsonl"
+    backlog.write_text("".join(json.dumps({"title": f"task {i}"}) + "\n" for i in range(TASKS)))
+    assert hosts[0].cli("task", "import", str(backlog)).returncode == 0
     victim = hosts[2]
+    wait_for(lambda: len(rows(pg_url, "SELECT name FROM hosts")) == 3, what="every host's first report")
+    before = hosts[0].cli("status", "--all", "--json")
+    assert before.returncode == 0 and "unreachable" not in before.stdout, before
 
     def victim_busy() -> bool:
         return bool(rows(pg_url, "SELECT id FROM tasks WHERE state = 'running' AND host = 'h3' AND run_id IS NOT NULL"))
@@ -97,6 +102,15 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
     for tid in held:  # their agents died with the host: the ledger marks of the dead runs go too
         with contextlib.suppress(FileNotFoundError):
             (tmp_path / "ledger" / f"{tid}.running").unlink()
+
+    def marked_unreachable() -> dict[str, object] | None:
+        found = json.loads(hosts[0].cli("status", "--all", "--json").stdout)
+        return next((r for r in found if r.get("kind") == "host" and r["host"] == "h3"), None)
+
+    mark = wait_for(marked_unreachable, timeout=20, interval=0.5, what="status --all marking h3 unreachable")
+    assert isinstance(mark, dict) and mark["state"] == "unreachable" and float(str(mark["last_report_s"])) >= 3
+    shown = hosts[1].cli("status", "--all")
+    assert shown.returncode == 3 and "host h3 unreachable: last report" in shown.stdout, shown
 
     def all_done() -> bool:
         return rows(pg_url, "SELECT count(*) FROM tasks WHERE state = 'done'") == [(TASKS,)]
