@@ -294,6 +294,7 @@ class Event:
     reason: str = ""
     data: dict[str, object] = field(default_factory=dict)
     id: int = 0
+    host: str | None = None  # the host that recorded it (None: a one-machine store)
 
 
 # --- backlog and messages ----------------------------------------------------------

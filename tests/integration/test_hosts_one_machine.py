@@ -134,3 +134,5 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
     assert {h for _, h in taken_over} <= {"h1", "h2"}
     requeued = rows(pg_url, "SELECT count(*) FROM events WHERE kind = 'task-requeued' AND host IN ('h1', 'h2')")
     assert requeued == [(len(held),)]
+    shown = [json.loads(line) for line in hosts[1].cli("events", "--host", "h3", "--json").stdout.splitlines()]
+    assert shown and {e["host"] for e in shown} == {"h3"} and "task-claimed" in {e["kind"] for e in shown}
