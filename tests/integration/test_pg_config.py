@@ -96,3 +96,22 @@ def test_a_host_runs_its_own_agents_with_fleet_host_on_the_shared_store(alpha: F
     assert titles == ["shared work"] and spawned == (1,)
     doctor = alpha.run_process("doctor")
     assert f"{pg_url} ok" in doctor.out, doctor
+
+
+def test_store_migrate_copies_a_sqlite_store_into_postgresql_once(fleet_dir: FleetHarness, pg_url: str) -> None:
+    fleet_dir.write('[agents.a]\ncommand = "sleep 100"\n', extra_fleet='host = "alpha"')
+    for title in ("first", "second"):
+        assert fleet_dir.run("task", "add", title, "--label", "x").code == 0
+    assert fleet_dir.run("send", "a", "hello").code == 0
+    moved = fleet_dir.run("store", "migrate", "--to", pg_url)
+    assert moved.code == 0, moved
+    assert "tasks 2" in moved.out and "messages 1" in moved.out and "task_labels 2" in moved.out
+    fleet_dir.write('[agents.a]\ncommand = "sleep 100"\n', extra_fleet=f'host = "alpha"\nstore = "{pg_url}"')
+    listed = json.loads(fleet_dir.run("task", "list", "--json").out)
+    assert [(t["title"], t["labels"]) for t in listed] == [("first", ["x"]), ("second", ["x"])]
+    assert fleet_dir.run("task", "add", "third").out.strip() == "3"  # ids go on after the copied ones
+    events = [json.loads(line) for line in fleet_dir.run("events", "--json").out.splitlines()]
+    assert [e["kind"] for e in events].count("task-added") == 3 and {e["host"] for e in events} == {"alpha"}
+    again = fleet_dir.run("store", "migrate", "--to", pg_url)
+    assert again.code == 2 and "already holds tasks" in again.err and "nothing was copied" in again.err, again
+    assert len(json.loads(fleet_dir.run("task", "list", "--json").out)) == 3
