@@ -46,5 +46,6 @@ def resolve(spec: FleetSpec, environ: Mapping[str, str]) -> FleetSpec:
         store=store,
         host=host,
         agents=tuple(a for a in spec.agents if not a.hosts or host in a.hosts),
+        elsewhere=tuple(a.name for a in spec.agents if a.hosts and host not in a.hosts),
         pools=tuple(p for p in spec.pools if not p.hosts or host in p.hosts),
     )

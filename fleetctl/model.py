@@ -164,6 +164,7 @@ class FleetSpec:
     store: str | None = None  # a PostgreSQL URL shared by the fleet's hosts; None: SQLite in state_dir
     host: str = ""  # this machine's name in the fleet
     heartbeat: float = 10.0  # on a shared store: how often this host's supervisor reports
+    elsewhere: tuple[str, ...] = ()  # agents of the fleet file that run on other hosts (messages reach them)
 
     @property
     def socket_name(self) -> str:
