@@ -9,16 +9,17 @@ sees the same fleet.
 
 from __future__ import annotations
 
+import re
 import socket
 from collections.abc import Mapping
 
 from fleetctl.errors import ConfigError, UsageError
 from fleetctl.model import FleetSpec
 from fleetctl.record import replace
-from fleetctl.spec import HOST_RE
-from fleetctl.store.url import masked, problem
 
 STORE_ENV = "FLEETCTL_STORE_URL"
+HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+HOST_EXPECTED = "a host name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 
 
 def this_host() -> str:
@@ -31,6 +32,8 @@ def resolve(spec: FleetSpec, environ: Mapping[str, str]) -> FleetSpec:
     """The spec as this host runs it: store URL checked, host named, others' agents left out."""
     store = spec.store
     from_env = environ.get(STORE_ENV)
+    if from_env or store is not None:
+        from fleetctl.store.url import masked, problem  # only a shared store needs the URL checks
     if from_env:
         wrong = problem(from_env, allow_password=True)
         if wrong:

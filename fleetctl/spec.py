@@ -13,15 +13,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from fleetctl import timespec
+from fleetctl import hosting, timespec
 from fleetctl.errors import ConfigError
+from fleetctl.hosting import HOST_EXPECTED, HOST_RE
 from fleetctl.model import AgentSpec, FleetSpec, PoolSpec, RestartPolicy, StallAction
 
 CONFIG_NAME = "fleet.toml"
 FLEET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 AGENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
-HOST_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-HOST_EXPECTED = "a host name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 DEFAULT_RATE_LIMIT_PATTERNS = (
@@ -293,8 +292,6 @@ def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> FleetSpec:
     """The fleet file as this host runs it: store and host resolved (fleetctl.hosting)."""
-    from fleetctl import hosting
-
     return hosting.resolve(_load(path), os.environ if environ is None else environ)
 
 
