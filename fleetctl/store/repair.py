@@ -119,9 +119,7 @@ def _recover_with_cli(binary: str, path: Path, dest: Path) -> list[str]:
     conn = sqlite3.connect(dest, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
-        for statement in schema.statements():  # tables whose schema was lost come back empty
-            conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        schema.complete_sqlite(conn)  # tables whose schema was lost come back empty
     finally:
         conn.close()
     lines = (dump.stderr + load.stderr).decode(errors="replace").splitlines()
@@ -135,9 +133,7 @@ def _copy_rows(path: Path, dest: Path) -> list[str]:
     out = sqlite3.connect(dest, isolation_level=None)
     try:
         out.execute("PRAGMA journal_mode = WAL")
-        for statement in schema.statements():
-            out.execute(statement)
-        out.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION}")
+        schema.complete_sqlite(out)
         src = sqlite3.connect(path, isolation_level=None)
         try:
             for table, create in _tables(src, out, problems):

@@ -12,6 +12,8 @@ The SQL is written once for both backends; `for_postgresql` maps SQLite's column
 
 from __future__ import annotations
 
+from typing import Any
+
 SCHEMA_VERSION = 5
 
 CORE = """
@@ -187,3 +189,15 @@ def for_postgresql(statement: str) -> str:
         .replace(" REAL", " DOUBLE PRECISION")
         .replace(" INTEGER", " BIGINT")
     )
+
+
+def complete_sqlite(conn: Any) -> None:
+    """Give a SQLite file of any shape every table and column of this schema, then stamp it
+    (for a recovered database, whose tables come from the damaged file or from nowhere)."""
+    for statement in [*statements(), CYCLES, HOSTS]:
+        conn.execute(statement)
+    for table in ("runs", "events", "task_attempts", "tasks"):
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if "host" not in columns:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN host TEXT")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -24,6 +24,9 @@ class FakeStore:
     events_list: list[Event] = field(default_factory=list)
     path: Path = Path("/")  # exists
 
+    def exists(self) -> bool:
+        return True
+
     def events(
         self, since: float = 0.0, agent: str | None = None, after_id: int = 0, limit: int = 100_000
     ) -> list[Event]:
