@@ -35,8 +35,8 @@ class Bus:
             if not names:
                 raise UsageError("`*` means every agent, and the fleet file has no agents")
             return names
-        if to == HUMAN or spec.agent(to) is not None:
-            return [to]
+        if to == HUMAN or spec.agent(to) is not None or to in spec.elsewhere:
+            return [to]  # an agent elsewhere gets it from its own host's supervisor
         pool, sep, task = to.partition(TASK_WINDOW_SEPARATOR)
         if sep and task.isdigit() and spec.pool(pool) is not None:
             return [to]

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from fleetctl.errors import ConfigError, UsageError
 from fleetctl.model import HOST_RE, FleetSpec
 from fleetctl.record import replace
-from fleetctl.store.url import masked, problem
 
 STORE_ENV = "FLEETCTL_STORE_URL"
 
@@ -30,6 +29,8 @@ def resolve(spec: FleetSpec, environ: Mapping[str, str]) -> FleetSpec:
     """The spec as this host runs it: store URL checked, host named, others' agents left out."""
     store = spec.store
     from_env = environ.get(STORE_ENV)
+    if from_env or store is not None:
+        from fleetctl.store.url import masked, problem  # only a shared store needs the URL checks
     if from_env:
         wrong = problem(from_env, allow_password=True)
         if wrong:
@@ -45,5 +46,6 @@ def resolve(spec: FleetSpec, environ: Mapping[str, str]) -> FleetSpec:
         store=store,
         host=host,
         agents=tuple(a for a in spec.agents if not a.hosts or host in a.hosts),
+        elsewhere=tuple(a.name for a in spec.agents if a.hosts and host not in a.hosts),
         pools=tuple(p for p in spec.pools if not p.hosts or host in p.hosts),
     )

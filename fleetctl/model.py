@@ -172,6 +172,8 @@ class FleetSpec:
     kinds: dict[str, object] = field(default_factory=dict)  # fleet.toml's [kinds.NAME] tables, validated
     store: str | None = None  # a PostgreSQL URL shared by the fleet's hosts; None: SQLite in state_dir
     host: str = ""  # this machine's name in the fleet
+    heartbeat: float = 10.0  # on a shared store: how often this host's supervisor reports
+    elsewhere: tuple[str, ...] = ()  # agents of the fleet file that run on other hosts (messages reach them)
 
     @property
     def socket_name(self) -> str:
@@ -302,6 +304,7 @@ class Event:
     reason: str = ""
     data: dict[str, object] = field(default_factory=dict)
     id: int = 0
+    host: str | None = None  # the host that recorded it (None: a one-machine store)
 
 
 # --- backlog and messages ----------------------------------------------------------

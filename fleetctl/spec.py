@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from fleetctl import timespec
+from fleetctl import hosting, timespec
 from fleetctl.errors import ConfigError
 from fleetctl.model import HOST_RE, AgentSpec, FleetSpec, PoolSpec, RestartPolicy, StallAction
 
@@ -271,6 +271,7 @@ FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
     "max_actions_per_tick": (_int_range(1, 10_000), "an integer from 1 to 10000"),
     "store": (_string, 'a PostgreSQL URL such as "postgresql://user@dbhost:5432/fleet"'),
     "host": (lambda v: v if isinstance(v, str) and HOST_RE.match(v) else _raise(), HOST_EXPECTED),
+    "heartbeat": (_duration, 'a duration such as "10s"'),
 }
 
 
@@ -306,8 +307,6 @@ def find_config(explicit: str | None, environ: Mapping[str, str], cwd: Path) -> 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> FleetSpec:
     """The fleet file as this host runs it: store and host resolved (fleetctl.hosting)."""
-    from fleetctl import hosting
-
     return hosting.resolve(_load(path), os.environ if environ is None else environ)
 
 
@@ -366,6 +365,7 @@ def parse(text: str, path: Path) -> FleetSpec:
         kinds=kinds,
         store=fleet.get("store"),
         host=fleet.get("host", ""),
+        heartbeat=fleet.get("heartbeat", 10.0),
     )
 
 

@@ -217,7 +217,7 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[N
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("TMUX_TMPDIR", str(sockets))
     monkeypatch.setenv("SHELL", "/bin/sh")
-    for var in ("TMUX", "TMUX_PANE", "FLEETCTL_CONFIG", "FLEET_AGENT", "FLEET_RUN", "FLEET_NAME"):
+    for var in ("TMUX", "TMUX_PANE", "FLEETCTL_CONFIG", "FLEETCTL_STORE_URL", "FLEET_AGENT", "FLEET_RUN", "FLEET_NAME"):
         monkeypatch.delenv(var, raising=False)
     yield
     shutil.rmtree(sockets, ignore_errors=True)

@@ -85,10 +85,13 @@ def render_usage(used: dict[str, Any]) -> str:
 @command(name="events")
 @click.option("--since", "since_text", metavar="T", help=f"Events since T (default: the last {DEFAULT_EVENTS}).")
 @click.option("--agent", metavar="NAME", help="Only this agent's events.")
+@click.option("--host", metavar="HOST", help="Only the events of this host (a fleet on a shared store).")
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new events as they are recorded (Ctrl-C stops).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @pass_fleet
-def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow: bool, as_json: bool) -> int:
+def events(
+    ctx: FleetContext, since_text: str | None, agent: str | None, host: str | None, follow: bool, as_json: bool
+) -> int:
     """The event log, one line per event, oldest first."""
     from fleetctl import eventlog
     from fleetctl.cli.render import event_json, event_line
@@ -99,7 +102,7 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
     show = event_json if as_json else event_line
     last_id = 0
     if store.exists():
-        found = store.events(since=since or 0.0, agent=agent)
+        found = store.events(since=since or 0.0, agent=agent, host=host)
         if since is None:
             found = found[-DEFAULT_EVENTS:]
         for event in found:
@@ -109,7 +112,8 @@ def events(ctx: FleetContext, since_text: str | None, agent: str | None, follow:
         try:
             sys.stdout.flush()
             for event in eventlog.follow(store, since or 0.0, agent, after_id=last_id):
-                print(show(event), flush=True)
+                if host is None or event.host == host:
+                    print(show(event), flush=True)
         except KeyboardInterrupt:
             pass
     return EXIT_OK

@@ -97,7 +97,8 @@ def _cell(value: object) -> str:
 def event_line(event: Event) -> str:
     stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(event.time))
     who = printable(event.agent or "fleet")
-    return f"{stamp}  {event.kind:<14} {who:<16} {printable(event.reason)}".rstrip()
+    where = f"{printable(event.host)}  " if event.host else ""
+    return f"{stamp}  {where}{event.kind:<14} {who:<16} {printable(event.reason)}".rstrip()
 
 
 def event_json(event: Event) -> str:
@@ -109,6 +110,7 @@ def event_json(event: Event) -> str:
             "agent": event.agent,
             "reason": event.reason,
             "data": event.data,
+            "host": event.host,
         },
         sort_keys=True,
     )

@@ -22,8 +22,9 @@ TITLE_WIDTH = 48
 @command(name="status")
 @click.argument("names", nargs=-1, shell_complete=complete_agents)
 @click.option("--json", "as_json", is_flag=True, help="A JSON list of agents, then task windows (stable keys).")
+@click.option("--all", "every_host", is_flag=True, help="Every host of a fleet on a shared store, with a HOST column.")
 @pass_fleet
-def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
+def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool, every_host: bool) -> int:
     """Show every agent: state, pid, port, uptime, respawns, last exit, last output; then each pool's task windows.
 
     The table fits the terminal (the reason is cut short with …); `status NAME` of one agent
@@ -36,6 +37,8 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool) -> int:
     from fleetctl.runtime.status import status_and_tasks, task_window_name
 
     fleet = ctx.fleet()
+    if every_host:
+        return _every_host(fleet, as_json)
     rows, windows = status_and_tasks(fleet, names)
     if as_json:
         # One row per line: readable, greppable, and json's C encoder (indent= takes the slow
@@ -155,3 +158,16 @@ def _tree(fleet: Fleet, pid: int | None) -> str | None:
         return None
     pids = fleet.procs.scan().tree(pid)
     return " ".join(str(p) for p in [pid, *sorted(p for p in pids if p != pid)])
+
+
+def _every_host(fleet: Fleet, as_json: bool) -> int:
+    """`status --all`: every host's rows (see fleetctl.runtime.status_all); exit 3 when a host is unreachable."""
+    from fleetctl.cli.render import table, terminal_width
+    from fleetctl.runtime.status_all import UNREACHABLE, fleet_rows, table_rows
+
+    rows = fleet_rows(fleet)
+    if as_json:
+        print("[\n" + ",\n".join(json.dumps(r) for r in rows) + "\n]" if rows else "[]")
+    else:
+        print(table(["HOST", "NAME", "STATE", "PID", "REASON"], table_rows(rows), width=terminal_width()))
+    return 3 if any(r.get("state") == UNREACHABLE for r in rows) else 0

@@ -15,7 +15,11 @@ from fleetctl.cli.render import printable
 
 store = LazyGroup(
     name="store",
-    lazy_subcommands={"check": "fleetctl.cli.store:store_check", "recover": "fleetctl.cli.store:store_recover"},
+    lazy_subcommands={
+        "check": "fleetctl.cli.store:store_check",
+        "recover": "fleetctl.cli.store:store_recover",
+        "migrate": "fleetctl.cli.store:store_migrate",
+    },
     help="""The fleet's state database: check it, and recover what is readable when it is damaged.
 
     \b
@@ -23,6 +27,7 @@ store = LazyGroup(
       fleetctl store check             SQLite's integrity check; exit 1 when damaged
       fleetctl store recover           a new database from what is readable, swapped in
       fleetctl store recover --into x  the same, written to x; fleet.db is left as it is
+      fleetctl store migrate --to URL  copy fleet.db into an empty PostgreSQL store
     """,
 )
 
@@ -89,6 +94,29 @@ def store_recover(ctx: FleetContext, into: Path | None) -> int:
     for line in result.problems:
         print(f"  unreadable: {printable(line)}")
     return EXIT_FAILED if result.problems else EXIT_OK
+
+
+@command(name="migrate")
+@click.option("--to", "url", required=True, metavar="URL", help="The PostgreSQL store: postgresql://user@host/db.")
+@pass_fleet
+def store_migrate(ctx: FleetContext, url: str) -> int:
+    """Copy this fleet's SQLite store (tasks, messages, events, history) into an empty PostgreSQL store.
+
+    All or nothing, in one transaction; fleet.db is not changed. Then set `[fleet] store`
+    to the URL (the password in PGPASSWORD or ~/.pgpass) and run `fleetctl up`.
+    """
+    from fleetctl.errors import UsageError
+    from fleetctl.store.migrate import copy
+    from fleetctl.store.url import masked, problem
+
+    wrong = problem(url, allow_password=True)
+    if wrong:
+        raise UsageError(f"--to {masked(url)}: {wrong}")
+    spec = ctx.spec()
+    counts = copy(spec.state_dir / "fleet.db", url, spec.host)
+    copied = ", ".join(f"{table} {n}" for table, n in counts.items() if n) or "nothing (the store was empty)"
+    print(f"copied into {masked(url)}: {copied}")
+    return EXIT_OK
 
 
 def _checkpoint(path: Path) -> None:

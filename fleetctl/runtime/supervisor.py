@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable
 
 from fleetctl import logger, wake
-from fleetctl.runtime import observe, passes, remote_wake
+from fleetctl.runtime import heartbeat, observe, passes, remote_wake
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 from fleetctl.runtime.logs import mtime
@@ -43,7 +43,7 @@ class Supervisor:
         waiter = wake.Waiter(rt.wake_fifo)
         stop_listening = remote_wake.start(rt)  # NOTIFY from other hosts, on a shared store
         config_mtime = mtime(rt.spec.path)
-        idle_wait = self.idle_wait
+        idle_wait = heartbeat.wait_cap(rt, self.idle_wait)
         looked = 0  # quiet looks since the last full pass
         idle = False  # the last wait ran out with no wake-up, no deadline and no failed pass before it
         deadline: float | None = None
@@ -54,10 +54,12 @@ class Supervisor:
                 if idle and looked < FULL_PASS_EVERY - 1 and self.quiet():
                     looked += 1
                     until = now + idle_wait
+                    heartbeat.beat(rt, full=False)
                 else:
                     looked, deadline = 0, now  # stays set if the pass fails: no quiet look after a failure
                     try:
                         deadline = self._pass()
+                        heartbeat.beat(rt, full=True)
                         now = rt.now()
                         until = deadline if deadline is not None else now + idle_wait
                     except Exception as exc:  # one bad pass must not end supervision

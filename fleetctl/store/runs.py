@@ -179,18 +179,26 @@ class RunQueries:
             return int(cur.fetchone()[0])
 
     def events(
-        self, since: float = 0.0, agent: str | None = None, after_id: int = 0, limit: int = 100_000
+        self,
+        since: float = 0.0,
+        agent: str | None = None,
+        after_id: int = 0,
+        limit: int = 100_000,
+        host: str | None = None,
     ) -> list[Event]:
-        query = "SELECT id, time, kind, agent, reason, data FROM events WHERE time >= ? AND id > ?"
+        query = "SELECT id, time, kind, agent, reason, data, host FROM events WHERE time >= ? AND id > ?"
         params: list[object] = [since, after_id]
         if agent:
             query += " AND agent = ?"
             params.append(agent)
+        if host:
+            query += " AND host = ?"
+            params.append(host)
         query += " ORDER BY id LIMIT ?"
         params.append(limit)
         return [
-            Event(id=i, time=t, kind=k, agent=a, reason=r, data=json.loads(d))
-            for i, t, k, a, r, d in self.db.rows(query, params)
+            Event(id=i, time=t, kind=k, agent=a, reason=r, data=json.loads(d), host=h)
+            for i, t, k, a, r, d, h in self.db.rows(query, params)
         ]
 
     def bump(self, key: str, by: int = 1) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from fleetctl.store.backend import Backend, Conn
 from fleetctl.store.db import Database, state_dir_warning
+from fleetctl.store.hosts import HostQueries
 from fleetctl.store.messages import MessageQueries
 from fleetctl.store.ops import OpsQueries
 from fleetctl.store.review import ReviewQueries
@@ -51,6 +52,7 @@ class StateStore:
         self.mail = MessageQueries(self.database)
         self.ops = OpsQueries(self.database)
         self.review = ReviewQueries(self.database)  # a task's workspace, attempt results, review
+        self.hosts = HostQueries(self.database)  # every host's heartbeat and last observation
 
         # Agents, runs, events, meta.
         self.records = self.history.records

@@ -6,6 +6,7 @@ out and finished by the other hosts."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -33,7 +34,7 @@ class Host:
         self.dir.mkdir()
         self.path = self.dir / "fleet.toml"
         self.path.write_text(
-            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{url}"\nsupervisor = true\n\n'
+            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{url}"\nsupervisor = true\nheartbeat = "1s"\n\n'
             f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "3s"\n\n'
             f'[pools.coder.env]\nTASK_AGENT_SECONDS = "0.6"\nTASK_AGENT_LEDGER = "{ledger}"\n'
         )
@@ -83,8 +84,12 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
         up = h.cli("up")
         assert up.returncode == 0, up.stderr
         assert "_supervisor" in h.tmux("list-windows", "-F", "#{window_name}").split()  # one server per host
-    for i in range(TASKS):
-        assert hosts[0].cli("task", "add", f"task {i}").returncode == 0
+    backlog = tmp_path / "backlog.jsonl"
+    backlog.write_text("".join(json.dumps({"title": f"task {i}"}) + "\n" for i in range(TASKS)))
+    assert hosts[0].cli("task", "import", str(backlog)).returncode == 0
+    wait_for(lambda: len(rows(pg_url, "SELECT name FROM hosts")) == 3, what="every host's first report")
+    before = hosts[0].cli("status", "--all", "--json")
+    assert before.returncode == 0 and "unreachable" not in before.stdout, before
 
     def busy_host() -> str | None:
         """The first host seen running a task window becomes the victim: on a loaded machine the
@@ -99,7 +104,8 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
         explain=lambda: str(rows(pg_url, "SELECT id, state, host, attempt, reason FROM tasks")),
     )
     victim = next(h for h in hosts if h.name == name)
-    others = {h.name for h in hosts} - {victim.name}
+    others = sorted({h.name for h in hosts} - {victim.name})
+    watcher = next(h for h in hosts if h is not victim)
     victim.kill9()
     held = [
         int(str(r[0]))
@@ -109,6 +115,15 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
     for tid in held:  # their agents died with the host: the ledger marks of the dead runs go too
         with contextlib.suppress(FileNotFoundError):
             (tmp_path / "ledger" / f"{tid}.running").unlink()
+
+    def marked_unreachable() -> dict[str, object] | None:
+        found = json.loads(watcher.cli("status", "--all", "--json").stdout)
+        return next((r for r in found if r.get("kind") == "host" and r["host"] == victim.name), None)
+
+    mark = wait_for(marked_unreachable, timeout=20, interval=0.5, what="status --all marking the victim unreachable")
+    assert isinstance(mark, dict) and mark["state"] == "unreachable" and float(str(mark["last_report_s"])) >= 3
+    shown = watcher.cli("status", "--all")
+    assert shown.returncode == 3 and f"host {victim.name} unreachable: last report" in shown.stdout, shown
 
     def all_done() -> bool:
         return rows(pg_url, "SELECT count(*) FROM tasks WHERE state = 'done'") == [(TASKS,)]
@@ -130,10 +145,8 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
         (victim.name,),
     )
     assert held and {int(str(t)) for t, _ in taken_over} == set(held)
-    assert {str(h) for _, h in taken_over} <= others
-    requeued = rows(
-        pg_url,
-        "SELECT count(*) FROM events WHERE kind = 'task-requeued' AND host = ANY(%s)",
-        (sorted(others),),
-    )
+    assert {str(h) for _, h in taken_over} <= set(others)
+    requeued = rows(pg_url, "SELECT count(*) FROM events WHERE kind = 'task-requeued' AND host = ANY(%s)", (others,))
     assert requeued == [(len(held),)]
+    shown = [json.loads(line) for line in watcher.cli("events", "--host", victim.name, "--json").stdout.splitlines()]
+    assert shown and {e["host"] for e in shown} == {victim.name} and "task-claimed" in {e["kind"] for e in shown}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import FleetHarness, free_port, wait_for
@@ -88,11 +91,78 @@ def test_a_host_runs_its_own_agents_with_fleet_host_on_the_shared_store(alpha: F
     )
     added = alpha.run_process("task", "add", "shared work")
     assert added.code == 0, added
-    import psycopg
-
     with psycopg.connect(pg_url) as conn:
         titles = [r[0] for r in conn.execute("SELECT title FROM tasks")]
         spawned = conn.execute("SELECT count(*) FROM runs WHERE agent = 'here'").fetchone()
     assert titles == ["shared work"] and spawned == (1,)
     doctor = alpha.run_process("doctor")
     assert f"{pg_url} ok" in doctor.out, doctor
+
+
+def test_store_migrate_copies_a_sqlite_store_into_postgresql_once(fleet_dir: FleetHarness, pg_url: str) -> None:
+    fleet_dir.write('[agents.a]\ncommand = "sleep 100"\n', extra_fleet='host = "alpha"')
+    for title in ("first", "second"):
+        assert fleet_dir.run("task", "add", title, "--label", "x").code == 0
+    assert fleet_dir.run("send", "a", "hello").code == 0
+    moved = fleet_dir.run("store", "migrate", "--to", pg_url)
+    assert moved.code == 0, moved
+    assert "tasks 2" in moved.out and "messages 1" in moved.out and "task_labels 2" in moved.out
+    fleet_dir.write('[agents.a]\ncommand = "sleep 100"\n', extra_fleet=f'host = "alpha"\nstore = "{pg_url}"')
+    listed = json.loads(fleet_dir.run("task", "list", "--json").out)
+    assert [(t["title"], t["labels"]) for t in listed] == [("first", ["x"]), ("second", ["x"])]
+    assert fleet_dir.run("task", "add", "third").out.strip() == "3"  # ids go on after the copied ones
+    events = [json.loads(line) for line in fleet_dir.run("events", "--json").out.splitlines()]
+    assert [e["kind"] for e in events].count("task-added") == 3 and {e["host"] for e in events} == {"alpha"}
+    again = fleet_dir.run("store", "migrate", "--to", pg_url)
+    assert again.code == 2 and "already holds tasks" in again.err and "nothing was copied" in again.err, again
+    assert len(json.loads(fleet_dir.run("task", "list", "--json").out)) == 3
+
+
+@pytest.mark.timeout(90)
+def test_a_wake_sent_on_one_host_is_typed_by_the_other_hosts_supervisor(
+    tmp_path: Path, pg_url: str, fleet_dir: FleetHarness
+) -> None:
+    import time
+
+    body = '[agents.listener]\ncommand = "cat"\nhosts = ["beta"]\n'
+    files = {}
+    for host in ("alpha", "beta"):
+        directory = tmp_path / host
+        directory.mkdir()
+        files[host] = directory / "fleet.toml"
+        files[host].write_text(
+            f'[fleet]\nname = "{fleet_dir.name}"\nhost = "{host}"\nstore = "{pg_url}"\nsupervisor = true\n\n{body}'
+        )
+
+    def cli(host: str, *args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "fleetctl", "-c", str(files[host]), *args]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+
+    def screen() -> str:
+        argv = [
+            "tmux",
+            "-L",
+            f"fleetctl-{fleet_dir.name}-beta",
+            "capture-pane",
+            "-p",
+            "-t",
+            f"={fleet_dir.name}:=listener",
+        ]
+        return subprocess.run(argv, capture_output=True, text=True).stdout
+
+    try:
+        for host in ("alpha", "beta"):
+            assert cli(host, "up").returncode == 0
+        wait_for(
+            lambda: json.loads(cli("beta", "status", "--json").stdout)[0]["state"] == "running", what="listener up"
+        )
+        with psycopg.connect(pg_url) as conn:  # the run is verified: a wake may be typed into it
+            wait_for(lambda: conn.execute("SELECT verified FROM runs").fetchone()[0] is not None, what="verified")
+        sent = time.monotonic()
+        assert cli("alpha", "send", "listener", "ping-from-alpha", "--wake").returncode == 0
+        wait_for(lambda: "ping-from-alpha" in screen(), timeout=5, interval=0.02, what="the wake typed on beta")
+        took = time.monotonic() - sent
+        print(f"wake from alpha typed on beta after {took * 1000:.0f} ms (including the send command's start)")
+    finally:
+        for host in ("alpha", "beta"):
+            subprocess.run(["tmux", "-L", f"fleetctl-{fleet_dir.name}-{host}", "kill-server"], capture_output=True)

@@ -41,6 +41,8 @@ def test_rows_carry_the_host_that_wrote_them(hosts: tuple[StateStore, StateStore
         spawned = conn.execute("SELECT host FROM events WHERE kind = 'spawned'").fetchall()
         assert runs == [("rb", "beta")] and dict(claimed.fetchall()) == {"alpha": 1, "beta": 1}
     assert spawned == [("beta",)]
+    assert [e.kind for e in alpha.events(host="beta")] == ["task-claimed", "spawned"]
+    assert {e.host for e in alpha.events()} == {"alpha", "beta"}
 
 
 def test_each_host_watches_its_own_windows_and_requeues_a_dead_hosts_expired_lease(
