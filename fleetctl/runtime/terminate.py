@@ -145,7 +145,7 @@ def terminate(
         return left
     # Anything forked while we were killing still carries FLEET_RUN: sweep again.
     for _ in range(_SWEEPS):
-        again = rt.procs.find_env("FLEET_RUN", run_ids, skip=under_server) if run_ids else {}
+        again = rt.procs.find_env("FLEET_RUN", run_ids, since=since, skip=under_server) if run_ids else {}
         pids = {p for found in again.values() for p in found if p != me}
         if not pids:
             break
