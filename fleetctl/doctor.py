@@ -244,8 +244,9 @@ def doctor_spec(spec: FleetSpec, agents: Sequence[AgentSpec], state_dir: Path) -
 def check_agents(spec: FleetSpec, agents: Sequence[AgentSpec]) -> list[Check]:
     """Boot every agent on a throwaway server, verify, scan output, stop; one Check per agent."""
     from fleetctl import cgroups
-    from fleetctl.fleet import Fleet, strip_ansi
+    from fleetctl.fleet import Fleet
     from fleetctl.redact import redact
+    from fleetctl.runtime.logs import strip_ansi
 
     if not agents:
         return []

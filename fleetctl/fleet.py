@@ -9,20 +9,24 @@ fleetctl.runtime, one module per responsibility; this is the facade the commands
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from fleetctl import plan as planner
 from fleetctl.errors import OperationFailed
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation, PaneInfo, Run
-from fleetctl.runtime import launcher, logs, observe, passes, status, stop
+from fleetctl.runtime import logs, observe, status
 from fleetctl.runtime.context import EventSink, Runtime
-from fleetctl.runtime.events import alert, emit
-from fleetctl.runtime.launcher import exec_form
-from fleetctl.runtime.logs import OUTPUT_TAIL_LINES, strip_ansi
-from fleetctl.runtime.passes import TickResult
+from fleetctl.runtime.logs import OUTPUT_TAIL_LINES
 from fleetctl.runtime.status import AgentStatus
-from fleetctl.runtime.supervisor import MAX_IDLE_WAIT_SECONDS, Supervisor
 
-__all__ = ["AgentStatus", "EventSink", "Fleet", "TickResult", "exec_form", "strip_ansi"]
+if TYPE_CHECKING:
+    from fleetctl.runtime.passes import TickResult
+
+# The modules that act (launcher, passes, stop, supervisor and what they import: terminate,
+# actions, the gateway protocols, signal) are imported by the methods that act, so `status`
+# loads only what reads (measured: see docs/benchmarks.md, "status").
+
+__all__ = ["AgentStatus", "EventSink", "Fleet"]
 
 # How long past the slowest agent's start_timeout + min_uptime `up` and `reconcile` keep looking.
 START_SLACK_SECONDS = 5.0
@@ -36,8 +40,6 @@ def _no_progress(_name: str, _state: str, _detail: str) -> None:
 
 class Fleet(Runtime):
     """One fleet: its spec, its tmux server, its processes, its store and its clock."""
-
-    idle_wait = MAX_IDLE_WAIT_SECONDS  # the longest the supervise loop waits
 
     # --- reading -------------------------------------------------------------------
 
@@ -81,17 +83,25 @@ class Fleet(Runtime):
 
     def tick(self, *, supervisor: bool = True, only: set[str] | None = None) -> TickResult:
         """One observe -> plan -> apply pass. The caller holds the lock."""
+        from fleetctl.runtime import passes
+
         return passes.tick(self, supervisor=supervisor, only=only)
 
     def spawn(self, spawns: Sequence[planner.Spawn], obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
         """Sweep what the replaced runs left, then open every window in one tmux call."""
+        from fleetctl.runtime import launcher
+
         return launcher.spawn(self, spawns, obs, records)
 
     def ensure_session(self) -> None:
+        from fleetctl.runtime import launcher
+
         launcher.ensure_session(self)
 
     def alert(self, kind: str, agent: str | None, reason: str) -> None:
         """Run [fleet] on_alert with one JSON object on stdin; record that it ran."""
+        from fleetctl.runtime.events import alert
+
         alert(self, kind, agent, reason)
 
     def heartbeat(self, agent: str) -> None:
@@ -149,6 +159,8 @@ class Fleet(Runtime):
                 break
             self.clock.sleep(planner.VERIFY_POLL_SECONDS)
         if self.spec.supervisor:
+            from fleetctl.runtime import launcher
+
             with self.store.lock():
                 launcher.ensure_supervisor(self, self.observe(ports_for=set()), self.records(self.now()))
         return [failures[n] for n in sorted(failures)]
@@ -163,17 +175,25 @@ class Fleet(Runtime):
 
     def down(self, names: Sequence[str] = ()) -> list[str]:
         """Stop agents and everything they started; returns what could not be stopped."""
+        from fleetctl.runtime import stop
+
         return stop.down(self, names)
 
     def kill(self, names: Sequence[str]) -> list[str]:
         """SIGKILL each agent's current run at once: no SIGTERM, no grace (for a hung agent)."""
+        from fleetctl.runtime import stop
+
         return stop.kill(self, names)
 
     def restart(self, names: Sequence[str], on_progress: Progress | None = None) -> list[str]:
         """Stop and start agents (without spending their respawn budget); see stop.restart."""
+        from fleetctl.runtime import stop
+
         return stop.restart(self, names, lambda agents: self.up(agents, on_progress))
 
     def reset(self, names: Sequence[str]) -> None:
+        from fleetctl.runtime.events import emit
+
         for spec in self.resolve(names):
             self.store.reset(spec.name, self.now())
             emit(self, "reset", spec.name, "respawn counter and failed state cleared", {})
@@ -219,4 +239,6 @@ class Fleet(Runtime):
 
     def supervise(self, should_stop: Callable[[], bool] = lambda: False) -> None:
         """The long-running loop (runtime.supervisor): pass, wait for a deadline or a wake-up, look."""
-        Supervisor(self, self.idle_wait).run(should_stop)
+        from fleetctl.runtime.supervisor import Supervisor
+
+        Supervisor(self).run(should_stop)

@@ -83,9 +83,20 @@ class ProcessGateway:
         return table
 
     def alive(self, pid: int, start_time: float | None = None) -> bool:
-        """Is this process running (not a zombie), and, given its start time, the same one?"""
-        info = _info(pid)
-        return info is not None and (start_time is None or _same_start(info.start_time, start_time))
+        """Is this process running (not a zombie), and, given its start time, the same one?
+
+        Reads only the start time and the state, not a whole ProcInfo (no CPU times, no
+        process group): the stop loop asks this of every process it waits on, every few ms.
+        """
+        import psutil
+
+        try:
+            proc = psutil.Process(pid)  # reads the start time
+            if start_time is not None and not _same_start(proc.create_time(), start_time):
+                return False
+            return proc.status() != psutil.STATUS_ZOMBIE
+        except psutil.Error:
+            return False
 
     def identity(self, pid: int) -> float | None:
         """The start time that, with the pid, identifies this process; None if it is gone."""
@@ -112,7 +123,9 @@ class ProcessGateway:
         """Processes whose environment has key=one of values, e.g. every FLEET_RUN of a run.
 
         This finds what left the process group and the tree (setsid, double fork). With
-        `since`, only processes started after it are read: older ones cannot carry the run.
+        `since`, only processes started after it are read: older ones cannot carry the run
+        (their start times come from `table`, else from each process: a read of its start
+        time costs a third of a read of its environment).
         `skip`: processes the caller knows cannot carry it (their environment is not read).
         Processes that are gone, zombies or not ours to read are passed over.
         """
@@ -122,15 +135,20 @@ class ProcessGateway:
         if not values:
             return found
         me = os.getpid()
-        if table is not None and since is not None:
-            pids = [p.pid for p in table.procs.values() if p.start_time >= since - FIND_ENV_SLACK_SECONDS]
+        oldest = None if since is None else since - FIND_ENV_SLACK_SECONDS
+        if table is not None and oldest is not None:
+            pids = [p.pid for p in table.procs.values() if p.start_time >= oldest]
+            oldest = None  # already filtered
         else:
             pids = psutil.pids()
         for pid in pids:
             if pid == me or pid in skip:
                 continue
             try:
-                value = psutil.Process(pid).environ().get(key)
+                proc = psutil.Process(pid)  # reads the start time
+                if oldest is not None and proc.create_time() < oldest:
+                    continue
+                value = proc.environ().get(key)
             except psutil.Error:  # NoSuchProcess, ZombieProcess, AccessDenied
                 continue
             if value in values:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,9 +33,13 @@ LEFTOVER_GRACE_SECONDS = 0.1
 # subreaper (prctl 36, PR_SET_CHILD_SUBREAPER, kept across execve), then becomes the
 # wrapper shell. A process that leaves the group and clears its env (`setsid env -i ...`)
 # and whose parent exits is re-parented to the wrapper, not to init: it stays in the
-# pane's tree, which every stop walks. Costs ~12 ms of CPU per start (python -I -S with
-# ctypes: 13 ms against 1.3 ms for a bare `sh -c true`, measured), no process stays.
+# pane's tree, which every stop walks. No process stays. Where perl is installed it makes
+# the prctl call (3 ms of CPU per start, against 13 ms for python -I -S with ctypes and 1 ms
+# for a bare `sh -c true`; median CPU of 20 runs each): 1 s of CPU less per 100 starts.
 _SUBREAPER_SHIM = "import ctypes,os,sys;ctypes.CDLL(None).prctl(36,1,0,0,0);os.execv(sys.argv[1],sys.argv[1:])"
+# The prctl system call's number where the perl shim knows it (Linux's own tables).
+_PRCTL_SYSCALL = {"x86_64": 157, "aarch64": 167}
+_PERL_SHIM = "syscall(%d, 36, 1, 0, 0, 0); exec { $ARGV[0] } @ARGV or die qq(cannot run $ARGV[0]: $!\\n)"
 # Words that a shell runs itself or parses as syntax: `exec` in front would look for a program
 # of that name (or fail), so a command starting with one keeps its own shell process.
 _SHELL_WORD_LIST = (
@@ -142,6 +147,10 @@ def subreaper() -> tuple[str, ...]:
     """The argv prefix that starts a wrapper as a child subreaper (Linux only; elsewhere none)."""
     if not sys.platform.startswith("linux"):
         return ()
+    number = _PRCTL_SYSCALL.get(os.uname().machine)
+    perl = shutil.which("perl") if number is not None else None
+    if perl is not None:
+        return (perl, "-e", _PERL_SHIM % number, "--")
     return (sys.executable, "-I", "-S", "-c", _SUBREAPER_SHIM)
 
 

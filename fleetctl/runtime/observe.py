@@ -148,12 +148,15 @@ def server_tree(rt: Runtime, table: ProcTable) -> set[int]:
     return set(table.tree(server)) if server is not None and server > 1 else set()
 
 
+def fresh_scan(rt: Runtime) -> bool:
+    """Did this pass scan every process (recently enough to reuse it)?"""
+    return rt.clock.monotonic() - rt.seen.scanned_at < SCAN_REUSE_SECONDS
+
+
 def recent_scan(rt: Runtime) -> ProcTable:
     """This pass's /proc scan if it is fresh. Processes forked since are found anyway: a
     kill re-sweeps by FLEET_RUN afterwards."""
-    if rt.clock.monotonic() - rt.seen.scanned_at < SCAN_REUSE_SECONDS:
-        return rt.seen.scan
-    return rt.procs.scan()
+    return rt.seen.scan if fresh_scan(rt) else rt.procs.scan()
 
 
 def heartbeats(rt: Runtime) -> dict[str, float]:

@@ -43,12 +43,10 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     now = rt.now()
     listing, records = observe.records_while_listing(rt, now)
     # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
-    # each pane's own process instead of all of /proc, unless a run has ended: its
-    # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
+    # each pane's own process instead of all of /proc (a respawn after a run ended finds
+    # what the run left by its FLEET_RUN: runtime.terminate).
     run_files = observe.run_files(rt)
-    trees = any(s.idle_timeout is not None for s in rt.spec.agents) or any(
-        f"{r.current.id}.exit" in run_files for r in records.values() if r.current and r.current.live
-    )
+    trees = any(s.idle_timeout is not None for s in rt.spec.agents)
     obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
     launcher.sweep_scripts(rt, run_files, obs, records)  # before this pass writes any: a killed pass's leftovers
     ended = observe.find_ended(rt, obs, records, now)

@@ -228,7 +228,7 @@ def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
         if not remaining:
             rt.tmux.kill_server()
             terminate.await_server_exit(rt)
-    leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), rt.procs.scan(), since)
+    leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), since=since)  # no scan: ~40 ms at 100 agents
     left |= {p for pids in leftovers.values() for p in pids}
     return left
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetctl.fleet import exec_form
+from fleetctl.runtime.launcher import exec_form
 
 
 @pytest.mark.parametrize(

@@ -82,3 +82,24 @@ def test_importing_the_gateway_reads_nothing_and_loads_no_psutil() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
+
+
+def test_status_loads_none_of_the_modules_that_act(tmp_path: Path) -> None:
+    """`status` only reads: the launcher, the passes, stop, the supervisor, terminate and psutil
+    stay unloaded (they cost it ~3 ms CPU at 100 agents; docs/benchmarks.md)."""
+    (tmp_path / "fleet.toml").write_text(
+        f'[fleet]\nname = "lazy{tmp_path.name[-6:]}"\n\n[agents.a]\ncommand = "sleep 1000"\n'
+    )
+    code = (
+        "import io, contextlib, sys\n"
+        "from fleetctl.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+        f"    code = main(['-c', {str(tmp_path / 'fleet.toml')!r}, 'status', '--json'])\n"
+        'assert \'"name": "a"\' in out.getvalue(), out.getvalue()\n'
+        "acting = ('launcher', 'passes', 'stop', 'supervisor', 'terminate', 'actions')\n"
+        "acting = ['fleetctl.runtime.' + m for m in acting]\n"
+        "print(sorted(m for m in acting + ['psutil', 'textual'] if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -156,6 +156,10 @@ def test_find_env_finds_a_carrier_and_reads_nothing_it_is_told_to_skip() -> None
         assert gateway.find_env("FLEET_RUN", {run}) == {run: [child.pid]}
         assert gateway.find_env("FLEET_RUN", {run}, table, since, skip={child.pid}) == {}
         assert gateway.find_env("FLEET_RUN", {"another-run"}, table, since) == {}
+        # without a table, each process's own start time decides: the carrier is found after
+        # `since`, and passed over when it started (well) before it
+        assert gateway.find_env("FLEET_RUN", {run}, since=since) == {run: [child.pid]}
+        assert gateway.find_env("FLEET_RUN", {run}, since=since + 60) == {}
     finally:
         child.kill()
         child.wait()
