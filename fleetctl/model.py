@@ -186,6 +186,7 @@ class PaneInfo:
     dead_status: int | None
     activity: float
     window_index: int = -1
+    title: str = ""  # the pane title an agent CLI sets (Claude Code: a spinner while it works)
 
 
 class ProcInfo(NamedTuple):
@@ -423,3 +424,23 @@ class Breaker:
     streak: int = 0
     opened_at: float | None = None
     reason: str = ""
+
+
+# --- what agents of known kinds are doing ---------------------------------------------
+
+
+@record
+class ActivityRow:
+    """An agent's activity (a fleetctl.kinds.Activity value), since when, and the marks that say
+    whether its pane changed since the last look: tmux's activity time and the tree's CPU."""
+
+    agent: str
+    activity: str = "-"
+    detail: str = ""
+    reset_at: float | None = None
+    since: float = 0.0
+    evidence: str = ""
+    pane_id: str = ""
+    pane_activity: float = 0.0
+    looked: float = 0.0
+    tree_cpu: float = 0.0

@@ -253,6 +253,11 @@ class FakeTmuxGateway:
     def capture(self, pane_id: str, lines: int = 20) -> str:
         return ""
 
+    def capture_screens(self, pane_ids: Sequence[str]) -> dict[str, str]:
+        if pane_ids:
+            self.calls += 1
+        return dict.fromkeys(pane_ids, "")
+
     def ensure_session(self, cwd: str, wake_fifo: str | None) -> None:
         self.calls += 1
         if self.server is None:

@@ -12,7 +12,7 @@ from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
 from fleetctl.record import field, record, replace
-from fleetctl.runtime import actions, launcher, logs, observe
+from fleetctl.runtime import actions, activity, launcher, logs, observe
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
 
@@ -44,8 +44,11 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     # each pane's own process instead of all of /proc, unless a run has ended: its
     # respawn sweeps what it left, which needs the whole of /proc, so scan while tmux answers.
     run_files = observe.run_files(rt)
-    trees = any(s.idle_timeout is not None for s in rt.spec.agents) or any(
-        f"{r.current.id}.exit" in run_files for r in records.values() if r.current and r.current.live
+    watched = activity.watched(rt.spec, records)  # live agents of known kinds: their children's CPU is evidence
+    trees = (
+        bool(watched)
+        or any(s.idle_timeout is not None for s in rt.spec.agents)
+        or any(f"{r.current.id}.exit" in run_files for r in records.values() if r.current and r.current.live)
     )
     obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
     launcher.sweep_scripts(rt, run_files, obs, records)  # before this pass writes any: a killed pass's leftovers
@@ -54,6 +57,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
         # What was written, applied to what was read: no second read of the store.
         records = observe.simulate_ended(records, actions.apply_ended(rt, ended, now), now)
     sampled = sample_activity(rt, obs, records, now)
+    look_again = activity.observe_activity(rt, obs, records, now) if watched else None
     health_due, checked = run_health(rt, obs, records, now)
     if sampled or checked:
         records = rt.records(now)
@@ -64,8 +68,9 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     plan = planner.plan(spec, planned, obs, now, observe.heartbeats(rt))
     if only is not None:
         plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
-    if health_due is not None:
-        plan = replace(plan, wake_at=health_due if plan.wake_at is None else min(plan.wake_at, health_due))
+    for due in (health_due, look_again):
+        if due is not None:
+            plan = replace(plan, wake_at=due if plan.wake_at is None else min(plan.wake_at, due))
     result = TickResult(plan=plan)
     result.failures += actions.apply(rt, plan, obs, records, now)
     for end in ended:
@@ -83,7 +88,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
         if wake_at is not None:
             current = result.plan.wake_at
             result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
-        rt.seen.watch = None if result.acted or rt.spec.pools else watch_list(rt, obs, records)
+        rt.seen.watch = None if result.acted or rt.spec.pools or watched else watch_list(rt, obs, records)
     return result
 
 

@@ -33,6 +33,9 @@ class AgentStatus:
     next_retry_s: float | None
     failure_class: str | None
     task: int | None = None
+    activity: str = "-"  # what an agent of a known kind is doing (fleetctl.kinds.Activity), as last read
+    activity_detail: str = ""  # the question, the limit or retry line
+    reset_at: float | None = None  # when a limit lifts (epoch seconds)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -50,6 +53,9 @@ class AgentStatus:
             "next_retry_s": None if self.next_retry_s is None else round(self.next_retry_s, 1),
             "failure_class": self.failure_class,
             "task": self.task,
+            "activity": self.activity,
+            "activity_detail": self.activity_detail,
+            "reset_at": self.reset_at,
         }
 
 
@@ -139,7 +145,7 @@ def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
     """Observe and derive, changing nothing (safe while anything else runs)."""
     specs = rt.resolve(names)
     plan, obs, records = views(rt, specs)
-    return _rows(specs, plan, obs, records)
+    return with_activity(rt, _rows(specs, plan, obs, records), obs)
 
 
 def _rows(
@@ -159,11 +165,27 @@ def status_and_tasks(rt: Runtime, names: Sequence[str] = ()) -> tuple[list[Agent
     agent_names = [n for n in names if n not in windows]
     specs = rt.resolve(agent_names) if agent_names or not names else []
     plan, obs, records = views(rt, specs)
-    rows = _rows(specs, plan, obs, records)
+    rows = with_activity(rt, _rows(specs, plan, obs, records), obs)
     tasks = task_windows(rt, obs)
     if names:
         tasks = [t for t in tasks if t.name in windows]
     return rows, tasks
+
+
+def with_activity(rt: Runtime, rows: list[AgentStatus], obs: Observation) -> list[AgentStatus]:
+    """Each live agent's activity as the supervision pass last read it from the same pane
+    (status never captures a pane); `-` for generic agents and for agents that do not run."""
+    kinds = {a.name: a.kind for a in rt.spec.agents}
+    if all(kinds.get(r.name, "generic") == "generic" for r in rows) or not rt.store.path.exists():
+        return rows
+    seen = rt.store.activities()
+    out = []
+    for r in rows:
+        found, agent = seen.get(r.name), obs.agents.get(r.name)
+        if found is not None and agent is not None and agent.alive and found.pane_id == agent.pane.pane_id:
+            r = replace(r, activity=found.activity, activity_detail=found.detail, reset_at=found.reset_at)
+        out.append(r)
+    return out
 
 
 def task_window_name(rt: Runtime, name: str) -> bool:

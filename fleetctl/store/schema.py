@@ -1,7 +1,8 @@
 """The state database's tables. Each change of shape bumps SCHEMA_VERSION.
 
 Migration: an older file gets the missing tables (every statement is IF NOT EXISTS) when
-it is opened; schema 3 only added tables (task_work, attempt_results), so no column moves.
+it is opened; schema 3 only added tables (task_work, attempt_results), schema 4 one more
+(agent_activity), so no column moves.
 
 SQL stays portable (no JSON functions; INSERT OR IGNORE only in the agents table) for a
 later PostgreSQL store.
@@ -9,7 +10,7 @@ later PostgreSQL store.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -150,6 +151,23 @@ CREATE TABLE IF NOT EXISTS attempt_results (
 """
 
 
+# What each agent of a known kind was last seen doing (fleetctl.runtime.activity writes it).
+ACTIVITY = """
+CREATE TABLE IF NOT EXISTS agent_activity (
+    agent TEXT PRIMARY KEY,
+    activity TEXT NOT NULL DEFAULT '-',
+    detail TEXT NOT NULL DEFAULT '',
+    reset_at REAL,
+    since REAL NOT NULL DEFAULT 0,
+    evidence TEXT NOT NULL DEFAULT '',
+    pane_id TEXT NOT NULL DEFAULT '',
+    pane_activity REAL NOT NULL DEFAULT 0,
+    looked REAL NOT NULL DEFAULT 0,
+    tree_cpu REAL NOT NULL DEFAULT 0
+)
+"""
+
+
 def statements() -> list[str]:
     """Every CREATE statement, in order (all are IF NOT EXISTS, so re-running them is a no-op)."""
-    return [s.strip() for s in (CORE + ";" + BACKLOG).split(";") if s.strip()]
+    return [s.strip() for s in (CORE + ";" + BACKLOG + ";" + ACTIVITY).split(";") if s.strip()]

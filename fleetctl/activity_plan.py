@@ -1,0 +1,127 @@
+"""Which panes to look at this pass, and what their agents are doing: pure, so it is unit-tested
+with recorded screens and a fixed clock.
+
+A pane is captured only when it changed since the last look: tmux's activity time for its window
+moved (tmux counts it in whole seconds, so output in the second of the last look counts as a
+change), it is a new pane, its last reading came from the process tree that has gone quiet, or a
+limit it showed has reached its reset time. At most `budget` panes per pass, those looked at
+longest ago first; the rest stay changed and wait for the next pass. An idle fleet captures
+nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+
+from fleetctl.kinds import Activity, Evidence, Kind, Observation, classify_screen
+from fleetctl.model import ActivityRow
+from fleetctl.record import record, replace
+
+MAX_CAPTURES_PER_PASS = 16
+# CPU seconds the agent's children (not the client itself: its own timers tick while it idles) must
+# use between two passes to count as work, such as a test run.
+TREE_BUSY_CPU_SECONDS = 0.2
+
+
+@record
+class Look:
+    """One live pane of an agent of a known kind, as this pass observed it."""
+
+    agent: str
+    kind: Kind
+    pane_id: str
+    pane_activity: float  # tmux's #{window_activity}: when its window last had output
+    title: str = ""
+    child_cpu: float | None = None  # CPU seconds of the client's children; None: not scanned
+
+
+@record
+class Change:
+    """An activity that differs from the last one recorded: one event each."""
+
+    agent: str
+    before: str
+    after: Observation
+
+
+@record
+class Reading:
+    """What a pass decided: the rows to store and the changes to report."""
+
+    rows: tuple[ActivityRow, ...] = ()
+    changes: tuple[Change, ...] = ()
+
+
+def changed(look: Look, before: ActivityRow | None, now: float) -> bool:
+    """Has this pane anything new to show since the last look?"""
+    if before is None or before.pane_id != look.pane_id:
+        return True
+    if look.pane_activity != before.pane_activity or look.pane_activity >= int(before.looked):
+        return True
+    if before.evidence == Evidence.TREE.value and not tree_busy(look, before):
+        return True
+    return before.activity == Activity.LIMITED.value and before.reset_at is not None and before.reset_at <= now
+
+
+def tree_busy(look: Look, before: ActivityRow | None) -> bool:
+    """Did the client's children work since the last pass?"""
+    if look.child_cpu is None or before is None or before.pane_id != look.pane_id:
+        return False
+    return look.child_cpu - before.tree_cpu >= TREE_BUSY_CPU_SECONDS
+
+
+def to_capture(
+    looks: Sequence[Look], before: Mapping[str, ActivityRow], now: float, budget: int = MAX_CAPTURES_PER_PASS
+) -> list[Look]:
+    """The panes to capture this pass: changed ones whose children are not busy, oldest look first."""
+    due = [
+        look
+        for look in looks
+        if not tree_busy(look, before.get(look.agent)) and changed(look, before.get(look.agent), now)
+    ]
+    due.sort(key=lambda look: before[look.agent].looked if look.agent in before else 0.0)
+    return due[: max(0, budget)]
+
+
+def read(
+    looks: Sequence[Look],
+    before: Mapping[str, ActivityRow],
+    screens: Mapping[str, str],
+    now: float,
+    local_tz: tzinfo | None = None,
+) -> Reading:
+    """Classify what was captured (screens by pane id) and what the process trees say."""
+    when = datetime.fromtimestamp(now, UTC)
+    rows: list[ActivityRow] = []
+    changes: list[Change] = []
+    for look in looks:
+        old = before.get(look.agent)
+        screen = screens.get(look.pane_id)
+        busy = tree_busy(look, old)
+        if busy:
+            seen = classify_screen(look.kind, "", look.title, True, now=when, local_tz=local_tz)
+        elif screen is not None:
+            seen = classify_screen(look.kind, screen, look.title, False, now=when, local_tz=local_tz)
+        else:
+            if old is not None and look.child_cpu is not None and old.tree_cpu != look.child_cpu:
+                rows.append(replace(old, tree_cpu=look.child_cpu))  # not looked at: only the CPU mark
+            continue
+        previous = old.activity if old is not None else Activity.NONE.value
+        same = old is not None and previous == seen.activity.value
+        row = ActivityRow(
+            agent=look.agent,
+            activity=seen.activity.value,
+            detail=seen.detail,
+            reset_at=seen.reset_at,
+            since=old.since if same and old is not None else now,
+            evidence=seen.evidence.value,
+            pane_id=look.pane_id,
+            pane_activity=look.pane_activity if screen is not None else (old.pane_activity if old else 0.0),
+            looked=now if screen is not None else (old.looked if old else 0.0),
+            tree_cpu=look.child_cpu if look.child_cpu is not None else 0.0,
+        )
+        rows.append(row)
+        if previous != seen.activity.value:
+            changes.append(Change(agent=look.agent, before=previous, after=seen))
+    return Reading(rows=tuple(rows), changes=tuple(changes))

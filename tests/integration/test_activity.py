@@ -1,0 +1,120 @@
+"""Activity of agents of known kinds, read from real tmux panes: a pass captures only changed
+panes (all in one tmux call), stores what it read, reports each change; `status` shows it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fleetctl.tmux import TmuxGateway, WindowRequest
+from tests.conftest import FleetHarness, wait_for
+
+pytestmark = pytest.mark.tmux
+
+SCREENS = Path(__file__).resolve().parent.parent / "fixtures" / "screens"
+
+
+def fake_claude(fleet_dir: FleetHarness) -> tuple[Path, Path]:
+    """A script that shows Claude Code's prompt, then (once `trigger` exists) its permission question."""
+    trigger = fleet_dir.dir / "trigger"
+    script = fleet_dir.dir / "fake-claude.sh"
+    script.write_text(
+        f"cat {SCREENS / 'claude' / 'waiting.txt'}\n"
+        f"while [ ! -e {trigger} ]; do sleep 0.05; done\n"
+        f"clear; cat {SCREENS / 'claude' / 'asking.txt'}\n"
+        "exec sleep 1000\n"
+    )
+    return script, trigger
+
+
+def activity(fleet_dir: FleetHarness, name: str) -> str:
+    fleet_dir.run("reconcile")
+    return str(fleet_dir.status()[name]["activity"])
+
+
+@pytest.mark.timeout(60)
+def test_a_kind_agent_goes_from_waiting_to_asking_and_status_shows_it(
+    fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    script, trigger = fake_claude(fleet_dir)
+    fleet_dir.write(f"""
+    [agents.coder]
+    command = "sh {script}"
+    kind = "claude"
+    min_uptime = "0.2s"
+    [agents.plain]
+    command = "sleep 1000"
+    min_uptime = "0.2s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: activity(fleet_dir, "coder") == "waiting", what="coder waiting", explain=fleet_dir.explain)
+    assert fleet_dir.status()["plain"]["activity"] == "-"  # a generic agent: no reading
+
+    trigger.touch()
+    wait_for(lambda: activity(fleet_dir, "coder") == "asking", what="coder asking", explain=fleet_dir.explain)
+    row = fleet_dir.status()["coder"]
+    assert row["activity_detail"] == "Do you want to proceed?"
+    table = fleet_dir.run("status").out.splitlines()
+    assert table[0].split()[:3] == ["NAME", "STATE", "ACTIVITY"]
+    assert next(line for line in table if line.startswith("coder")).split()[:3] == ["coder", "running", "asking"]
+    assert "  activity:   asking: Do you want to proceed?" in fleet_dir.run("status", "coder").out
+
+    changes = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "activity"]
+    assert [(e.data["before"], e.data["activity"]) for e in changes] == [("-", "waiting"), ("waiting", "asking")]
+
+    # nothing changed on screen: once a look a second after the last output has happened, a pass
+    # captures nothing (the last look stays where it was)
+    fleet = fleet_dir.fleet()
+    wait_for(lambda: fleet.clock.time() >= fleet.store.activities()["coder"].looked + 1.1, what="a second")
+    fleet.tick()
+    looked = fleet.store.activities()["coder"].looked
+    fleet = fleet_dir.fleet()
+    fleet.tick()
+    assert fleet.tmux.calls == 1  # the one list-panes
+    assert fleet_dir.fleet().store.activities()["coder"].looked == looked
+
+
+@pytest.mark.timeout(60)
+def test_changed_panes_are_captured_in_one_tmux_call(fleet_dir: FleetHarness) -> None:
+    limited = SCREENS / "claude" / "limited.txt"
+    waiting = SCREENS / "claude" / "waiting.txt"
+    fleet_dir.write(f"""
+    [defaults]
+    kind = "claude"
+    min_uptime = "0.2s"
+    [agents.one]
+    command = "cat {waiting}; exec sleep 1000"
+    [agents.two]
+    command = "cat {limited}; exec sleep 1000"
+    [agents.three]
+    command = "cat {waiting}; exec sleep 1000"
+    """)
+    assert fleet_dir.run("up").code == 0
+    fleet = fleet_dir.fleet()
+    wait_for(lambda: fleet_dir.status()["three"]["state"] == "running", what="three running")
+    fleet.tick()
+    assert fleet.tmux.calls == 2  # list-panes, then one capture of all three panes
+    rows = {name: r["activity"] for name, r in fleet_dir.status().items()}
+    assert rows == {"one": "waiting", "two": "limited", "three": "waiting"}
+    assert json.loads(fleet_dir.run("status", "--json", "two").out)[0]["reset_at"] is not None
+
+
+def test_screens_come_back_by_pane_even_with_one_pane_gone(gateway: TmuxGateway, tmp_path: Path) -> None:
+    requests = [
+        WindowRequest(name=f"w{i}", argv=("sh", "-c", f"echo screen-{i}; exec sleep 100"), cwd=str(tmp_path))
+        for i in range(4)
+    ]
+    opened = gateway.open_windows(requests).opened
+    ids = [w.pane_id for w in opened]
+    wait_for(lambda: gateway.capture(ids[-1]).strip() == "screen-3", what="the last window's output")
+    calls = gateway.calls
+    screens = gateway.capture_screens(ids)
+    assert gateway.calls == calls + 1  # all of them in one tmux call
+    assert {pane: text.strip() for pane, text in screens.items()} == {ids[i]: f"screen-{i}" for i in range(4)}
+    assert gateway.panes() is not None and {p.title for p in gateway.panes() or []}  # titles are read
+    gateway.kill_windows([opened[1].window_id])
+    screens = gateway.capture_screens(ids)
+    assert {pane: text.strip() for pane, text in screens.items()} == {ids[i]: f"screen-{i}" for i in (0, 2, 3)}
