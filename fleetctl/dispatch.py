@@ -261,6 +261,7 @@ class Verdict:
     failure: str | None = None
     neutral: bool = False
     setup_error: bool = False  # the pool's set-up failed (the gate could not run): alert, attempt refunded
+    refund: bool = False  # the attempt does not count (a limit or auth error: not the task's fault)
 
 
 GATE_TIMEOUT_CODE = 124  # what `timeout` exits with
