@@ -15,7 +15,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 
 from fleetctl.kinds import Activity, Evidence, Kind, Observation, classify_screen
-from fleetctl.model import ActivityRow
+from fleetctl.model import ActivityRow, AgentRecord
+from fleetctl.model import Observation as PaneObservation
 from fleetctl.record import record, replace
 
 MAX_CAPTURES_PER_PASS = 16
@@ -125,3 +126,27 @@ def read(
         if previous != seen.activity.value:
             changes.append(Change(agent=look.agent, before=previous, after=seen))
     return Reading(rows=tuple(rows), changes=tuple(changes))
+
+
+# An agent doing one of these is never idle: it works, or it waits for a person or a reset (and is
+# reported as such, never killed as stalled).
+NEVER_IDLE = frozenset({"working", "waiting", "asking", "limited"})
+
+
+def idle_clock(
+    obs: PaneObservation, records: Mapping[str, AgentRecord], rows: Mapping[str, ActivityRow], now: float
+) -> tuple[PaneObservation, dict[str, AgentRecord]]:
+    """The observation and records as idle_timeout should see them for agents with an activity
+    reading of their live pane: their own timers keep CPU busy and spinners keep the pane
+    printing, so neither counts; time counts only while the agent is in none of NEVER_IDLE, from
+    when it entered that state."""
+    agents = dict(obs.agents)
+    out = dict(records)
+    for name, row in rows.items():
+        agent, record = agents.get(name), out.get(name)
+        if agent is None or record is None or not agent.alive or row.pane_id != agent.pane.pane_id:
+            continue
+        clock = now if row.activity in NEVER_IDLE else row.since
+        agents[name] = replace(agent, pane=replace(agent.pane, activity=clock))
+        out[name] = replace(record, last_activity=clock)
+    return replace(obs, agents=agents), out

@@ -97,3 +97,10 @@ def observe_activity(rt: Runtime, obs: Observation, records: dict[str, AgentReco
             data["reset_at"] = after.reset_at
         emit(rt, "activity", change.agent, text, data, now)
     return now + POLL_SECONDS
+
+
+def idle_clock(
+    rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float
+) -> tuple[Observation, dict[str, AgentRecord]]:
+    """What idle_timeout sees of agents of known kinds: their activity, not their CPU or spinners."""
+    return activity_plan.idle_clock(obs, records, rt.store.activities(), now)

@@ -65,7 +65,10 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     if only is not None:
         spec = replace(rt.spec, agents=tuple(a for a in rt.spec.agents if a.name in only))
         planned = {k: v for k, v in records.items() if k in only}
-    plan = planner.plan(spec, planned, obs, now, observe.heartbeats(rt))
+    seen_by_kind = obs
+    if watched and any(a.idle_timeout is not None for a in rt.spec.agents):
+        seen_by_kind, planned = activity.idle_clock(rt, obs, planned, now)  # idle_timeout by activity
+    plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt))
     if only is not None:
         plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
     for due in (health_due, look_again):

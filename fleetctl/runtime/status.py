@@ -138,7 +138,12 @@ def views(
     )
     records = observe.simulate_ended(records, observe.find_ended(rt, obs, records, now), now)
     spec = rt.spec if specs is None else replace(rt.spec, agents=tuple(specs))
-    return planner.plan(spec, records, obs, now, observe.heartbeats(rt)), obs, records
+    judged, planned = obs, records
+    if any(a.kind != "generic" and a.idle_timeout is not None for a in spec.agents) and rt.store.path.exists():
+        from fleetctl import activity_plan  # idle_timeout of kind agents goes by their activity
+
+        judged, planned = activity_plan.idle_clock(obs, records, rt.store.activities(), now)
+    return planner.plan(spec, planned, judged, now, observe.heartbeats(rt)), obs, records
 
 
 def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:

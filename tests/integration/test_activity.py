@@ -118,3 +118,34 @@ def test_screens_come_back_by_pane_even_with_one_pane_gone(gateway: TmuxGateway,
     gateway.kill_windows([opened[1].window_id])
     screens = gateway.capture_screens(ids)
     assert {pane: text.strip() for pane, text in screens.items()} == {ids[i]: f"screen-{i}" for i in (0, 2, 3)}
+
+
+@pytest.mark.timeout(60)
+def test_idle_timeout_spares_a_waiting_agent_and_stalls_one_stuck_retrying(fleet_dir: FleetHarness) -> None:
+    waiting = SCREENS / "claude" / "waiting.txt"
+    retrying = SCREENS / "claude" / "retrying.txt"
+    fleet_dir.write(f"""
+    [defaults]
+    min_uptime = "0.2s"
+    idle_timeout = "2s"
+    stall_action = "notify"
+    [agents.idle]
+    command = "cat {waiting}; exec sleep 1000"
+    kind = "claude"
+    [agents.stuck]
+    command = "cat {retrying}; exec sleep 1000"
+    kind = "claude"
+    [agents.plain]
+    command = "sleep 1000"
+    """)
+    assert fleet_dir.run("up").code == 0
+
+    def states() -> dict[str, str]:
+        fleet_dir.run("reconcile")
+        return {name: str(row["state"]) for name, row in fleet_dir.status().items()}
+
+    wait_for(lambda: states()["stuck"] == "stalled", timeout=20, what="stuck stalled", explain=fleet_dir.explain)
+    wait_for(lambda: states()["plain"] == "stalled", timeout=20, what="plain stalled", explain=fleet_dir.explain)
+    row = fleet_dir.status()["idle"]
+    assert row["state"] == "running" and row["activity"] == "waiting", row  # waiting for a person: reported
+    assert fleet_dir.status()["stuck"]["activity"] == "retrying"
