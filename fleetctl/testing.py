@@ -306,6 +306,12 @@ class FakeTmuxGateway:
     def repipe(self, pane_id: str, command: str) -> None:
         self.calls += 1
 
+    def send_keys(self, pane_id: str, keys: Sequence[str], text: str | None = None) -> None:
+        self.calls += 1
+        if text:
+            self.typed.append((pane_id, text))
+        self.typed += [(pane_id, key) for key in keys]
+
     def send_text(self, pane_id: str, text: str) -> None:
         self.typed.append((pane_id, text))
 

@@ -428,6 +428,16 @@ class TmuxGateway:
         """Type literal text and Enter into a pane (a 'wake')."""
         self._check(["send-keys", "-t", pane_id, "-l", "--", text, ";", "send-keys", "-t", pane_id, "Enter"])
 
+    def send_keys(self, pane_id: str, keys: Sequence[str], text: str | None = None) -> None:
+        """Type literal text first (if any), then tmux key names (Enter, Escape, C-c, 1), in one call."""
+        commands: list[list[str]] = []
+        if text:
+            commands.append(["send-keys", "-t", pane_id, "-l", "--", text])
+        if keys:
+            commands.append(["send-keys", "-t", pane_id, *keys])
+        if commands:
+            self._check(_joined(commands))
+
     def drop_wake_hooks(self) -> None:
         """Before the whole fleet stops: each closing window would otherwise start a run-shell
         job, and the server does not exit until its jobs have (at a hundred windows, teardown

@@ -149,3 +149,40 @@ def test_idle_timeout_spares_a_waiting_agent_and_stalls_one_stuck_retrying(fleet
     row = fleet_dir.status()["idle"]
     assert row["state"] == "running" and row["activity"] == "waiting", row  # waiting for a person: reported
     assert fleet_dir.status()["stuck"]["activity"] == "retrying"
+
+
+ASKER = """
+import sys, termios, tty
+sys.stdout.write(open(sys.argv[1]).read()); sys.stdout.flush()
+tty.setcbreak(0)
+got = sys.stdin.read(1)
+open(sys.argv[3], "w").write(got)
+sys.stdout.write("\\x1b[2J\\x1b[H" + open(sys.argv[2]).read()); sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_question_is_asking_then_answered_with_the_kinds_key(fleet_dir: FleetHarness, tmp_path: Path) -> None:
+    script, got = tmp_path / "asker.py", tmp_path / "got"
+    script.write_text(ASKER)
+    asking, waiting = SCREENS / "claude" / "asking.txt", SCREENS / "claude" / "waiting.txt"
+    fleet_dir.write(f"""
+    [agents.coder]
+    command = "python3 {script} {asking} {waiting} {got}"
+    kind = "claude"
+    min_uptime = "0.2s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: activity(fleet_dir, "coder") == "asking", what="coder asking", explain=fleet_dir.explain)
+
+    bad = fleet_dir.run("keys", "coder", "not a key")
+    assert bad.code == 2 and "not a tmux key name" in bad.err and not got.exists()
+    assert fleet_dir.run("answer", "nobody", "yes").code == 2
+
+    result = fleet_dir.run("answer", "coder", "yes")
+    assert result.code == 0 and result.out.strip() == "coder: typed 1", result
+    wait_for(lambda: got.exists() and got.read_text() == "1", what="the approve key to arrive")
+    wait_for(lambda: activity(fleet_dir, "coder") == "waiting", what="coder waiting again", explain=fleet_dir.explain)
+    answered = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "answered"]
+    assert len(answered) == 1 and answered[0].data["keys"] == ["1"]
