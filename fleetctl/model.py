@@ -104,6 +104,8 @@ class AgentSpec:
     pool: str | None = None
     task_id: int | None = None
     kind: str = "generic"  # an agent kind (fleetctl/kinds): how to read its screen and output
+    on_ask: str = "notify"  # a question on screen: notify a person, or approve (approve_patterns only) or deny it
+    approve_patterns: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""

@@ -205,6 +205,8 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "log_keep": (_int_range(1, 1000), "an integer from 1 to 1000"),
     "doctor_patterns": (_regex_list, "a list of valid regexes"),
     "kind": (_string, 'an agent kind: "claude", "codex", "gemini", "aider", "generic" or a [kinds.NAME] of this file'),
+    "on_ask": (lambda v: v if v in ("notify", "approve", "deny") else _raise(), 'one of "notify", "approve", "deny"'),
+    "approve_patterns": (_regex_list, "a list of valid regexes"),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 

@@ -7,7 +7,7 @@ read by their kinds (fleetctl.activity_plan decides), stored beside the runs, an
 from __future__ import annotations
 
 from fleetctl import activity_plan
-from fleetctl.kinds import Kind, load_kinds
+from fleetctl.kinds import Activity, Kind, load_kinds
 from fleetctl.model import AgentRecord, FleetSpec, Observation
 from fleetctl.record import replace
 from fleetctl.redact import redact
@@ -96,6 +96,12 @@ def observe_activity(rt: Runtime, obs: Observation, records: dict[str, AgentReco
         if after.reset_at is not None:
             data["reset_at"] = after.reset_at
         emit(rt, "activity", change.agent, text, data, now)
+        spec = rt.spec.agent(change.agent)
+        look = next((x for x in seen if x.agent == change.agent), None)
+        if after.activity is Activity.ASKING and spec is not None and look is not None:
+            from fleetctl.runtime.asking import on_ask
+
+            on_ask(rt, spec, look.kind, look.pane_id, redact(after.detail, rt.secrets) or "a question", now)
     return now + POLL_SECONDS
 
 

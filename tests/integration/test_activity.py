@@ -167,14 +167,24 @@ def test_a_question_is_asking_then_answered_with_the_kinds_key(fleet_dir: FleetH
     script, got = tmp_path / "asker.py", tmp_path / "got"
     script.write_text(ASKER)
     asking, waiting = SCREENS / "claude" / "asking.txt", SCREENS / "claude" / "waiting.txt"
-    fleet_dir.write(f"""
+    alerts = tmp_path / "alerts"
+    fleet_dir.write(
+        f"""
     [agents.coder]
     command = "python3 {script} {asking} {waiting} {got}"
     kind = "claude"
     min_uptime = "0.2s"
-    """)
+    """,
+        extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"',
+    )
     assert fleet_dir.run("up").code == 0
     wait_for(lambda: activity(fleet_dir, "coder") == "asking", what="coder asking", explain=fleet_dir.explain)
+    for _ in range(3):  # the same question on screen: never notified twice
+        fleet_dir.run("reconcile")
+    sent = [json.loads(line) for line in alerts.read_text().splitlines() if line.strip()]
+    assert [(a["event"], a["agent"], a["reason"]) for a in sent] == [("asking", "coder", "Do you want to proceed?")]
+    inbox = json.loads(fleet_dir.run("inbox", "human", "--json").out)
+    assert len(inbox) == 1 and "coder asks: Do you want to proceed?" in inbox[0]["text"], inbox
 
     bad = fleet_dir.run("keys", "coder", "not a key")
     assert bad.code == 2 and "not a tmux key name" in bad.err and not got.exists()
@@ -186,3 +196,22 @@ def test_a_question_is_asking_then_answered_with_the_kinds_key(fleet_dir: FleetH
     wait_for(lambda: activity(fleet_dir, "coder") == "waiting", what="coder waiting again", explain=fleet_dir.explain)
     answered = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "answered"]
     assert len(answered) == 1 and answered[0].data["keys"] == ["1"]
+
+
+@pytest.mark.timeout(60)
+def test_on_ask_approve_answers_a_matching_question_itself(fleet_dir: FleetHarness, tmp_path: Path) -> None:
+    script, got = tmp_path / "asker.py", tmp_path / "got"
+    script.write_text(ASKER)
+    asking, waiting = SCREENS / "claude" / "asking.txt", SCREENS / "claude" / "waiting.txt"
+    fleet_dir.write(f"""
+    [agents.coder]
+    command = "python3 {script} {asking} {waiting} {got}"
+    kind = "claude"
+    min_uptime = "0.2s"
+    on_ask = "approve"
+    approve_patterns = ["want to proceed"]
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: activity(fleet_dir, "coder") == "waiting", what="the question approved", explain=fleet_dir.explain)
+    assert got.read_text() == "1"
+    assert json.loads(fleet_dir.run("inbox", "human", "--json").out) == []  # nobody was bothered
