@@ -54,6 +54,13 @@ class Reading:
     changes: tuple[Change, ...] = ()
 
 
+def _parked(old: ActivityRow | None, seen: Observation) -> bool:
+    """A limit that lifted keeps its agent `limited` until its continue text has been typed."""
+    if old is None or old.activity != Activity.LIMITED.value or old.nudges or old.reset_at is None:
+        return False
+    return seen.activity not in (Activity.WORKING, Activity.LIMITED)
+
+
 def changed(look: Look, before: ActivityRow | None, now: float) -> bool:
     """Has this pane anything new to show since the last look?"""
     if before is None or before.pane_id != look.pane_id:
@@ -108,7 +115,12 @@ def read(
             if old is not None and look.child_cpu is not None and old.tree_cpu != look.child_cpu:
                 rows.append(replace(old, tree_cpu=look.child_cpu))  # not looked at: only the CPU mark
             continue
+        if old is not None and old.activity == seen.activity.value and old.detail == seen.detail and old.reset_at:
+            seen = replace(seen, reset_at=old.reset_at)  # "try again in 3s" read again is no later reset
+        if _parked(old, seen):
+            continue  # limited until the continue text is typed (nudges), whatever the screen shows now
         previous = old.activity if old is not None else Activity.NONE.value
+        working = seen.activity is Activity.WORKING
         same = old is not None and previous == seen.activity.value
         row = ActivityRow(
             agent=look.agent,
@@ -121,6 +133,8 @@ def read(
             pane_activity=look.pane_activity if screen is not None else (old.pane_activity if old else 0.0),
             looked=now if screen is not None else (old.looked if old else 0.0),
             tree_cpu=look.child_cpu if look.child_cpu is not None else 0.0,
+            nudged=None if working or old is None else old.nudged,
+            nudges=0 if working or old is None else old.nudges,
         )
         rows.append(row)
         if previous != seen.activity.value:
@@ -150,3 +164,43 @@ def idle_clock(
         agents[name] = replace(agent, pane=replace(agent.pane, activity=clock))
         out[name] = replace(record, last_activity=clock)
     return replace(obs, agents=agents), out
+
+
+# After a limit lifts: the continue text is typed this long after the reset time, and the agent
+# must show `working` within NUDGE_VERIFY_SECONDS; if not, once more, then an alert.
+NUDGE_JITTER_SECONDS = 2.0
+NUDGE_VERIFY_SECONDS = 60.0
+
+
+@record
+class Nudge:
+    """Type the kind's continue text into an agent whose limit lifted (or alert: `alert` True)."""
+
+    agent: str
+    pane_id: str
+    text: str
+    submit: tuple[str, ...]
+    alert: bool = False
+
+
+def nudges(
+    looks: Sequence[Look], before: Mapping[str, ActivityRow], now: float
+) -> tuple[list[Nudge], list[ActivityRow]]:
+    """The continue texts due now, and the rows that record them."""
+    out: list[Nudge] = []
+    rows: list[ActivityRow] = []
+    for look in looks:
+        row = before.get(look.agent)
+        text = look.kind.keys.continue_text
+        if row is None or row.pane_id != look.pane_id or not text or row.activity == Activity.WORKING.value:
+            continue
+        lifted = row.activity == Activity.LIMITED.value and row.reset_at is not None
+        if row.nudges == 0 and lifted and row.reset_at is not None and now >= row.reset_at + NUDGE_JITTER_SECONDS:
+            due = Nudge(agent=look.agent, pane_id=look.pane_id, text=text, submit=look.kind.keys.submit)
+        elif 0 < row.nudges < 3 and row.nudged is not None and now - row.nudged >= NUDGE_VERIFY_SECONDS:
+            due = Nudge(look.agent, look.pane_id, text, look.kind.keys.submit, alert=row.nudges == 2)
+        else:
+            continue
+        out.append(due)
+        rows.append(replace(row, nudged=now, nudges=row.nudges + 1))
+    return out, rows

@@ -446,3 +446,5 @@ class ActivityRow:
     pane_activity: float = 0.0
     looked: float = 0.0
     tree_cpu: float = 0.0
+    nudged: float | None = None  # when the kind's continue text was last typed after a limit
+    nudges: int = 0  # continue texts typed since the limit lifted (2 unanswered: an alert)

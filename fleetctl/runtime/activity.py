@@ -12,7 +12,7 @@ from fleetctl.model import AgentRecord, FleetSpec, Observation
 from fleetctl.record import replace
 from fleetctl.redact import redact
 from fleetctl.runtime.context import Runtime
-from fleetctl.runtime.events import emit
+from fleetctl.runtime.events import alert, emit
 
 # While an agent of a known kind runs, a pass comes at least this often: its screen is the news.
 POLL_SECONDS = 5.0
@@ -79,6 +79,12 @@ def observe_activity(rt: Runtime, obs: Observation, records: dict[str, AgentReco
     if not seen:
         return None
     before = rt.store.activities()
+    nudged, marked = activity_plan.nudges(seen, before, now)
+    if nudged:
+        before = before | {row.agent: row for row in marked}
+        rt.store.save_activities(marked)
+        for nudge in nudged:
+            _nudge(rt, nudge)
     due = activity_plan.to_capture(seen, before, now)
     screens = rt.tmux.capture_screens([look.pane_id for look in due]) if due else {}
     reading = activity_plan.read(seen, before, screens, now)
@@ -110,3 +116,22 @@ def idle_clock(
 ) -> tuple[Observation, dict[str, AgentRecord]]:
     """What idle_timeout sees of agents of known kinds: their activity, not their CPU or spinners."""
     return activity_plan.idle_clock(obs, records, rt.store.activities(), now)
+
+
+def _nudge(rt: Runtime, nudge: activity_plan.Nudge) -> None:
+    """Type the continue text after a limit lifted; after two that did not start work, an alert."""
+    if nudge.alert:
+        alert(
+            rt,
+            "limit-not-resumed",
+            nudge.agent,
+            f"typed {nudge.text!r} twice after the limit lifted; still not working",
+        )
+        return
+    from fleetctl.tmux import TmuxError
+
+    try:
+        rt.tmux.send_keys(nudge.pane_id, nudge.submit, nudge.text)
+    except TmuxError:
+        return
+    emit(rt, "continued", nudge.agent, f"the limit lifted: typed {nudge.text!r}", {"text": nudge.text})

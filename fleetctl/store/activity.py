@@ -6,7 +6,9 @@ from __future__ import annotations
 from fleetctl.model import ActivityRow
 from fleetctl.store.db import Database
 
-_COLUMNS = "agent, activity, detail, reset_at, since, evidence, pane_id, pane_activity, looked, tree_cpu"
+_COLUMNS = (
+    "agent, activity, detail, reset_at, since, evidence, pane_id, pane_activity, looked, tree_cpu, nudged, nudges"
+)
 
 
 class ActivityQueries:
@@ -36,6 +38,8 @@ class ActivityQueries:
                 r.pane_activity,
                 r.looked,
                 r.tree_cpu,
+                r.nudged,
+                r.nudges,
             )
             for r in rows
         ]

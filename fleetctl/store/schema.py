@@ -163,7 +163,9 @@ CREATE TABLE IF NOT EXISTS agent_activity (
     pane_id TEXT NOT NULL DEFAULT '',
     pane_activity REAL NOT NULL DEFAULT 0,
     looked REAL NOT NULL DEFAULT 0,
-    tree_cpu REAL NOT NULL DEFAULT 0
+    tree_cpu REAL NOT NULL DEFAULT 0,
+    nudged REAL,
+    nudges INTEGER NOT NULL DEFAULT 0
 )
 """
 

@@ -215,3 +215,40 @@ def test_on_ask_approve_answers_a_matching_question_itself(fleet_dir: FleetHarne
     wait_for(lambda: activity(fleet_dir, "coder") == "waiting", what="the question approved", explain=fleet_dir.explain)
     assert got.read_text() == "1"
     assert json.loads(fleet_dir.run("inbox", "human", "--json").out) == []  # nobody was bothered
+
+
+LIMITED = """
+import sys
+sys.stdout.write("> continue the refactor\\n\\n")
+sys.stdout.write("API Error: Request rejected (429) · Rate limit reached. Please try again in 3s.\\n")
+sys.stdout.flush()
+line = input()
+open(sys.argv[1], "w").write(line)
+sys.stdout.write("\\x1b[2J\\x1b[H✻ Sautéing… (1s · esc to interrupt)\\n"); sys.stdout.flush()
+sys.stdin.read()
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_limited_agent_gets_its_continue_text_at_the_reset_and_works_again(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    script, got = tmp_path / "limited.py", tmp_path / "got"
+    script.write_text(LIMITED)
+    fleet_dir.write(f"""
+    [agents.coder]
+    command = "python3 {script} {got}"
+    kind = "claude"
+    min_uptime = "0.2s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: activity(fleet_dir, "coder") == "limited", what="coder limited", explain=fleet_dir.explain)
+    row = fleet_dir.status()["coder"]
+    assert row["state"] == "running" and row["reset_at"] is not None  # never killed for it
+    assert not got.exists()
+    wait_for(
+        lambda: activity(fleet_dir, "coder") == "working", timeout=20, what="working again", explain=fleet_dir.explain
+    )
+    assert got.read_text() == "continue"
+    continued = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "continued"]
+    assert len(continued) == 1 and continued[0].time >= float(row["reset_at"])  # type: ignore[arg-type]
