@@ -312,6 +312,9 @@ class FakeTmuxGateway:
             self.typed.append((pane_id, text))
         self.typed += [(pane_id, key) for key in keys]
 
+    def paste(self, pane_id: str, text: str, submit: Sequence[str]) -> None:
+        self.send_keys(pane_id, submit, text)
+
     def send_text(self, pane_id: str, text: str) -> None:
         self.typed.append((pane_id, text))
 

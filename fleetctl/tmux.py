@@ -438,6 +438,15 @@ class TmuxGateway:
         if commands:
             self._check(_joined(commands))
 
+    def paste(self, pane_id: str, text: str, submit: Sequence[str]) -> None:
+        """Paste text as one bracketed paste (the client sees one prompt, not keystrokes), then press
+        the submit keys, in one call."""
+        buffer = f"fleetctl-{os.getpid()}"
+        commands = [["set-buffer", "-b", buffer, "--", text], ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id]]
+        if submit:
+            commands.append(["send-keys", "-t", pane_id, *submit])
+        self._check(_joined(commands))
+
     def drop_wake_hooks(self) -> None:
         """Before the whole fleet stops: each closing window would otherwise start a run-shell
         job, and the server does not exit until its jobs have (at a hundred windows, teardown

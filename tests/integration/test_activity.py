@@ -252,3 +252,49 @@ def test_a_limited_agent_gets_its_continue_text_at_the_reset_and_works_again(
     assert got.read_text() == "continue"
     continued = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "continued"]
     assert len(continued) == 1 and continued[0].time >= float(row["reset_at"])  # type: ignore[arg-type]
+
+
+PROMPTED = """
+import sys, tty
+sys.stdout.write(open(sys.argv[1]).read()); sys.stdout.flush()
+tty.setcbreak(0)
+typed = ""
+while True:
+    c = sys.stdin.read(1)
+    if c in "\\r\\n" and sys.argv[3] == "works":
+        open(sys.argv[2], "w").write(typed)
+        sys.stdout.write("\\x1b[2J\\x1b[H✻ Sautéing… (1s · esc to interrupt)\\n"); sys.stdout.flush()
+    else:
+        typed += c
+"""
+
+
+@pytest.mark.timeout(90)
+def test_send_wake_types_at_the_prompt_and_checks_the_agent_went_working(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    script, got = tmp_path / "prompted.py", tmp_path / "got"
+    script.write_text(PROMPTED)
+    waiting, asking = SCREENS / "claude" / "waiting.txt", SCREENS / "claude" / "asking.txt"
+    fleet_dir.write(f"""
+    [defaults]
+    kind = "claude"
+    min_uptime = "0.2s"
+    [agents.coder]
+    command = "python3 {script} {waiting} {got} works"
+    [agents.deaf]
+    command = "python3 {script} {waiting} {got}.deaf ignores"
+    [agents.busy]
+    command = "python3 {script} {asking} {got}.busy works"
+    """)
+    assert fleet_dir.run("up").code == 0
+    result = fleet_dir.run("send", "coder", "hello there, fix the build", "--wake")
+    assert result.code == 0 and "coder: typed and submitted; it is working" in result.out, result
+    assert "hello there, fix the build" in got.read_text()
+
+    result = fleet_dir.run("send", "deaf", "anyone?", "--wake")
+    assert result.code == 1 and "did not start working" in result.err, result
+
+    result = fleet_dir.run("send", "busy", "not now", "--wake", "--timeout", "1")
+    assert result.code == 1 and "did not come to its prompt within 1s (it is asking)" in result.err, result
+    assert not Path(f"{got}.busy").exists()
