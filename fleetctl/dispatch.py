@@ -261,12 +261,14 @@ class Verdict:
     failure: str | None = None
     neutral: bool = False
     setup_error: bool = False  # the pool's set-up failed (the gate could not run): alert, attempt refunded
+    limited: bool = False  # a limit or auth error, not the task's fault: the attempt does not count
 
     @property
     def refund(self) -> bool:
-        """The attempt does not count against the task's budget: the pool's set-up failed, or the
-        run was stopped on purpose (`down`, removal) and the task goes back to the queue."""
-        return self.setup_error or (self.neutral and self.state is TaskState.QUEUED)
+        """The attempt does not count against the task's budget: the pool's set-up failed, the
+        agent hit a limit or an auth error, or the run was stopped on purpose (`down`, removal)
+        and the task goes back to the queue."""
+        return self.setup_error or self.limited or (self.neutral and self.state is TaskState.QUEUED)
 
 
 GATE_TIMEOUT_CODE = 124  # what `timeout` exits with

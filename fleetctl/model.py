@@ -114,6 +114,8 @@ class AgentSpec:
     on_context_full: str = "notify"  # "off" | "notify" | "rotate" (fleetctl/sessions/context.py)
     handoff_timeout: float = 120.0
     hosts: tuple[str, ...] = ()  # the hosts it may run on; () = every host
+    on_ask: str = "notify"  # a question on screen: notify a person, or approve (approve_patterns only) or deny it
+    approve_patterns: tuple[str, ...] = ()
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""
@@ -202,6 +204,7 @@ class PaneInfo:
     dead_status: int | None
     activity: float
     window_index: int = -1
+    title: str = ""  # the pane title an agent CLI sets (Claude Code: a spinner while it works)
 
 
 class ProcInfo(NamedTuple):
@@ -441,3 +444,25 @@ class Breaker:
     streak: int = 0
     opened_at: float | None = None
     reason: str = ""
+
+
+# --- what agents of known kinds are doing ---------------------------------------------
+
+
+@record
+class ActivityRow:
+    """An agent's activity (a fleetctl.kinds.Activity value), since when, and the marks that say
+    whether its pane changed since the last look: tmux's activity time and the tree's CPU."""
+
+    agent: str
+    activity: str = "-"
+    detail: str = ""
+    reset_at: float | None = None
+    since: float = 0.0
+    evidence: str = ""
+    pane_id: str = ""
+    pane_activity: float = 0.0
+    looked: float = 0.0
+    tree_cpu: float = 0.0
+    nudged: float | None = None  # when the kind's continue text was last typed after a limit
+    nudges: int = 0  # continue texts typed since the limit lifted (2 unanswered: an alert)

@@ -462,6 +462,13 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.actions.append(GiveUp(agent=name, reason=reason))
         b.view(name, AgentState.FAILED, reason, respawns=used)
         return
+    if run.failure_class is FailureClass.EXITED and run.verified is not None:
+        # a clean exit after min_uptime (restart = always): a new run, not a respawn; no budget spent
+        b.actions.append(
+            Spawn(agent=name, reason="restart after a clean exit", replaces=run.id, fallback=use_fallback(spec, record))
+        )
+        b.view(name, AgentState.STARTING, "restarting after a clean exit", respawns=used)
+        return
     if used >= spec.max_respawns:
         reason = f"gave up after {used} respawns in {_secs(spec.respawn_window)}; last: {run.stop_reason or 'ended'}"
         b.actions.append(GiveUp(agent=name, reason=reason))

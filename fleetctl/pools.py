@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from fleetctl import dispatch, review, task_window
+from fleetctl import dispatch, pool_limits, review, task_window
 from fleetctl.errors import FleetError
+from fleetctl.kinds import Outcome
 from fleetctl.model import (
     TASK_WINDOW_SEPARATOR,
     Breaker,
@@ -31,6 +32,7 @@ from fleetctl.plan import runs_in
 from fleetctl.record import replace
 from fleetctl.redact import redact
 from fleetctl.runtime import launcher, logs, observe, terminate
+from fleetctl.runtime.activity import kinds
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import alert, emit
 from fleetctl.tmux import TmuxError
@@ -209,8 +211,15 @@ class PoolRunner:
         pool = fleet.spec.pool(window.pool)
         task = window.task
         agent = window.run.agent if window.run is not None else (task.agent or f"{window.pool}.{task.id}")
+        hit = (
+            pool_limits.read_end(kinds(fleet.spec).get(pool.kind) or kinds(fleet.spec)["generic"], end, now)
+            if pool
+            else None
+        )
         for _ in range(2):
             verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
+            if hit is not None and verdict.state is not None and not verdict.neutral:
+                verdict = pool_limits.requeue(hit)
             if verdict.state is None:
                 break
             state, result = verdict.state, None
@@ -253,6 +262,18 @@ class PoolRunner:
         if verdict.state is None and end.killed is None and window.run is not None:
             self._ended_after_settled(window.run, task, end, now)
         self._breaker_after(pool, verdict, now)
+        if hit is not None and pool is not None and verdict.limited:
+            self._park(pool, hit, now)
+
+    def _park(self, pool: PoolSpec, hit: pool_limits.LimitHit, now: float) -> None:
+        """Hold the pool's dispatch until the limit lifts (auth: until a person resets it); one alert for auth."""
+        breaker = self.store.breakers().get(pool.name, Breaker(pool=pool.name))
+        after = pool_limits.parked(breaker, pool, hit)
+        if after != breaker:
+            reason = pool_limits.park_reason(pool, hit, after, now)
+            self._save_breaker(after, "pool-parked", reason, now)
+            if hit.outcome is Outcome.AUTH and breaker.state is not BreakerState.OPEN:
+                alert(self.fleet, "auth", pool.name, reason)
 
     def _ended_after_settled(self, run: Run, task: Task, end: dispatch.RunEnd, now: float) -> None:
         """A run that ended on its own after its task was settled (its agent ran `task done` or

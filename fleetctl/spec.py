@@ -229,6 +229,8 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     ),
     "handoff_timeout": (_duration, 'a duration such as "2m"'),
     "hosts": (lambda v: _host_list(v), "a list of host names"),
+    "on_ask": (lambda v: v if v in ("notify", "approve", "deny") else _raise(), 'one of "notify", "approve", "deny"'),
+    "approve_patterns": (_regex_list, "a list of valid regexes"),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 

@@ -263,6 +263,11 @@ class FakeTmuxGateway:
     def capture(self, pane_id: str, lines: int = 20) -> str:
         return ""
 
+    def capture_screens(self, pane_ids: Sequence[str]) -> dict[str, str]:
+        if pane_ids:
+            self.calls += 1
+        return dict.fromkeys(pane_ids, "")
+
     def ensure_session(self, cwd: str, wake_fifo: str | None) -> None:
         self.calls += 1
         if self.server is None:
@@ -310,6 +315,15 @@ class FakeTmuxGateway:
 
     def repipe(self, pane_id: str, command: str) -> None:
         self.calls += 1
+
+    def send_keys(self, pane_id: str, keys: Sequence[str], text: str | None = None) -> None:
+        self.calls += 1
+        if text:
+            self.typed.append((pane_id, text))
+        self.typed += [(pane_id, key) for key in keys]
+
+    def paste(self, pane_id: str, text: str, submit: Sequence[str]) -> None:
+        self.send_keys(pane_id, submit, text)
 
     def send_text(self, pane_id: str, text: str) -> None:
         self.typed.append((pane_id, text))

@@ -47,6 +47,7 @@ _PANE_FORMAT = "\t".join(
         "#{pane_dead_status}",
         "#{window_activity}",
         "#{window_index}",
+        "#{pane_title}",  # last: a title may hold any text
     ]
 )
 _SPAWN_FORMAT = "#{window_id}\t#{pane_id}\t#{pane_pid}"
@@ -254,10 +255,10 @@ class TmuxGateway:
     def _parse_panes(self, stdout: str) -> list[PaneInfo]:
         panes = []
         for line in stdout.splitlines():
-            parts = line.split("\t")
-            if len(parts) != 9 or parts[0] != self.session:
+            parts = line.split("\t", 9)
+            if len(parts) != 10 or parts[0] != self.session:
                 continue
-            _, window_id, window_name, pane_id, pid, dead, dead_status, activity, index = parts
+            _, window_id, window_name, pane_id, pid, dead, dead_status, activity, index, title = parts
             panes.append(
                 PaneInfo(
                     window_id=window_id,
@@ -268,6 +269,7 @@ class TmuxGateway:
                     dead_status=int(dead_status) if dead_status.lstrip("-").isdigit() else None,
                     activity=float(activity or 0),
                     window_index=int(index) if index.isdigit() else -1,
+                    title=title,
                 )
             )
         return panes
@@ -278,6 +280,34 @@ class TmuxGateway:
         if reply.code != 0:
             return ""
         return "\n".join(line.rstrip() for line in reply.lines[-lines:])
+
+    def capture_screens(self, pane_ids: Sequence[str]) -> dict[str, str]:
+        """The visible screen of each pane, all in one tmux call: a marker line (display-message)
+        before each capture-pane says whose lines follow. A pane that is gone is left out."""
+        if not pane_ids:
+            return {}
+        marker = f"=fleetctl-screen-{os.getpid()}="  # printable: libtmux strips whitespace (\x1f too)
+        commands = []
+        for pane_id in pane_ids:
+            # the id from a format: tmux runs a message through strftime, where `%3` is no pane id
+            commands.append(["display-message", "-p", "-t", pane_id, f"{marker}#{{pane_id}}"])
+            commands.append(["capture-pane", "-p", "-t", pane_id])
+        reply = self._run(_joined(commands))
+        if reply.code != 0 and len(pane_ids) > 1 and classify(reply.stderr) is Failure.GONE:
+            # tmux stops a sequence at its first failure: one gone pane must not hide the rest
+            out: dict[str, str] = {}
+            for pane_id in pane_ids:
+                out.update(self.capture_screens([pane_id]))
+            return out
+        screens: dict[str, list[str]] = {}
+        current: list[str] | None = None
+        for line in reply.lines:
+            if line.startswith(marker):
+                current = screens.setdefault(line[len(marker) :], [])
+            elif current is not None:
+                current.append(line.rstrip())
+        wanted = set(pane_ids)
+        return {pane_id: "\n".join(lines) for pane_id, lines in screens.items() if pane_id in wanted}
 
     # --- writing (loud) -------------------------------------------------------------
 
@@ -397,6 +427,25 @@ class TmuxGateway:
     def send_text(self, pane_id: str, text: str) -> None:
         """Type literal text and Enter into a pane (a 'wake')."""
         self._check(["send-keys", "-t", pane_id, "-l", "--", text, ";", "send-keys", "-t", pane_id, "Enter"])
+
+    def send_keys(self, pane_id: str, keys: Sequence[str], text: str | None = None) -> None:
+        """Type literal text first (if any), then tmux key names (Enter, Escape, C-c, 1), in one call."""
+        commands: list[list[str]] = []
+        if text:
+            commands.append(["send-keys", "-t", pane_id, "-l", "--", text])
+        if keys:
+            commands.append(["send-keys", "-t", pane_id, *keys])
+        if commands:
+            self._check(_joined(commands))
+
+    def paste(self, pane_id: str, text: str, submit: Sequence[str]) -> None:
+        """Paste text as one bracketed paste (the client sees one prompt, not keystrokes), then press
+        the submit keys, in one call."""
+        buffer = f"fleetctl-{os.getpid()}"
+        commands = [["set-buffer", "-b", buffer, "--", text], ["paste-buffer", "-p", "-d", "-b", buffer, "-t", pane_id]]
+        if submit:
+            commands.append(["send-keys", "-t", pane_id, *submit])
+        self._check(_joined(commands))
 
     def drop_wake_hooks(self) -> None:
         """Before the whole fleet stops: each closing window would otherwise start a run-shell

@@ -62,6 +62,8 @@ COMMANDS: dict[str, str] = {
     "task": "fleetctl.cli.tasks:task",
     "send": "fleetctl.cli.messages:send",
     "inbox": "fleetctl.cli.messages:inbox",
+    "answer": "fleetctl.cli.steer:answer",
+    "keys": "fleetctl.cli.steer:keys",
     "tui": "fleetctl.cli.tui:tui",
     "store": "fleetctl.cli.store:store",
     "kinds": "fleetctl.cli.kinds:kinds",

@@ -16,8 +16,26 @@ from fleetctl.cli.base import EXIT_OK, FleetContext, command, pass_fleet
 @click.option("--from", "sender", metavar="TEXT", help="Sender name (default: $FLEET_AGENT, else human).")
 @click.option("--key", metavar="TEXT", help="Deliver once per recipient for this key.")
 @click.option("--wake", is_flag=True, help="Also type the text (and Enter) into the agent's pane.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(0, 86400),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="--wake to an agent of a known kind: how long to wait for it to come to its prompt.",
+)
+@click.option("--now", "at_once", is_flag=True, help="--wake: type at once, without waiting for the prompt.")
 @pass_fleet
-def send(ctx: FleetContext, to: str, text: str, sender: str | None, key: str | None, wake: bool) -> int:
+def send(
+    ctx: FleetContext,
+    to: str,
+    text: str,
+    sender: str | None,
+    key: str | None,
+    wake: bool,
+    timeout: float,
+    at_once: bool,
+) -> int:
     """Send a message to an agent (or `*`: every agent). A notice only lands in the inbox; --wake types it too.
 
     TEXT holds at most 10,000 characters. A TEXT that starts with "-" follows `--`:
@@ -25,7 +43,16 @@ def send(ctx: FleetContext, to: str, text: str, sender: str | None, key: str | N
     """
     from fleetctl.bus import Bus
 
-    for mid in Bus(ctx.fleet()).send(to, text, sender, key, wake):
+    fleet = ctx.fleet()
+    if wake:
+        from fleetctl.runtime.prompt import deliver, needs_prompt
+
+        if needs_prompt(fleet, to):  # an interactive agent: typed at its prompt, and verified
+            for mid in Bus(fleet).send(to, text, sender, key, wake=False):
+                print(mid)
+            print(deliver(fleet, to, text, timeout, now=at_once))
+            return EXIT_OK
+    for mid in Bus(fleet).send(to, text, sender, key, wake):
         print(mid)
     return EXIT_OK
 

@@ -50,28 +50,39 @@ def status(ctx: FleetContext, names: tuple[str, ...], as_json: bool, every_host:
         print(detail(fleet, rows[0]))
     else:
         if rows or not fleet.spec.pools:
-            print(
-                table(
-                    ["NAME", "STATE", "PID", "PORT", "UPTIME", "RESPAWNS", "LAST EXIT", "OUTPUT", "REASON"],
-                    [
-                        [
-                            r.name,
-                            r.state.value,
-                            r.pid,
-                            r.port,
-                            duration(r.uptime_s),
-                            f"{r.respawns}/{r.max_respawns}",
-                            r.last_exit,
-                            None if r.last_output_s is None else f"{duration(r.last_output_s)} ago",
-                            r.reason
-                            + (f" (retry in {duration(r.next_retry_s)})" if r.next_retry_s is not None else ""),
-                        ]
-                        for r in rows
-                    ],
-                    width=terminal_width(),
-                    keep=("NAME", "STATE", "PID"),
-                )
-            )
+            # ACTIVITY only where an agent has a kind that knows its screen: a generic fleet keeps its columns
+            kinds = any(a.kind != "generic" for a in fleet.spec.agents)
+            headers = [
+                "NAME",
+                "STATE",
+                "ACTIVITY",
+                "PID",
+                "PORT",
+                "UPTIME",
+                "RESPAWNS",
+                "LAST EXIT",
+                "OUTPUT",
+                "REASON",
+            ]
+            cells = [
+                [
+                    r.name,
+                    r.state.value,
+                    r.activity,
+                    r.pid,
+                    r.port,
+                    duration(r.uptime_s),
+                    f"{r.respawns}/{r.max_respawns}",
+                    r.last_exit,
+                    None if r.last_output_s is None else f"{duration(r.last_output_s)} ago",
+                    r.reason + (f" (retry in {duration(r.next_retry_s)})" if r.next_retry_s is not None else ""),
+                ]
+                for r in rows
+            ]
+            if not kinds:
+                headers.pop(2)
+                cells = [row[:2] + row[3:] for row in cells]
+            print(table(headers, cells, width=terminal_width(), keep=("NAME", "STATE", "PID")))
         sections = task_sections(fleet.spec.pools, windows, bool(names))
         if sections:
             print(("\n" if rows else "") + sections)
@@ -122,9 +133,13 @@ def detail(fleet: Fleet, row: AgentStatus) -> str:
 
     spec = fleet.spec.agent(row.name)
     facts: list[tuple[str, object]] = [("state", row.state.value)]
-    activity = getattr(row, "activity", None)
-    if activity:
-        facts.append(("activity", getattr(activity, "value", activity)))
+    activity = row.activity
+    if row.activity_detail:
+        activity += f": {row.activity_detail}"
+    if row.reset_at is not None:
+        activity += f" (resets in {duration(max(0.0, row.reset_at - fleet.now()))})"
+    if spec is not None and spec.kind != "generic":
+        facts.append(("activity", activity))
     facts.append(("reason", row.reason or None))
     window = f" in {duration(spec.respawn_window)}" if spec is not None else ""
     facts.append(("respawns", f"{row.respawns}/{row.max_respawns} used{window}"))

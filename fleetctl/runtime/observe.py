@@ -247,7 +247,11 @@ def find_ended(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], n
         if spec is None:
             cls, reason, park = FailureClass.CRASHED, "ended", None
         else:
-            cls, reason, park = planner.classify(spec, code, sig, output, now)
+            from fleetctl.exit_class import classify_exit  # passes that act only: not `status`'s path
+            from fleetctl.runtime.activity import kinds
+
+            kind = kinds(rt.spec).get(spec.kind) or kinds(rt.spec)["generic"]
+            cls, reason, park = classify_exit(spec, kind, code, sig, output, now)
         if run.verified is None and cls in (FailureClass.CRASHED, FailureClass.EXITED) and spec is not None:
             reason = (
                 f"{reason} after {now - run.started:.1f}s, before it was verified (min_uptime {spec.min_uptime:g}s)"

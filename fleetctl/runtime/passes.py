@@ -12,7 +12,7 @@ from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
 from fleetctl.record import field, record, replace
-from fleetctl.runtime import actions, launcher, logs, observe
+from fleetctl.runtime import actions, activity, launcher, logs, observe
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
 from fleetctl.sessions import budget, context
@@ -46,7 +46,8 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     # each pane's own process instead of all of /proc (a respawn after a run ended finds
     # what the run left by its FLEET_RUN: runtime.terminate).
     run_files = observe.run_files(rt)
-    trees = any(s.idle_timeout is not None for s in rt.spec.agents)
+    watched = activity.watched(rt.spec, records)  # live agents of known kinds: their children's CPU is evidence
+    trees = bool(watched) or any(s.idle_timeout is not None for s in rt.spec.agents)
     obs = observe.observe(rt, ports_for=observe.verifiable(records, rt.spec, now), trees=trees, listing=listing)
     launcher.sweep_scripts(rt, run_files, obs, records)  # before this pass writes any: a killed pass's leftovers
     ended = observe.find_ended(rt, obs, records, now)
@@ -57,6 +58,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     sessions.note_new(rt, records, now)
     if budget.enforce(rt, obs, records, now) or context.check(rt, obs, records, now):  # budgets; a full context
         records = rt.records(now)
+    look_again = activity.observe_activity(rt, obs, records, now) if watched else None
     health_due, checked = run_health(rt, obs, records, now)
     if sampled or checked:
         records = rt.records(now)
@@ -64,11 +66,15 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     if only is not None:
         spec = replace(rt.spec, agents=tuple(a for a in rt.spec.agents if a.name in only))
         planned = {k: v for k, v in records.items() if k in only}
-    plan = planner.plan(spec, planned, obs, now, observe.heartbeats(rt))
+    seen_by_kind = obs
+    if watched and any(a.idle_timeout is not None for a in rt.spec.agents):
+        seen_by_kind, planned = activity.idle_clock(rt, obs, planned, now)  # idle_timeout by activity
+    plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt))
     if only is not None:
         plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
-    if health_due is not None:
-        plan = replace(plan, wake_at=health_due if plan.wake_at is None else min(plan.wake_at, health_due))
+    for due in (health_due, look_again):
+        if due is not None:
+            plan = replace(plan, wake_at=due if plan.wake_at is None else min(plan.wake_at, due))
     result = TickResult(plan=plan)
     result.failures += actions.apply(rt, plan, obs, records, now)
     for end in ended:
@@ -86,7 +92,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
         if wake_at is not None:
             current = result.plan.wake_at
             result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
-        rt.seen.watch = None if result.acted or rt.spec.pools else watch_list(rt, obs, records)
+        rt.seen.watch = None if result.acted or rt.spec.pools or watched else watch_list(rt, obs, records)
     return result
 
 

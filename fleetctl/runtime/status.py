@@ -36,6 +36,9 @@ class AgentStatus:
     session: str | None = None  # the conversation on disk a kind with sessions is in (fleetctl/sessions)
     session_age_s: float | None = None  # since its transcript was last written
     usage: dict[str, object] | None = None  # tokens and cost of the current run (kinds that record them)
+    activity: str = "-"  # what an agent of a known kind is doing (fleetctl.kinds.Activity), as last read
+    activity_detail: str = ""  # the question, the limit or retry line
+    reset_at: float | None = None  # when a limit lifts (epoch seconds)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -56,6 +59,9 @@ class AgentStatus:
             "session": self.session,
             "session_age_s": None if self.session_age_s is None else round(self.session_age_s, 1),
             "usage": self.usage,
+            "activity": self.activity,
+            "activity_detail": self.activity_detail,
+            "reset_at": self.reset_at,
         }
 
 
@@ -138,14 +144,19 @@ def views(
     )
     records = observe.simulate_ended(records, observe.find_ended(rt, obs, records, now), now)
     spec = rt.spec if specs is None else replace(rt.spec, agents=tuple(specs))
-    return planner.plan(spec, records, obs, now, observe.heartbeats(rt)), obs, records
+    judged, planned = obs, records
+    if any(a.kind != "generic" and a.idle_timeout is not None for a in spec.agents) and rt.store.path.exists():
+        from fleetctl import activity_plan  # idle_timeout of kind agents goes by their activity
+
+        judged, planned = activity_plan.idle_clock(obs, records, rt.store.activities(), now)
+    return planner.plan(spec, planned, judged, now, observe.heartbeats(rt)), obs, records
 
 
 def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
     """Observe and derive, changing nothing (safe while anything else runs)."""
     specs = rt.resolve(names)
     plan, obs, records = views(rt, specs)
-    return _with_sessions(rt, specs, _rows(specs, plan, obs, records), obs.time)
+    return with_activity(rt, _with_sessions(rt, specs, _rows(specs, plan, obs, records), obs.time), obs)
 
 
 def _with_sessions(rt: Runtime, specs: Sequence[AgentSpec], rows: list[AgentStatus], now: float) -> list[AgentStatus]:
@@ -182,11 +193,27 @@ def status_and_tasks(rt: Runtime, names: Sequence[str] = ()) -> tuple[list[Agent
     agent_names = [n for n in names if n not in windows]
     specs = rt.resolve(agent_names) if agent_names or not names else []
     plan, obs, records = views(rt, specs)
-    rows = _with_sessions(rt, specs, _rows(specs, plan, obs, records), obs.time)
+    rows = with_activity(rt, _with_sessions(rt, specs, _rows(specs, plan, obs, records), obs.time), obs)
     tasks = task_windows(rt, obs)
     if names:
         tasks = [t for t in tasks if t.name in windows]
     return rows, tasks
+
+
+def with_activity(rt: Runtime, rows: list[AgentStatus], obs: Observation) -> list[AgentStatus]:
+    """Each live agent's activity as the supervision pass last read it from the same pane
+    (status never captures a pane); `-` for generic agents and for agents that do not run."""
+    kinds = {a.name: a.kind for a in rt.spec.agents}
+    if all(kinds.get(r.name, "generic") == "generic" for r in rows) or not rt.store.path.exists():
+        return rows
+    seen = rt.store.activities()
+    out = []
+    for r in rows:
+        found, agent = seen.get(r.name), obs.agents.get(r.name)
+        if found is not None and agent is not None and agent.alive and found.pane_id == agent.pane.pane_id:
+            r = replace(r, activity=found.activity, activity_detail=found.detail, reset_at=found.reset_at)
+        out.append(r)
+    return out
 
 
 def task_window_name(rt: Runtime, name: str) -> bool:

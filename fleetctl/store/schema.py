@@ -12,7 +12,7 @@ The SQL is written once for both backends; `for_postgresql` maps SQLite's column
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -159,6 +159,25 @@ CYCLES = (
 )
 
 
+# What each agent of a known kind was last seen doing (fleetctl.runtime.activity writes it).
+ACTIVITY = """
+CREATE TABLE IF NOT EXISTS agent_activity (
+    agent TEXT PRIMARY KEY,
+    activity TEXT NOT NULL DEFAULT '-',
+    detail TEXT NOT NULL DEFAULT '',
+    reset_at REAL,
+    since REAL NOT NULL DEFAULT 0,
+    evidence TEXT NOT NULL DEFAULT '',
+    pane_id TEXT NOT NULL DEFAULT '',
+    pane_activity REAL NOT NULL DEFAULT 0,
+    looked REAL NOT NULL DEFAULT 0,
+    tree_cpu REAL NOT NULL DEFAULT 0,
+    nudged REAL,
+    nudges INTEGER NOT NULL DEFAULT 0
+)
+"""
+
+
 def statements() -> list[str]:
     """Every CREATE statement, in order (all are IF NOT EXISTS, so re-running them is a no-op)."""
     return [s.strip() for s in (CORE + ";" + BACKLOG).split(";") if s.strip()]
@@ -177,7 +196,12 @@ def migrations(kind: str = "sqlite") -> list[tuple[int, list[str]]]:
     """(version, statements) in order; a store at version v runs those above v."""
     default = _HOST_DEFAULT if kind == "postgresql" else ""
     hosts = [f"ALTER TABLE {table} ADD COLUMN host TEXT{default}" for table in ("runs", "events", "task_attempts")]
-    return [(3, statements()), (4, [CYCLES]), (5, [*hosts, "ALTER TABLE tasks ADD COLUMN host TEXT", HOSTS])]
+    return [
+        (3, statements()),
+        (4, [CYCLES]),
+        (5, [*hosts, "ALTER TABLE tasks ADD COLUMN host TEXT", HOSTS]),
+        (6, [ACTIVITY.strip()]),
+    ]
 
 
 def for_postgresql(statement: str) -> str:

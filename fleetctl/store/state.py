@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetctl.store.activity import ActivityQueries
 from fleetctl.store.backend import Backend, Conn
 from fleetctl.store.db import Database, state_dir_warning
 from fleetctl.store.hosts import HostQueries
@@ -53,6 +54,7 @@ class StateStore:
         self.ops = OpsQueries(self.database)
         self.review = ReviewQueries(self.database)  # a task's workspace, attempt results, review
         self.hosts = HostQueries(self.database)  # every host's heartbeat and last observation
+        self.seen_doing = ActivityQueries(self.database)  # each kind agent's activity
 
         # Agents, runs, events, meta.
         self.records = self.history.records
@@ -118,6 +120,10 @@ class StateStore:
         self.dispatch_latencies = self.ops.dispatch_latencies
         self.meta_values = self.ops.meta_values
         self.meta_value = self.ops.meta_value
+
+        # What agents of known kinds are doing.
+        self.activities = self.seen_doing.activities
+        self.save_activities = self.seen_doing.save_activities
 
     # --- the file -----------------------------------------------------------------------
 

@@ -350,3 +350,16 @@ def test_a_finished_run_whose_wrapper_lingers_is_respawned_not_adopted() -> None
     ended = crashed(NOW - 10, NOW - 0.01, respawn=False, rid="r1", pane_id="%1")
     p = decide(agent(backoff=0.0), record(ended), seen())  # the pane still shows the wrapper alive
     assert p.actions == (P.Spawn("a", "exited 1", respawn=True, replaces="r1"),)
+
+
+def test_a_clean_exit_after_min_uptime_spends_no_respawn_under_restart_always() -> None:
+    spec = agent(restart=RestartPolicy.ALWAYS, max_respawns=1)
+    # the budget is used up by an earlier crash; the last run succeeded after it was verified
+    clean = crashed(NOW - 10, NOW - 5, False, "r2", exit_code=0, failure_class=FailureClass.EXITED)
+    rec = record(crashed(NOW - 30, NOW - 25, rid="r1"), clean)
+    p = decide(spec, rec)
+    assert kinds(p) == ["Spawn"] and p.actions[0].respawn is False  # type: ignore[union-attr]
+    assert p.views["a"].state is AgentState.STARTING and p.views["a"].respawns == 1
+    # a run that exited 0 before min_uptime is still a respawn, and the cap holds
+    early = replace(clean, verified=None)
+    assert kinds(decide(spec, record(crashed(NOW - 30, NOW - 25, rid="r1"), early))) == ["GiveUp"]

@@ -57,7 +57,7 @@ def row_cells(row: Any) -> tuple[object, ...]:
     return (
         cell(row.name),
         state_text(row.state),
-        cell(getattr(row, "activity", None)),  # what the agent is doing, once status reports it
+        cell(getattr(row, "activity", None)),  # what the agent is doing, as the supervision pass last read it
         cell(row.pid),
         duration(row.uptime_s),
         Text(f"{row.respawns}/{row.max_respawns}", style="red" if row.respawns >= row.max_respawns else ""),
