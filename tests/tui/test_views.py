@@ -74,6 +74,8 @@ async def test_the_cursor_row_is_drawn_focused_once_focus_returns() -> None:
 @run_async
 async def test_detail_says_what_is_true() -> None:
     rows = [replace(r, port=None) if r.name == "web" else r for r in demo_rows()]
+    usage = {"input_tokens": 1200, "output_tokens": 340, "cost_usd": 0.0415}
+    rows.append(status("coder", session="33bd1813", session_age_s=42.0, usage=usage))
     rows.append(status("zed", AgentState.FAILED, window="@9", last_exit="code 1", reason="gave up"))
     events = [
         Event(time=FIXED_NOW - 100 + i, kind="spawned", agent="zed", reason=f"try {i}", id=100 + i) for i in range(10)
@@ -86,6 +88,9 @@ async def test_detail_says_what_is_true() -> None:
         table.move_to(table.order.index("web"))
         await settle(pilot)
         assert "why: running: window and pid verified" in screen_text(app)
+        table.move_to(table.order.index("coder"))
+        await settle(pilot)
+        assert "session 33bd1813 (42s old)  run 1200 in, 340 out, $0.04" in screen_text(app)
         await pilot.press("end")
         await settle(pilot)
         text = screen_text(app)

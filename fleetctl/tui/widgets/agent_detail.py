@@ -40,10 +40,10 @@ def why_text(row: Any) -> Text:
     text.append(f"  respawns {row.respawns}/{row.max_respawns}")
     if row.task is not None:
         text.append(f"  task #{row.task}")
-    session = getattr(row, "session", None)
-    if session:
-        text.append(f"  session {printable(session)} ({duration(getattr(row, 'session_age_s', None))} old)")
     text.append("\n")
+    conversation = session_text(row)
+    if conversation:
+        text.append(conversation + "\n")
     text.append("why: ", style="bold")
     text.append(printable(row.reason) if row.reason else default_reason(row))
     extra = []
@@ -56,6 +56,27 @@ def why_text(row: Any) -> Text:
     if extra:
         text.append("  (" + ", ".join(extra) + ")", style="dim")
     return text
+
+
+def session_text(row: Any) -> str:
+    """Its own line, so a long session id never pushes the identity line off the screen."""
+    parts = []
+    session = getattr(row, "session", None)
+    if session:
+        parts.append(f"session {printable(session)} ({duration(getattr(row, 'session_age_s', None))} old)")
+    spent = usage_text(getattr(row, "usage", None))
+    if spent:
+        parts.append(spent)
+    return "  ".join(parts)
+
+
+def usage_text(usage: dict[str, object] | None) -> str:
+    """The current run's tokens and cost, as the kind's client recorded them ('' when unknown)."""
+    if not usage:
+        return ""
+    tokens = f"{usage.get('input_tokens', 0)} in, {usage.get('output_tokens', 0)} out"
+    cost = usage.get("cost_usd")
+    return f"run {tokens}" + ("" if cost is None else f", ${float(str(cost)):.2f}")
 
 
 def event_text(event: Any, with_agent: bool = False) -> Text:
