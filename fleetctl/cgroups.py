@@ -77,6 +77,15 @@ def pids(state_dir: Path, agents: list[str] | None = None) -> set[int]:
     return found
 
 
+def members(state_dir: Path, agents: list[str]) -> set[int] | None:
+    """The processes in these agents' cgroups, or None where the kernel keeps no such list
+    (no fleet cgroup, or an agent without one): then only a search of every process will do."""
+    fleet_cgroup = _recorded(state_dir)
+    if fleet_cgroup is None or not agents or not all((fleet_cgroup / a).is_dir() for a in agents):
+        return None
+    return pids(state_dir, agents)
+
+
 def remove(state_dir: Path, agents: list[str] | None = None) -> None:
     """Remove the (empty) cgroups of these agents, or the fleet's whole subtree and its record."""
     fleet_cgroup = _recorded(state_dir)

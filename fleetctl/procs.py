@@ -119,6 +119,7 @@ class ProcessGateway:
         table: ProcTable | None = None,
         since: float | None = None,
         skip: set[int] | frozenset[int] = frozenset(),
+        within: set[int] | None = None,
     ) -> dict[str, list[int]]:
         """Processes whose environment has key=one of values, e.g. every FLEET_RUN of a run.
 
@@ -127,6 +128,7 @@ class ProcessGateway:
         (their start times come from `table`, else from each process: a read of its start
         time costs a third of a read of its environment).
         `skip`: processes the caller knows cannot carry it (their environment is not read).
+        `within`: only these processes can (the run's cgroup, as the kernel lists it).
         Processes that are gone, zombies or not ours to read are passed over.
         """
         import psutil
@@ -136,7 +138,9 @@ class ProcessGateway:
             return found
         me = os.getpid()
         oldest = None if since is None else since - FIND_ENV_SLACK_SECONDS
-        if table is not None and oldest is not None:
+        if within is not None:
+            pids = sorted(within)
+        elif table is not None and oldest is not None:
             pids = [p.pid for p in table.procs.values() if p.start_time >= oldest]
             oldest = None  # already filtered
         else:

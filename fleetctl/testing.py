@@ -156,9 +156,12 @@ class FakeProcessGateway:
         table: ProcTable | None = None,
         since: float | None = None,
         skip: set[int] | frozenset[int] = frozenset(),
+        within: set[int] | None = None,
     ) -> dict[str, list[int]]:
         found: dict[str, list[int]] = {}
         for proc in self.processes.values():
+            if within is not None and proc.pid not in within:
+                continue
             if proc.alive and proc.pid not in skip and proc.env.get(key) in values:
                 found.setdefault(proc.env[key], []).append(proc.pid)
         return found

@@ -77,6 +77,7 @@ class Processes(Protocol):
         table: ProcTable | None = None,
         since: float | None = None,
         skip: set[int] | frozenset[int] = frozenset(),
+        within: set[int] | None = None,
     ) -> dict[str, list[int]]: ...
 
     def alive(self, pid: int, start_time: float | None = None) -> bool: ...

@@ -191,7 +191,8 @@ def spawn(rt: Runtime, spawns: Sequence[planner.Spawn], obs: Observation, record
         if agent is not None:
             old_windows.append(agent.pane.window_id)
     if sweep:
-        left = terminate.terminate(rt, sweep, terminate.earliest(records, [s.agent for s in spawns if s.replaces]))
+        replaced = [s.agent for s in spawns if s.replaces]
+        left = terminate.terminate(rt, sweep, terminate.earliest(records, replaced), agents=replaced)
         if left:
             emit(rt, "warning", None, f"leftover processes survived SIGKILL: {sorted(left)}", {})
     if not (obs.server_running and any(p.window_name == HOME_WINDOW for p in obs.others)):

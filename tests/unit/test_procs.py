@@ -160,6 +160,9 @@ def test_find_env_finds_a_carrier_and_reads_nothing_it_is_told_to_skip() -> None
         # `since`, and passed over when it started (well) before it
         assert gateway.find_env("FLEET_RUN", {run}, since=since) == {run: [child.pid]}
         assert gateway.find_env("FLEET_RUN", {run}, since=since + 60) == {}
+        # `within` (a cgroup's list): only those processes are read
+        assert gateway.find_env("FLEET_RUN", {run}, within={child.pid}) == {run: [child.pid]}
+        assert gateway.find_env("FLEET_RUN", {run}, within={os.getpid()}) == {}
     finally:
         child.kill()
         child.wait()
