@@ -49,11 +49,14 @@ _TAIL_BYTES = 16384
 PRUNE_PROGRAM = "fleet-logprune"
 # Run by rotatelogs with the file it just opened: keep the agent's newest $FLEET_LOG_KEEP
 # logs. Other runs' logs go first, oldest write first, then this run's parts by number.
+# Nothing to do at a run's first file (logs.prune ran as its window was made): exiting
+# there saves the seven processes of a prune at every start.
 _PRUNE_SCRIPT = r"""#!/bin/sh
 cur=$1
 dir=${cur%/*}
 name=${cur##*/}
 run=${name%%.log*}
+[ "$name" = "$run.log" ] && exit 0  # a run's first file: its window's start pruned the older logs
 cd "$dir" || exit 0
 set -- $(ls -tr | grep -E '^[^.]+\.log(\.[0-9]+)?$' | grep -v "^$run\.") \
        $(ls | grep -E "^$run\.log(\.[0-9]+)?\$" | sort -t. -k3,3n)
