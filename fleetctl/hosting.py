@@ -9,7 +9,7 @@ sees the same fleet.
 
 from __future__ import annotations
 
-import socket
+import os
 from collections.abc import Mapping
 
 from fleetctl.errors import ConfigError, UsageError
@@ -21,7 +21,7 @@ STORE_ENV = "FLEETCTL_STORE_URL"
 
 def this_host() -> str:
     """The hostname's first label, as a host name the fleet file accepts."""
-    name = socket.gethostname().split(".")[0] or "localhost"
+    name = os.uname().nodename.split(".")[0] or "localhost"
     return name if HOST_RE.match(name) else "localhost"
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 from pathlib import Path
 from shlex import quote
 
@@ -88,6 +87,8 @@ def mtime(path: Path) -> float:
 
 def ensure_writer(rt: Runtime) -> Path:
     """The prune program in the state dir (written once), after checking the writer exists."""
+    import shutil  # only starts need it: ~2 ms off every `status`
+
     if shutil.which(WRITER) is None:
         raise OperationFailed(f"{WRITER} was not found on PATH: fleetctl needs it to write agents' logs", WRITER_HINT)
     program = rt.spec.state_dir / "bin" / PRUNE_PROGRAM

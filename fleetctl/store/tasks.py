@@ -9,7 +9,7 @@ SKIP LOCKED on PostgreSQL; either way two claimers can never get the same task.
 from __future__ import annotations
 
 import json
-import socket
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -213,7 +213,7 @@ class TaskQueries:
             task = rows.task(row, ())
             db.execute(
                 "INSERT INTO task_attempts (task_id, attempt, agent, started, host) VALUES (?, ?, ?, ?, ?)",
-                (task.id, task.attempt, task.agent, now, self.db.host or socket.gethostname()),
+                (task.id, task.attempt, task.agent, now, self.db.host or os.uname().nodename),
             )
             add_event(
                 db,
