@@ -48,11 +48,13 @@ def up_a_on(h: FleetHarness, disk: Path) -> None:
 
 
 def fill(directory: Path) -> None:
-    """Write until the file system says ENOSPC."""
-    with contextlib.suppress(OSError), (directory / "filler").open("wb") as f:
-        while True:
-            f.write(b"\0" * 65536)
-            f.flush()
+    """Write until the file system says ENOSPC, to the last byte: a gap smaller than one
+    64 KiB block would still take a run's small script."""
+    with (directory / "filler").open("wb", buffering=0) as f:
+        for chunk in (65536, 4096, 512, 64, 8, 1):
+            with contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * chunk)
 
 
 @pytest.mark.timeout(60)
