@@ -95,6 +95,8 @@ def test_changed_panes_are_captured_in_one_tmux_call(fleet_dir: FleetHarness) ->
     assert fleet_dir.run("up").code == 0
     fleet = fleet_dir.fleet()
     wait_for(lambda: fleet_dir.status()["three"]["state"] == "running", what="three running")
+    # Whatever `up`'s own passes looked at is forgotten, so all three panes count as changed.
+    fleet.store.seen_doing.forget_activity(["one", "two", "three"])
     fleet.tick()
     assert fleet.tmux.calls == 2  # list-panes, then one capture of all three panes
     rows = {name: r["activity"] for name, r in fleet_dir.status().items()}
