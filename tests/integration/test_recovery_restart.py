@@ -8,7 +8,7 @@ import errno
 import pytest
 
 from fleetctl.runtime import launcher
-from tests.conftest import FleetHarness, alive
+from tests.conftest import FleetHarness, alive, wait_for
 
 pytestmark = pytest.mark.tmux
 
@@ -44,3 +44,36 @@ def test_a_restart_that_cannot_start_again_says_it_stopped_the_agent(
     assert fleet_dir.run("reconcile").code == 0
     again = fleet_dir.status()["w"]
     assert again["state"] in ("running", "starting") and again["pid"] not in (None, first), again
+
+
+def test_restart_starts_an_agent_whose_run_is_over_but_not_a_failed_one(fleet_dir: FleetHarness) -> None:
+    """As supervisorctl and pm2 do: a completed agent starts again on `restart`; a failed
+    one is left for `reset` (as `up` leaves it), and says so."""
+    fleet_dir.write("""
+    [agents.done]
+    command = "echo one run; sleep 0.5"
+    restart = "never"
+    min_uptime = "0.2s"
+
+    [agents.broken]
+    command = "sleep 0.5; exit 3"
+    restart = "never"
+    min_uptime = "0.2s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    fleet_dir.run("reconcile")  # the ends are recorded
+    wait_for(lambda: fleet_dir.run("reconcile") and fleet_dir.status()["done"]["state"] == "completed", what="done")
+    assert fleet_dir.status()["broken"]["state"] == "failed"
+    runs_before = len(fleet_dir.fleet().store.records(0.0)["done"].runs)
+
+    result = fleet_dir.run("restart", "done")
+    assert result.code == 0, result
+    row = fleet_dir.status()["done"]
+    assert row["state"] in ("running", "completed") and len(fleet_dir.fleet().store.records(0.0)["done"].runs) == 2
+    assert runs_before == 1
+    spawned = [e for e in fleet_dir.fleet().store.events() if e.kind == "spawned" and e.agent == "done"]
+    assert [e.reason for e in spawned][-1] == "restart"
+
+    refused = fleet_dir.run("restart", "broken")
+    assert refused.code == 1 and "broken" in refused.out + refused.err, refused
+    assert len(fleet_dir.fleet().store.records(0.0)["broken"].runs) == 1  # not started
