@@ -43,12 +43,8 @@ def _claude_pid(agent_pid: int) -> int | None:
     return None
 
 
-def test_claude_killed_mid_answer_resumes_its_session(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
-    mock_api.script(
-        Reply(text="Noted: the word is PELICAN.", input_tokens=30, output_tokens=8),
-        Reply(text="Working on the long task", delay=120),  # killed while this streams
-        then=Reply(text="The word was PELICAN."),
-    )
+def interactive_claude(fleet_dir: FleetHarness, mock_api: MockAPI) -> clients.ClientRun:
+    """Agent `c`: an interactive Claude Code in a git repo of its own, pointed at the mock."""
     work = clients.git_repo(fleet_dir.dir / "work")
     run = clients.prepare("claude", mock_api.url, Path(os.environ["HOME"]), work)
     env = "\n".join(f'{key} = "{value}"' for key, value in run.env.items())
@@ -64,6 +60,16 @@ def test_claude_killed_mid_answer_resumes_its_session(fleet_dir: FleetHarness, m
     [agents.c.env]
     {env}
     """)
+    return run
+
+
+def test_claude_killed_mid_answer_resumes_its_session(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
+    mock_api.script(
+        Reply(text="Noted: the word is PELICAN.", input_tokens=30, output_tokens=8),
+        Reply(text="Working on the long task", delay=120),  # killed while this streams
+        then=Reply(text="The word was PELICAN."),
+    )
+    interactive_claude(fleet_dir, mock_api)
     assert fleet_dir.run("up").code == 0
     row = fleet_dir.status()["c"]
     window, pid = str(row["window"]), int(str(row["pid"]))

@@ -7,34 +7,20 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from fleetctl.sessions.locate import own_dir
-from tests.agents.test_sessions_claude import _claude_pid, _ready, _type
+from tests.agents.test_sessions_claude import _claude_pid, _ready, _type, interactive_claude
 from tests.conftest import FleetHarness, wait_for
-from tests.mockapi import MockAPI, Reply, clients
+from tests.mockapi import MockAPI, Reply
 
 pytestmark = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.timeout(240)]
 
 
 def test_a_newer_transcript_wins_over_the_recorded_session(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
     mock_api.script(Reply(text="Noted: PELICAN."), Reply(text="Noted: OTTER."), then=Reply(text="It was OTTER."))
-    work = clients.git_repo(fleet_dir.dir / "work")
-    run = clients.prepare("claude", mock_api.url, Path(os.environ["HOME"]), work)
-    env = "\n".join(f'{key} = "{value}"' for key, value in run.env.items())
-    fleet_dir.write(f"""
-    [agents.c]
-    command = "{run.argv[0]}"
-    kind = "claude"
-    cwd = "{work}"
-    start_timeout = "30s"
-    min_uptime = "1s"
-
-    [agents.c.env]
-    {env}
-    """)
+    run = interactive_claude(fleet_dir, mock_api)
     assert fleet_dir.run("up").code == 0
     window = str(fleet_dir.status()["c"]["window"])
     wait_for(lambda: _ready(fleet_dir, window), timeout=60, what="claude at its prompt")
@@ -46,7 +32,7 @@ def test_a_newer_transcript_wins_over_the_recorded_session(fleet_dir: FleetHarne
     # By hand, in the agent's own config dir and cwd: a newer conversation of this agent.
     by_hand = {**os.environ, **run.env, "CLAUDE_CONFIG_DIR": str(own_dir(fleet_dir.state_dir(), "c"))}
     argv = [run.argv[0], "-p", "Remember the word OTTER."]
-    done = subprocess.run(argv, cwd=work, env=by_hand, capture_output=True, timeout=90, check=False)
+    done = subprocess.run(argv, cwd=run.cwd, env=by_hand, capture_output=True, timeout=90, check=False)
     assert done.returncode == 0, done.stderr
     second = str(wait_for(lambda: fleet_dir.status()["c"]["session"] != first and fleet_dir.status()["c"]["session"]))
 
