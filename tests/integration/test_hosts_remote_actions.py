@@ -100,6 +100,14 @@ def test_restart_and_down_of_an_agent_on_another_host_are_carried_out_there(host
     events = [json.loads(line) for line in alpha.cli("events", "--host", "beta", "--json").stdout.splitlines()]
     assert [e["kind"] for e in events if e["kind"].startswith("remote-")] == ["remote-restart", "remote-stop"]
 
+    # report --host: one host's runs and events, from any host.
+    of_beta = json.loads(alpha.cli("report", "--host", "beta", "--json").stdout)
+    runs = {a["name"]: a["runs_started"] for a in of_beta["agents"]}
+    assert runs.get("there") == 2 and "here" not in runs, of_beta["agents"]
+    of_alpha = json.loads(alpha.cli("report", "--host", "alpha", "--json").stdout)
+    assert "here" in {a["name"] for a in of_alpha["agents"]} - {"there"}, of_alpha["agents"]
+    assert "there" not in {a["name"] for a in of_alpha["agents"]}
+
     # beta dies (its supervisor and tmux server): once its heartbeat is stale, alpha refuses at once.
     for pid in pids_with_env("FLEET_HOST", "beta"):
         with contextlib.suppress(ProcessLookupError):
