@@ -37,6 +37,11 @@ class Bus:
             return names
         if to == HUMAN or spec.agent(to) is not None or to in spec.elsewhere:
             return [to]  # an agent elsewhere gets it from its own host's supervisor
+        if spec.store:
+            from fleetctl.runtime.remote_actions import owners
+
+            if to in owners(self.fleet, [to]):  # another host reports running it
+                return [to]
         pool, sep, task = to.partition(TASK_WINDOW_SEPARATOR)
         if sep and task.isdigit() and spec.pool(pool) is not None:
             return [to]

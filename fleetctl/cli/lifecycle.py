@@ -120,6 +120,25 @@ def _stop_windows(fleet: Runtime, windows: list[str], why: str) -> list[str]:
     return failures
 
 
+def _elsewhere(fleet: Runtime, names: Sequence[str], action: str) -> tuple[list[str], bool]:
+    """Hand `action` on the named agents that another host runs to that host's supervisor and
+    print each result; returns the names left for this host and whether every request worked."""
+    if not fleet.spec.store or not names:
+        return list(names), True
+    from fleetctl.runtime import remote_actions
+
+    owners = remote_actions.owners(fleet, names)
+    ok = True
+    for name, host in owners.items():
+        done, line = remote_actions.ask(fleet, name, host, action)
+        if done:
+            print(printable(line))
+        else:
+            print(f"error: {printable(line)}", file=sys.stderr)
+        ok = ok and done
+    return [n for n in names if n not in owners], ok
+
+
 @command(name="up")
 @click.argument("names", nargs=-1, shell_complete=complete_agents)
 @_report_options
@@ -153,7 +172,10 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
 
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
-    agents, windows = _split(fleet, names)
+    here, remote_ok = _elsewhere(fleet, names, "stop")
+    if names and not here:  # every one runs on another host
+        return EXIT_OK if remote_ok else EXIT_FAILED
+    agents, windows = _split(fleet, here)
     left = _stop_windows(fleet, windows, "stopped by fleetctl down")
     report = stop.stop_all(fleet, agents) if agents or not names else None  # no names: everything
     if report is not None and report.unrecorded:
@@ -168,7 +190,7 @@ def down(ctx: FleetContext, names: tuple[str, ...], verbose: bool, quiet: bool, 
     for line in left:
         print(f"error: {printable(line)}", file=sys.stderr)
     out.print([])
-    return EXIT_FAILED if left else EXIT_OK
+    return EXIT_FAILED if left or not remote_ok else EXIT_OK
 
 
 @command(name="restart")
@@ -185,7 +207,10 @@ def restart(ctx: FleetContext, names: tuple[str, ...], fresh: bool, verbose: boo
     """
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
-    agents, windows = _split(fleet, names)
+    here, remote_ok = _elsewhere(fleet, names, "restart")
+    if not here:  # every one runs on another host
+        return EXIT_OK if remote_ok else EXIT_FAILED
+    agents, windows = _split(fleet, here)
     if fresh and agents:
         from fleetctl.sessions.start import Next, ask_next
 
@@ -196,7 +221,7 @@ def restart(ctx: FleetContext, names: tuple[str, ...], fresh: bool, verbose: boo
         agent_failures = fleet.restart(agents, out.progress)
         failures += agent_failures
         out.failed(agent_failures, {s.name for s in fleet.resolve(agents)})
-    return EXIT_FAILED if failures else EXIT_OK
+    return EXIT_FAILED if failures or not remote_ok else EXIT_OK
 
 
 @command(name="reconcile")

@@ -44,6 +44,11 @@ def send(
     from fleetctl.bus import Bus
 
     fleet = ctx.fleet()
+    if wake and fleet.spec.store:  # a wake for an agent of a silent host would never be typed
+        from fleetctl.runtime.remote_actions import owners, reachable
+
+        for name, host in owners(fleet, [to]).items():
+            reachable(fleet, name, host, "nothing was sent")
     if wake:
         from fleetctl.runtime.prompt import deliver, needs_prompt
 

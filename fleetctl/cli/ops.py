@@ -33,15 +33,17 @@ def _since(value: str | None, default: str | None = None) -> float | None:
 
 @command(name="report")
 @click.option("--since", "since_text", metavar="T", help='"12h", "30m", "2d" or "2026-01-01T22:00" (default 12h).')
+@click.option("--host", metavar="HOST", help="Only this host's runs, events and task attempts (a shared store).")
 @click.option("--json", "as_json", is_flag=True, help="The complete report as one JSON object.")
 @pass_fleet
-def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
+def report(ctx: FleetContext, since_text: str | None, host: str | None, as_json: bool) -> int:
     """What changed since T: runs, crashes, stalls, kills, alerts, tasks, supervise load.
 
     \b
     Examples:
       fleetctl report                    the last 12 hours
       fleetctl report --since 2026-01-01T22:00 --json
+      fleetctl report --host build-2     one host of a fleet on a shared store
     """
     from fleetctl import report as report_module
     from fleetctl.cli.report_text import render_text
@@ -49,9 +51,16 @@ def report(ctx: FleetContext, since_text: str | None, as_json: bool) -> int:
     since = _since(since_text, "12h")
     assert since is not None
     fleet = ctx.fleet()
+    if host is not None and not fleet.spec.store and host != fleet.spec.host:
+        from fleetctl.errors import UsageError
+
+        raise UsageError(
+            f"--host {host}: this fleet's store is not shared; its one host is {fleet.spec.host} "
+            "(`[fleet] store` names a shared one)"
+        )
     from fleetctl.sessions import spend
 
-    result = report_module.load(fleet, since)
+    result = report_module.load(fleet, since, host=host)
     used = spend.report(fleet, since)
     if as_json:
         print(json.dumps({**result.as_json(), "usage": used}, indent=1, sort_keys=False))

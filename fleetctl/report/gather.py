@@ -16,18 +16,27 @@ if TYPE_CHECKING:
 UNMATCHED_IDS = 1000  # listed in the report; the count is always exact
 
 
-def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
-    """The report of [since, until] (until: now) from the fleet's store."""
+def load(fleet: Runtime, since: float, until: float | None = None, host: str | None = None) -> Report:
+    """The report of [since, until] (until: now) from the fleet's store; `host`: only that
+    host's runs, events and task attempts (on a one-machine store, the one host is all)."""
     until = fleet.now() if until is None else until
     store = fleet.store
     exists = store.exists()
+    only = host if fleet.spec.store else None  # SQLite records no host: everything is this host's
     events = _all_events(fleet, since) if exists else []
-    runs = store.runs_between(since, until) if exists else []
+    if only is not None:
+        events = [e for e in events if e.host == only]
+    runs = store.runs_between(since, until, only) if exists else []
+    names = [a.name for a in fleet.spec.agents] if host in (None, fleet.spec.host) else []
+    if only is not None:
+        names += sorted(({r.agent for r in runs} | {e.agent for e in events if e.agent}) - set(names))
     rows = store.agent_rows() if exists else {}
     failed_now = {name: reason for name, (_desired, reason) in rows.items() if reason}
+    if only is not None:
+        failed_now = {name: reason for name, reason in failed_now.items() if name in names}
     total, busy, seconds = store.cycles_since(since) if exists else (0, 0, 0.0)
     tasks, states = _task_counts(fleet, events)
-    attempts = store.task_attempts_between(since, until) if exists else []
+    attempts = store.task_attempts_between(since, until, only) if exists else []
     unmatched_count, unmatched_ids = queued_unmatched(store, fleet.spec.pools, UNMATCHED_IDS)
     return build(
         fleet.spec.name,
@@ -35,7 +44,7 @@ def load(fleet: Runtime, since: float, until: float | None = None) -> Report:
         until,
         events,
         runs,
-        agent_names=[a.name for a in fleet.spec.agents],
+        agent_names=names,
         pool_names=[p.name for p in fleet.spec.pools],
         failed_now=failed_now,
         cycles=Cycles(total=total, busy=busy, seconds=seconds),

@@ -18,8 +18,15 @@ def fleet_rows(rt: Runtime) -> list[dict[str, object]]:
     here = rt.spec.host
     out: list[dict[str, object]] = [{**r.as_json(), "host": here} for r in agents]
     out += [{**w.as_json(), "host": here} for w in windows]
+    return out + other_rows(rt)
+
+
+def other_rows(rt: Runtime) -> list[dict[str, object]]:
+    """Every other host's rows from its last report (none on a one-machine store)."""
     if not rt.spec.store:
-        return out
+        return []
+    here = rt.spec.host
+    out: list[dict[str, object]] = []
     now = rt.now()
     for beat in rt.store.hosts.beats():
         if beat.name == here:

@@ -241,7 +241,7 @@ def _down_recorded(rt: Runtime, names: Sequence[str]) -> set[int]:
     else:
         rt.tmux.kill_windows(windows)
         remaining = [p for p in (rt.tmux.panes() or []) if not p.window_name.startswith("_")]
-        if not remaining:
+        if not remaining and rt.actor != "supervisor":  # stopping for another host: it keeps supervising
             rt.tmux.kill_server()
             terminate.await_server_exit(rt)
     leftovers = rt.procs.find_env("FLEET_RUN", set(runs.values()), since=since)  # no scan: ~40 ms at 100 agents

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable
 
 from fleetctl import logger, wake
-from fleetctl.runtime import heartbeat, observe, passes, remote_wake
+from fleetctl.runtime import heartbeat, observe, passes, remote_actions, remote_wake
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 from fleetctl.runtime.logs import mtime
@@ -49,6 +49,7 @@ class Supervisor:
         deadline: float | None = None
         try:
             while not should_stop():
+                self._requests()
                 now = rt.now()
                 until = now + SUPERVISE_ERROR_PAUSE_SECONDS
                 if idle and looked < FULL_PASS_EVERY - 1 and self.quiet():
@@ -77,6 +78,13 @@ class Supervisor:
         finally:
             stop_listening()
             waiter.close()
+
+    def _requests(self) -> None:
+        """Carry out what other hosts asked of this one (restart, stop an agent it runs)."""
+        try:
+            remote_actions.carry_out(self.rt)
+        except Exception:  # the store is down: the next round tries again
+            logger.get(__name__).exception("requests from other hosts not carried out")
 
     def _pass(self) -> float | None:
         """One full pass, counted in the store; returns when the next one is due (None: idle)."""

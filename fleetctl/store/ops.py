@@ -20,11 +20,13 @@ class OpsQueries:
     def __init__(self, db: Backend) -> None:
         self.db = db
 
-    def runs_between(self, since: float, until: float | None = None) -> list[Run]:
-        """Runs started in [since, until), or still running or ended in it (what a report covers)."""
+    def runs_between(self, since: float, until: float | None = None, host: str | None = None) -> list[Run]:
+        """Runs started in [since, until), or still running or ended in it (what a report covers);
+        `host`: only the runs of that host (a shared store)."""
         found = self.db.rows(
-            f"SELECT {rows.RUN_COLUMNS} FROM runs WHERE started < ? AND (ended IS NULL OR ended >= ?) ORDER BY started",
-            (float("inf") if until is None else until, since),
+            f"SELECT {rows.RUN_COLUMNS} FROM runs WHERE started < ? AND (ended IS NULL OR ended >= ?) "
+            "AND (? IS NULL OR host = ?) ORDER BY started",
+            (float("inf") if until is None else until, since, host, host),
         )
         return [rows.run(r) for r in found]
 
@@ -81,14 +83,15 @@ class OpsQueries:
     def _has_table(self, name: str) -> bool:
         return self.db.has_table(name)
 
-    def task_attempts_between(self, since: float, until: float) -> list[TaskAttempt]:
-        """Task claims alive at any time in [since, until] (for duplicate detection)."""
+    def task_attempts_between(self, since: float, until: float, host: str | None = None) -> list[TaskAttempt]:
+        """Task claims alive at any time in [since, until] (for duplicate detection); `host`: its own."""
         if not self._has_table("task_attempts"):
             return []
         found = self.db.rows(
             f"SELECT {rows.ATTEMPT_COLUMNS} FROM task_attempts "
-            "WHERE started <= ? AND (ended IS NULL OR ended >= ?) ORDER BY task_id, attempt",
-            (until, since),
+            "WHERE started <= ? AND (ended IS NULL OR ended >= ?) AND (? IS NULL OR host = ?) "
+            "ORDER BY task_id, attempt",
+            (until, since, host, host),
         )
         return [rows.attempt(r) for r in found]
 

@@ -12,7 +12,7 @@ The SQL is written once for both backends; `for_postgresql` maps SQLite's column
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -178,6 +178,16 @@ CREATE TABLE IF NOT EXISTS agent_activity (
 """
 
 
+# Actions asked of another host's supervisor (restart, stop), and their results
+# (fleetctl.store.requests); the host that runs the agent carries them out.
+REQUESTS = (
+    "CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY AUTOINCREMENT, time REAL NOT NULL, "
+    "host TEXT NOT NULL, agent TEXT NOT NULL, action TEXT NOT NULL, sender TEXT NOT NULL DEFAULT '', "
+    "taken REAL, finished REAL, ok INTEGER, result TEXT NOT NULL DEFAULT '')",
+    "CREATE INDEX IF NOT EXISTS requests_open ON requests (host, taken)",
+)
+
+
 def statements() -> list[str]:
     """Every CREATE statement, in order (all are IF NOT EXISTS, so re-running them is a no-op)."""
     return [s.strip() for s in (CORE + ";" + BACKLOG).split(";") if s.strip()]
@@ -201,6 +211,7 @@ def migrations(kind: str = "sqlite") -> list[tuple[int, list[str]]]:
         (4, [CYCLES]),
         (5, [*hosts, "ALTER TABLE tasks ADD COLUMN host TEXT", HOSTS]),
         (6, [ACTIVITY.strip()]),
+        (7, list(REQUESTS)),
     ]
 
 

@@ -22,6 +22,7 @@ from fleetctl.store.db import Database, state_dir_warning
 from fleetctl.store.hosts import HostQueries
 from fleetctl.store.messages import MessageQueries
 from fleetctl.store.ops import OpsQueries
+from fleetctl.store.requests import RequestQueries
 from fleetctl.store.review import ReviewQueries
 from fleetctl.store.runs import RunQueries
 from fleetctl.store.tasks import TaskQueries
@@ -55,6 +56,7 @@ class StateStore:
         self.review = ReviewQueries(self.database)  # a task's workspace, attempt results, review
         self.hosts = HostQueries(self.database)  # every host's heartbeat and last observation
         self.seen_doing = ActivityQueries(self.database)  # each kind agent's activity
+        self.requests = RequestQueries(self.database)  # actions asked of the host that runs an agent
 
         # Agents, runs, events, meta.
         self.records = self.history.records

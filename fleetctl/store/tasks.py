@@ -2,8 +2,9 @@
 
 Every state change is one transaction that also writes its event, so the event log and
 the task table can never disagree. A claim is a single `UPDATE ... WHERE id = (SELECT
-... LIMIT 1) RETURNING`: inside BEGIN IMMEDIATE on SQLite, with the row chosen FOR UPDATE
-SKIP LOCKED on PostgreSQL; either way two claimers can never get the same task.
+... LIMIT 1) RETURNING`: inside BEGIN IMMEDIATE on SQLite; on PostgreSQL one statement with
+its attempt and event rows (store.claim_pg), the row chosen FOR UPDATE SKIP LOCKED; either
+way two claimers can never get the same task.
 """
 
 from __future__ import annotations
@@ -17,12 +18,20 @@ from fleetctl.model import Breaker, BreakerState, Run, Task, TaskAttempt, TaskSt
 from fleetctl.record import record
 from fleetctl.store import rows
 from fleetctl.store.backend import Backend, Conn
+from fleetctl.store.claim_pg import claim_at_once
 
 OPEN_STATES = ("queued", "running", "needs-review", "needs-human")
 # The running tasks whose lease decides when they are lost: pulled tasks, and on a shared
 # store the window tasks of other hosts (a dead host stops renewing them). This host's
 # window tasks are watched through their windows instead. Parameters: this host, twice.
 _LEASED = "(run_id IS NULL OR (? IS NOT NULL AND host IS NOT NULL AND host <> ?))"
+# On PostgreSQL a claim re-queues expired leases first at most this often (per process): the
+# sweep is a statement of its own, and supervisors sweep on every pass anyway.
+LEASE_SWEEP_SECONDS = 1.0
+# After adding this many tasks at once, PostgreSQL's statistics are refreshed: with none yet
+# (a new store), the planner sorts every queued task on each claim instead of taking the
+# first from the queue's index (1.1 ms against 0.16 ms a claim at 1,500 queued).
+ANALYZE_AFTER_TASKS = 100
 
 
 @record
@@ -54,6 +63,7 @@ class KeyConflict(Exception):
 class TaskQueries:
     def __init__(self, db: Backend) -> None:
         self.db = db
+        self._swept = float("-inf")  # when this process last re-queued expired leases before a claim
 
     # --- reading ----------------------------------------------------------------------
 
@@ -162,6 +172,9 @@ class TaskQueries:
                 out.append((tid, True))
             if any(created for _, created in out):
                 self.db.wake(db)
+        if self.db.kind == "postgresql" and sum(created for _, created in out) >= ANALYZE_AFTER_TASKS:
+            with self.db.transaction() as db:  # fresh statistics, so a claim walks the queue's index
+                db.execute("ANALYZE tasks")
         return out
 
     def claim_task(
@@ -197,6 +210,12 @@ class TaskQueries:
         elif not any_pool:
             where += " AND t.pool IS NULL"
         holder = "?" if agent is not None else "? || '.' || id"
+        if self.db.kind == "postgresql":
+            if not self._swept <= now < self._swept + LEASE_SWEEP_SECONDS:
+                self.expire_leases(now)
+                self._swept = now
+            values = (agent if agent is not None else pool, self.db.host, now + lease, max_attempts, now, now, *params)
+            return claim_at_once(self.db, holder, where, [*values, now, self.db.host or socket.gethostname(), now])
         with self.db.transaction() as db:
             self._expire(db, now)
             row = db.execute(

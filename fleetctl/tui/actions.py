@@ -46,8 +46,28 @@ def _stop_window(fleet: Any, name: str, why: str) -> str:
     return f"{name} stopped; the pool queues its task again"
 
 
+def _elsewhere(fleet: Any, name: str, action: str) -> str | None:
+    """Hand restart or stop of an agent another host runs to that host (None: it runs here)."""
+    from fleetctl.runtime.context import Runtime
+
+    if not isinstance(fleet, Runtime) or not fleet.spec.store:
+        return None
+    from fleetctl.runtime import remote_actions
+
+    host = remote_actions.owners(fleet, [name]).get(name)
+    if host is None:
+        return None
+    ok, line = remote_actions.ask(fleet, name, host, action)
+    if not ok:
+        raise OperationFailed(line)
+    return line
+
+
 def restart(fleet: Any, name: str) -> str:
     """`fleetctl restart NAME`."""
+    remote = _elsewhere(fleet, name, "restart")
+    if remote is not None:
+        return remote
     if _task_window(fleet, name):
         return _stop_window(fleet, name, "restarted by request")
     done: list[str] = []
@@ -57,6 +77,9 @@ def restart(fleet: Any, name: str) -> str:
 
 def stop(fleet: Any, name: str) -> str:
     """`fleetctl down NAME`; the fleet comes from the TUI's loader, whose actor is the TUI."""
+    remote = _elsewhere(fleet, name, "stop")
+    if remote is not None:
+        return remote
     if _task_window(fleet, name):
         return _stop_window(fleet, name, "stopped by request")
     _failed(fleet.down([name]))

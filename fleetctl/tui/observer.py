@@ -83,6 +83,7 @@ class Snapshot:
     error: str | None = None
     detail: Detail | None = None
     notes: tuple[str, ...] = field(default=())
+    host: str = ""  # this host, on a store shared by several hosts ("": one machine, no host column)
 
 
 def _describe(exc: BaseException) -> str:
@@ -164,6 +165,7 @@ class Observer:
                 tasks=tasks,
                 detail=detail,
                 notes=tuple(notes),
+                host=_shared_host(fleet),
             )
 
     def detail(self, selected: str, rows: Sequence[Any]) -> Detail | None:
@@ -250,7 +252,18 @@ def _rows(fleet: Any) -> tuple[Any, ...]:
     from fleetctl.runtime.status import status_and_tasks, window_row
 
     agents, windows = status_and_tasks(fleet)
-    return (*agents, *(window_row(w) for w in windows))
+    if not fleet.spec.store:
+        return (*agents, *(window_row(w) for w in windows))
+    from fleetctl.runtime.status_all import other_rows
+    from fleetctl.tui.hostrows import host_rows
+
+    return (*agents, *(window_row(w) for w in windows), *host_rows(other_rows(fleet)))
+
+
+def _shared_host(fleet: Any) -> str:
+    """This host's name when the fleet's store is shared by several hosts, else ""."""
+    spec = fleet.spec
+    return str(getattr(spec, "host", "") or "") if getattr(spec, "store", None) else ""
 
 
 def log_tail(directory: Any, lines: int) -> list[str]:

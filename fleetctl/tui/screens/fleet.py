@@ -63,6 +63,7 @@ class FleetScreen(Screen[None]):
         Binding("2", "view('tasks')", "tasks", show=False),
         Binding("3", "view('events')", "events", show=False),
         Binding("escape", "clear_filter", "clear filter", show=False),
+        Binding("h", "host", "host", show=False),
         Binding("q", "app.quit", "quit"),
     ]
 
@@ -113,6 +114,7 @@ class FleetScreen(Screen[None]):
         self._banner(snap)
         table = self.query_one(AgentTable)
         if snap.error is None:
+            table.set_here(snap.host)
             table.apply(snap.rows)
         self.query_one(EventLog).add(snap.events)
         self.query_one(TaskPanel).show(shown.tasks)
@@ -149,7 +151,21 @@ class FleetScreen(Screen[None]):
 
     def _view_label(self) -> str:
         current = self.query_one(ContentSwitcher).current or "agents"
-        return "" if current == "agents" else current
+        if current == "agents":
+            only = self.query_one(AgentTable).host_filter
+            return f"host {only}" if only else ""
+        return current
+
+    def action_host(self) -> None:
+        """Show one host's agents at a time (a fleet on a shared store), then all again."""
+        self.action_view("agents")
+        table = self.query_one(AgentTable)
+        if not table.here:
+            self.notify("this fleet runs on one host: its store is not shared", title="host", timeout=3)
+            return
+        only = table.cycle_host()
+        self._refresh_header()
+        self.notify(f"agents of host {only}" if only else "agents of every host", title="host", timeout=2)
 
     def on_agent_table_highlighted(self, event: AgentTable.Highlighted) -> None:
         table = self.query_one(AgentTable)

@@ -17,6 +17,7 @@ from textual.strip import Strip
 
 from fleetctl.model import AgentState
 from fleetctl.tui.format import cell, duration, next_text, state_text
+from fleetctl.tui.hostrows import hosts_in, row_host
 
 # (key, label, width): each column says one thing; 79 columns in all, so it fits 80.
 # Breakers belong to pools (the tasks view), not to agents.
@@ -32,6 +33,12 @@ COLUMNS: tuple[tuple[str, str, int], ...] = (
     ("task", "TASK", 5),
 )
 COLUMN_KEYS = tuple(key for key, _, _ in COLUMNS)
+# On a store shared by several hosts: the host that runs the agent first, and a STATE wide
+# enough for `unreachable` (a host that stopped reporting).
+HOST_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("host", "HOST", 8),
+    *((key, label, 11 if key == "state" else width) for key, label, width in COLUMNS),
+)
 SEVERITY = {
     AgentState.FAILED: 0,
     AgentState.STALLED: 1,
@@ -70,7 +77,7 @@ def row_cells(row: Any) -> tuple[object, ...]:
 def matches(row: Any, needle: str) -> bool:
     if not needle:
         return True
-    hay = f"{row.name} {row.state.value} {row.reason} {row.task or ''}".lower()
+    hay = f"{row.name} {row.state.value} {row.reason} {row.task or ''} {getattr(row, 'host', '')}".lower()
     return all(part in hay for part in needle.lower().split())
 
 
@@ -114,6 +121,9 @@ class AgentTable(ScrollView, can_focus=True):
         self._strips: dict[tuple[str, bool], tuple[tuple[object, ...], Style, Strip]] = {}
         self._width = sum(w + 1 for _, _, w in COLUMNS) + 1
         self._announced: str | None = None
+        self.here = ""  # this host, when the store is shared: a HOST column and a host filter
+        self.host_filter: str | None = None  # show only this host's rows (None: every host's)
+        self.columns = COLUMNS
 
     @property
     def row_count(self) -> int:
@@ -129,13 +139,38 @@ class AgentTable(ScrollView, can_focus=True):
         """Show these rows under the current filter and sort, keeping the cursor on its agent."""
         keep = self.selected
         self.rows_by_name = {r.name: r for r in rows}
-        visible = [r for r in rows if matches(r, self.filter_text)]
-        self._cells = {r.name: row_cells(r) for r in visible}
+        here, only = self.here, self.host_filter
+        visible = [r for r in rows if matches(r, self.filter_text) and (only is None or row_host(r, here) == only)]
+        if here:
+            self._cells = {r.name: (cell(row_host(r, here)), *row_cells(r)) for r in visible}
+        else:
+            self._cells = {r.name: row_cells(r) for r in visible}
         self._reorder(keep)
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         self.apply(list(self.rows_by_name.values()))
+
+    def set_here(self, here: str) -> None:
+        """Name this host when the store is shared (adds the HOST column), "" when it is not."""
+        if here == self.here:
+            return
+        self.here, self.host_filter = here, None
+        self.columns = HOST_COLUMNS if here else COLUMNS
+        self._width = sum(w + 1 for _, _, w in self.columns) + 1
+        self._strips.clear()
+
+    def cycle_host(self) -> str | None:
+        """Show the next host's rows alone: this host, then the others by name, then all again."""
+        hosts = hosts_in(list(self.rows_by_name.values()), self.here)
+        if self.host_filter is None:
+            self.host_filter = hosts[0]
+        elif self.host_filter in hosts and hosts.index(self.host_filter) + 1 < len(hosts):
+            self.host_filter = hosts[hosts.index(self.host_filter) + 1]
+        else:
+            self.host_filter = None
+        self.apply(list(self.rows_by_name.values()))
+        return self.host_filter
 
     def cycle_sort(self) -> str:
         keys = list(SORTS)
@@ -196,7 +231,7 @@ class AgentTable(ScrollView, can_focus=True):
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
         if y == 0:
-            labels = [Text(f"{label}▼" if key == self.sort_key else label) for key, label, _ in COLUMNS]
+            labels = [Text(f"{label}▼" if key == self.sort_key else label) for key, label, _ in self.columns]
             strip = self._strip(labels, self.get_component_rich_style("agent-table--header"))
             return strip.crop_extend(scroll_x, scroll_x + width, None)
         index = scroll_y + y - 1
@@ -216,7 +251,7 @@ class AgentTable(ScrollView, can_focus=True):
 
     def _strip(self, cells: Sequence[object], base: Style) -> Strip:
         segments: list[Segment] = []
-        for value, (_, _, width) in zip(cells, COLUMNS, strict=True):
+        for value, (_, _, width) in zip(cells, self.columns, strict=True):
             text = value.copy() if isinstance(value, Text) else Text(str(value))
             text.truncate(width, overflow="ellipsis", pad=True)
             segments.append(Segment(" ", base))

@@ -46,7 +46,8 @@ class StatusBar(WrappingBar):
             return
         counts = dict.fromkeys(AgentState, 0)
         for row in snap.rows:
-            counts[row.state] += 1
+            if row.state in counts:  # another host's row may be unreachable: no agent state
+                counts[row.state] += 1
         items = [Text(f" {printable(snap.fleet_name or 'fleetctl')} ", style="bold reverse")]
         shown = [state for state in HEADER_ORDER if counts[state]]
         if not shown:
