@@ -215,7 +215,7 @@ class TaskQueries:
                 self.expire_leases(now)
                 self._swept = now
             values = (agent if agent is not None else pool, self.db.host, now + lease, max_attempts, now, now, *params)
-            return claim_at_once(self.db, holder, where, [*values, now, self.db.host or socket.gethostname(), now])
+            return claim_at_once(self.db, holder, where, [*values, now, self.db.host or os.uname().nodename, now])
         with self.db.transaction() as db:
             self._expire(db, now)
             row = db.execute(

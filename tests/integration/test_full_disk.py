@@ -74,7 +74,10 @@ def test_full_disk_up_status_restart_change_nothing_and_down_stops_all(
     assert status["a"]["state"] == "running" and status["a"]["pid"] == pid and status["b"]["state"] == "stopped"
 
     restart = fleet_dir.run("restart", "a")  # the stop works; the new run cannot be recorded
-    assert restart.code == 1 and "a: stopped by this restart and not started again" in restart.err
+    # Either its script found no room, or it did (SQLite gave pages back as its write failed)
+    # and the window opened unrecorded: both are said, and reconcile settles both below.
+    said = ("a: stopped by this restart and not started again", "a: restarted, but the start could not be recorded")
+    assert restart.code == 1 and any(line in restart.err for line in said), restart.err
     assert "disk is full" in restart.err and "fleetctl reconcile" in restart.err
     assert not alive(pid)
 

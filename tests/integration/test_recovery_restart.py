@@ -61,9 +61,13 @@ def test_restart_starts_an_agent_whose_run_is_over_but_not_a_failed_one(fleet_di
     min_uptime = "0.2s"
     """)
     assert fleet_dir.run("up").code == 0
-    fleet_dir.run("reconcile")  # the ends are recorded
-    wait_for(lambda: fleet_dir.run("reconcile") and fleet_dir.status()["done"]["state"] == "completed", what="done")
-    assert fleet_dir.status()["broken"]["state"] == "failed"
+
+    def settled() -> bool:  # a pass recorded both ends: done completed, broken failed (restart = never)
+        fleet_dir.run("reconcile")
+        records = fleet_dir.fleet().store.records(0.0)
+        return records["broken"].failed and fleet_dir.status()["done"]["state"] == "completed"
+
+    wait_for(settled, what="both runs over and recorded")
     runs_before = len(fleet_dir.fleet().store.records(0.0)["done"].runs)
 
     result = fleet_dir.run("restart", "done")
