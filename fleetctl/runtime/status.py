@@ -211,9 +211,21 @@ def with_activity(rt: Runtime, rows: list[AgentStatus], obs: Observation) -> lis
     for r in rows:
         found, agent = seen.get(r.name), obs.agents.get(r.name)
         if found is not None and agent is not None and agent.alive and found.pane_id == agent.pane.pane_id:
-            r = replace(r, activity=found.activity, activity_detail=found.detail, reset_at=found.reset_at)
+            r = parked(
+                replace(r, activity=found.activity, activity_detail=found.detail, reset_at=found.reset_at), obs.time
+            )
         out.append(r)
     return out
+
+
+def parked(row_: AgentStatus, now: float) -> AgentStatus:
+    """A live agent at a rate or usage limit is parked until its reset (the next retry), as a
+    headless one that exited at its limit is: it waits, it is not killed, no respawn is spent."""
+    if row_.activity != "limited" or row_.state is not AgentState.RUNNING:
+        return row_
+    retry = None if row_.reset_at is None else max(0.0, row_.reset_at - now)
+    reason = f"limited: {row_.activity_detail}" if row_.activity_detail else "limited"
+    return replace(row_, state=AgentState.PARKED, reason=reason, next_retry_s=retry)
 
 
 def task_window_name(rt: Runtime, name: str) -> bool:

@@ -220,7 +220,7 @@ def test_on_ask_approve_answers_a_matching_question_itself(fleet_dir: FleetHarne
 LIMITED = """
 import sys
 sys.stdout.write("> continue the refactor\\n\\n")
-sys.stdout.write("API Error: Request rejected (429) · Rate limit reached. Please try again in 3s.\\n")
+sys.stdout.write("API Error: Request rejected (429) · Rate limit reached. Please try again in 5s.\\n")
 sys.stdout.flush()
 line = input()
 open(sys.argv[1], "w").write(line)
@@ -230,9 +230,10 @@ sys.stdin.read()
 
 
 @pytest.mark.timeout(60)
-def test_a_limited_agent_gets_its_continue_text_at_the_reset_and_works_again(
-    fleet_dir: FleetHarness, tmp_path: Path
+def test_a_limited_agent_is_parked_then_gets_its_continue_text_at_the_reset_and_works_again(
+    fleet_dir: FleetHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     script, got = tmp_path / "limited.py", tmp_path / "got"
     script.write_text(LIMITED)
     fleet_dir.write(f"""
@@ -244,12 +245,22 @@ def test_a_limited_agent_gets_its_continue_text_at_the_reset_and_works_again(
     assert fleet_dir.run("up").code == 0
     wait_for(lambda: activity(fleet_dir, "coder") == "limited", what="coder limited", explain=fleet_dir.explain)
     row = fleet_dir.status()["coder"]
-    assert row["state"] == "running" and row["reset_at"] is not None  # never killed for it
+    # parked until its reset, as a headless agent at a limit is; the activity stays beside it
+    assert row["state"] == "parked" and row["activity"] == "limited" and row["reset_at"] is not None, row
+    assert row["next_retry_s"] is not None and row["reason"].startswith("limited: API Error"), row
+    pid = row["pid"]
+    line = next(x for x in fleet_dir.run("status").out.splitlines() if x.startswith("coder"))
+    assert line.split()[:3] == ["coder", "parked", "limited"] and "(retry in " in line, line
+    told = fleet_dir.run("status", "coder").out
+    assert "  state:      parked" in told and "  next retry: in " in told, told
     assert not got.exists()
     wait_for(
         lambda: activity(fleet_dir, "coder") == "working", timeout=20, what="working again", explain=fleet_dir.explain
     )
     assert got.read_text() == "continue"
+    after = fleet_dir.status()["coder"]
+    # never killed for it, never charged to the respawn budget
+    assert (after["state"], after["pid"], after["respawns"], after["last_exit"]) == ("running", pid, 0, None), after
     continued = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "continued"]
     assert len(continued) == 1 and continued[0].time >= float(row["reset_at"])  # type: ignore[arg-type]
 
