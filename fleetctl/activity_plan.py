@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 
-from fleetctl.kinds import Activity, Evidence, Kind, Observation, classify_screen
+from fleetctl.kinds import Activity, Evidence, Kind, Observation, Outcome, classify_output, classify_screen
 from fleetctl.model import ActivityRow, AgentRecord
 from fleetctl.model import Observation as PaneObservation
 from fleetctl.record import record, replace
@@ -204,3 +204,47 @@ def nudges(
         out.append(due)
         rows.append(replace(row, nudged=now, nudges=row.nudges + 1))
     return out, rows
+
+
+@record
+class Retried:
+    """An agent retrying past its retry_timeout, and the error it retries: a limit (parked until
+    reset_at), auth (failed), otherwise a crash (killed and respawned)."""
+
+    agent: str
+    outcome: Outcome  # RATE_LIMITED, AUTH or CRASHED
+    detail: str
+    reset_at: float | None = None
+
+
+def retrying_too_long(row: ActivityRow | None, retry_timeout: float | None, now: float) -> bool:
+    """Has the client's own retry loop run for retry_timeout or longer?"""
+    if row is None or retry_timeout is None or row.activity != Activity.RETRYING.value:
+        return False
+    return now - row.since >= retry_timeout
+
+
+def retried_error(
+    agent: str,
+    kind: Kind,
+    screen: str,
+    row: ActivityRow,
+    now: float,
+    park: float,
+    user_patterns: Mapping[str, Sequence[str]] | None = None,
+    local_tz: tzinfo | None = None,
+) -> Retried:
+    """What a retry loop that lasted too long retries, read from its screen by the kind's failure
+    patterns (as a headless run's last lines are); a limit without a reset time parks for `park`.
+    The retry line itself is left out: its countdown is the client's next try, not the reset."""
+    when = datetime.fromtimestamp(now, UTC)
+    retry = kind.patterns(Activity.RETRYING)
+    retry_lines = retry.screen if retry is not None else ()
+    lines = [line for line in screen.splitlines() if not any(p.search(line) for p in retry_lines)]
+    verdict = classify_output(kind, lines, None, user_patterns=user_patterns, now=when, local_tz=local_tz)
+    if verdict.outcome is Outcome.RATE_LIMITED:
+        reset = verdict.reset_at if verdict.reset_at is not None and verdict.reset_at > now else now + park
+        return Retried(agent=agent, outcome=Outcome.RATE_LIMITED, detail=verdict.detail, reset_at=reset)
+    if verdict.outcome is Outcome.AUTH:
+        return Retried(agent=agent, outcome=Outcome.AUTH, detail=verdict.detail)
+    return Retried(agent=agent, outcome=Outcome.CRASHED, detail=row.detail or "retrying")

@@ -231,6 +231,7 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "hosts": (lambda v: _host_list(v), "a list of host names"),
     "on_ask": (lambda v: v if v in ("notify", "approve", "deny") else _raise(), 'one of "notify", "approve", "deny"'),
     "approve_patterns": (_regex_list, "a list of valid regexes"),
+    "retry_timeout": (_timeout, 'a duration such as "10m", or "off"'),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 

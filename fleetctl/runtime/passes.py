@@ -12,7 +12,7 @@ from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
 from fleetctl.record import field, record, replace
-from fleetctl.runtime import actions, activity, launcher, logs, observe
+from fleetctl.runtime import actions, activity, launcher, logs, observe, retrying
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
 from fleetctl.sessions import budget, context
@@ -59,6 +59,8 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     if budget.enforce(rt, obs, records, now) or context.check(rt, obs, records, now):  # budgets; a full context
         records = rt.records(now)
     look_again = activity.observe_activity(rt, obs, records, now) if watched else None
+    if watched and retrying.enforce(rt, obs, records, now):  # retrying past retry_timeout
+        records = rt.records(now)
     health_due, checked = run_health(rt, obs, records, now)
     if sampled or checked:
         records = rt.records(now)

@@ -309,3 +309,61 @@ def test_send_wake_types_at_the_prompt_and_checks_the_agent_went_working(
     result = fleet_dir.run("send", "busy", "not now", "--wake", "--timeout", "1")
     assert result.code == 1 and "did not come to its prompt within 1s (it is asking)" in result.err, result
     assert not Path(f"{got}.busy").exists()
+
+
+@pytest.mark.timeout(60)
+def test_retrying_past_retry_timeout_is_handled_as_the_error_it_retries(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    retrying = (SCREENS / "claude" / "retrying.txt").read_text()
+    screens = {
+        "crashy": retrying,  # an API error it names no further: a crash
+        "limity": retrying.replace("> fix the failing test", "Repeated 429 Overloaded errors"),
+        "authy": retrying.replace("> fix the failing test", "proxy: badge expired"),
+    }
+    agents = ""
+    for name, text in screens.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+        agents += f'[agents.{name}]\ncommand = "cat {tmp_path / name}.txt; exec sleep 1000"\n'
+    alerts = tmp_path / "alerts"
+    fleet_dir.write(
+        f"""
+    [defaults]
+    kind = "claude"
+    min_uptime = "0.2s"
+    retry_timeout = "2s"
+    failure_patterns = {{ auth = ["badge expired"] }}
+    {agents}
+    """,
+        extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"',
+    )
+    assert fleet_dir.run("up").code == 0
+    wait_for(
+        lambda: {activity(fleet_dir, n) for n in screens} == {"retrying"},
+        what="all retrying",
+        explain=fleet_dir.explain,
+    )
+    assert {r["state"] for r in fleet_dir.status().values()} == {"running"}  # retrying: reported, left alone
+
+    def handled() -> bool:
+        fleet_dir.run("reconcile")
+        rows = fleet_dir.status()
+        return (
+            int(rows["crashy"]["respawns"]) >= 1
+            and rows["limity"]["state"] == "parked"
+            and rows["authy"]["state"] == "failed"
+        )
+
+    wait_for(handled, timeout=20, what="each retry loop handled", explain=fleet_dir.explain)
+    rows = fleet_dir.status()
+    assert rows["crashy"]["last_exit"] == "killed (retrying past retry_timeout 2s)", rows["crashy"]
+    killed = [e for e in fleet_dir.fleet().store.events(agent="crashy") if e.kind == "killed"]
+    assert "API error · Retrying in 19s" in killed[0].reason
+    limity = rows["limity"]
+    assert (limity["activity"], limity["respawns"], limity["last_exit"]) == ("limited", 0, None), limity
+    assert limity["reason"] == "limited: Repeated 429 Overloaded errors" and limity["next_retry_s"], limity
+    authy = rows["authy"]
+    assert str(authy["reason"]).startswith("auth: proxy: badge expired (retrying past retry_timeout 2s)"), authy
+    sent = [json.loads(line) for line in alerts.read_text().splitlines() if line.strip()]
+    assert [(a["event"], a["agent"]) for a in sent if a["agent"] == "authy"] == [("failed", "authy")], sent
+    assert "auth" in next(a["reason"] for a in sent if a["agent"] == "authy")
