@@ -467,3 +467,5 @@ class ActivityRow:
     tree_cpu: float = 0.0
     nudged: float | None = None  # when the kind's continue text was last typed after a limit
     nudges: int = 0  # continue texts typed since the limit lifted (2 unanswered: an alert)
+    progress: str = ""  # the working screen's fingerprint with spinners and timers masked (kinds.progress)
+    progressed: float = 0.0  # when a working agent last showed progress (a new fingerprint, busy children)

@@ -72,6 +72,8 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     if watched and any(a.idle_timeout is not None for a in rt.spec.agents):
         seen_by_kind, planned = activity.idle_clock(rt, obs, planned, now)  # idle_timeout by activity
     plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt))
+    if seen_by_kind is not obs:
+        plan = activity.explain_stalls(rt, plan, obs, planned, now)  # a stall told by what the agent was doing
     if only is not None:
         plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
     for due in (health_due, look_again):

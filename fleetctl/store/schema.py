@@ -12,7 +12,7 @@ The SQL is written once for both backends; `for_postgresql` maps SQLite's column
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -178,6 +178,11 @@ CREATE TABLE IF NOT EXISTS agent_activity (
 """
 
 
+# Whether a working agent's screen still progresses (fleetctl.kinds.progress): a hung API call is not work.
+_PROGRESS = "ALTER TABLE agent_activity ADD COLUMN progress TEXT NOT NULL DEFAULT ''"
+_PROGRESSED = "ALTER TABLE agent_activity ADD COLUMN progressed {real} NOT NULL DEFAULT 0"
+
+
 def statements() -> list[str]:
     """Every CREATE statement, in order (all are IF NOT EXISTS, so re-running them is a no-op)."""
     return [s.strip() for s in (CORE + ";" + BACKLOG).split(";") if s.strip()]
@@ -195,12 +200,14 @@ _HOST_DEFAULT = " DEFAULT current_setting('fleet.host', true)"
 def migrations(kind: str = "sqlite") -> list[tuple[int, list[str]]]:
     """(version, statements) in order; a store at version v runs those above v."""
     default = _HOST_DEFAULT if kind == "postgresql" else ""
+    real = "DOUBLE PRECISION" if kind == "postgresql" else "REAL"
     hosts = [f"ALTER TABLE {table} ADD COLUMN host TEXT{default}" for table in ("runs", "events", "task_attempts")]
     return [
         (3, statements()),
         (4, [CYCLES]),
         (5, [*hosts, "ALTER TABLE tasks ADD COLUMN host TEXT", HOSTS]),
         (6, [ACTIVITY.strip()]),
+        (7, [_PROGRESS, _PROGRESSED.format(real=real)]),
     ]
 
 

@@ -367,3 +367,49 @@ def test_retrying_past_retry_timeout_is_handled_as_the_error_it_retries(
     sent = [json.loads(line) for line in alerts.read_text().splitlines() if line.strip()]
     assert [(a["event"], a["agent"]) for a in sent if a["agent"] == "authy"] == [("failed", "authy")], sent
     assert "auth" in next(a["reason"] for a in sent if a["agent"] == "authy")
+
+
+SPINNING = """
+import itertools, sys, time
+for i in itertools.count():
+    done = f"⏺ Edit(file_{i}.py)\\n" if sys.argv[1] == "progress" else ""
+    glyph = "✻✶✳✢✽"[i % 5]
+    sys.stdout.write(f"\\x1b[2J\\x1b[H> fix the failing test\\n\\n{done}{glyph} Sautéing… ({i}s · esc to interrupt)\\n")
+    sys.stdout.flush()
+    time.sleep(0.3)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_spinner_turning_over_a_hung_call_is_stalled_and_real_progress_is_not(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    script = tmp_path / "spinning.py"
+    script.write_text(SPINNING)
+    fleet_dir.write(f"""
+    [defaults]
+    kind = "claude"
+    min_uptime = "0.2s"
+    idle_timeout = "3s"
+    [agents.hung]
+    command = "python3 {script} hung"
+    [agents.busy]
+    command = "python3 {script} progress"
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: activity(fleet_dir, "hung") == "working", what="hung working", explain=fleet_dir.explain)
+
+    def stalls(name: str) -> list[str]:
+        return [e.reason for e in fleet_dir.fleet().store.events(agent=name) if e.kind == "stalled"]
+
+    def hung_stalled() -> bool:
+        fleet_dir.run("reconcile")
+        return bool(stalls("hung"))
+
+    wait_for(hung_stalled, timeout=30, what="the hung agent stalled", explain=fleet_dir.explain)
+    assert stalls("hung")[0].startswith("stalled: working with no progress on screen or in its transcript for "), (
+        stalls("hung")
+    )
+    assert stalls("busy") == []  # new text on its screen every second: work
+    busy = fleet_dir.status()["busy"]
+    assert (busy["state"], busy["activity"], busy["respawns"]) == ("running", "working", 0), busy
