@@ -116,6 +116,7 @@ class AgentSpec:
     hosts: tuple[str, ...] = ()  # the hosts it may run on; () = every host
     on_ask: str = "notify"  # a question on screen: notify a person, or approve (approve_patterns only) or deny it
     approve_patterns: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # `send --label L` reaches every agent that has L
     retry_timeout: float | None = 600.0  # the client's own API-error retry loop, then handled as the error it retries
 
     def fingerprint(self) -> str:

@@ -39,6 +39,7 @@ class AgentStatus:
     activity: str = "-"  # what an agent of a known kind is doing (fleetctl.kinds.Activity), as last read
     activity_detail: str = ""  # the question, the limit or retry line
     reset_at: float | None = None  # when a limit lifts (epoch seconds)
+    labels: tuple[str, ...] = ()  # the agent's labels (`send --label`)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -62,6 +63,7 @@ class AgentStatus:
             "activity": self.activity,
             "activity_detail": self.activity_detail,
             "reset_at": self.reset_at,
+            "labels": list(self.labels),
         }
 
 
@@ -325,6 +327,7 @@ def row(
         next_retry_s=max(0.0, view.next_retry - now) if view.next_retry else None,
         failure_class=(run.failure_class.value if run and run.failure_class else None),
         task=run.task_id if run else None,
+        labels=spec.labels,
     )
 
 

@@ -413,3 +413,51 @@ def test_a_spinner_turning_over_a_hung_call_is_stalled_and_real_progress_is_not(
     assert stalls("busy") == []  # new text on its screen every second: work
     busy = fleet_dir.status()["busy"]
     assert (busy["state"], busy["activity"], busy["respawns"]) == ("running", "working", 0), busy
+
+
+@pytest.mark.timeout(90)
+def test_send_to_a_kind_or_a_label_reaches_each_agent_and_says_which_failed(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    script, got = tmp_path / "prompted.py", tmp_path / "got"
+    script.write_text(PROMPTED)
+    waiting = SCREENS / "claude" / "waiting.txt"
+    fleet_dir.write(f"""
+    [defaults]
+    min_uptime = "0.2s"
+    [agents.coder]
+    command = "python3 {script} {waiting} {got} works"
+    kind = "claude"
+    labels = ["night", "backend"]
+    [agents.resting]
+    command = "python3 {script} {waiting} {got}.resting works"
+    kind = "claude"
+    [agents.plain]
+    command = "sleep 1000"
+    labels = ["night"]
+    """)
+    assert fleet_dir.run("up").code == 0
+    assert fleet_dir.run("down", "resting").code == 0
+
+    bad = fleet_dir.run("send", "coder", "--kind", "claude", "hello")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and "expected only the TEXT" in bad.err, bad
+    assert fleet_dir.run("send", "--label", "nobody", "hello").code == 2
+    assert fleet_dir.run("send", "--kind", "claude", "--label", "night", "hello").code == 2
+    assert json.loads(fleet_dir.run("inbox", "coder", "--json").out) == []  # nothing was sent
+
+    result = fleet_dir.run("send", "--kind", "claude", "fix the build", "--wake")
+    assert result.code == 1, result
+    lines = result.out.strip().splitlines()
+    assert lines[0] == "coder: typed and submitted; it is working", result
+    assert lines[1].startswith("resting: resting is not running"), result
+    assert lines[-1] == "sent to 2 agents: 1 reached, 1 failed", result
+    assert "fix the build" in got.read_text()
+
+    result = fleet_dir.run("send", "--label", "night", "time to stop")
+    assert result.code == 0, result
+    assert [line.split(":")[0] for line in result.out.strip().splitlines()] == ["coder", "plain", "sent to 2 agents"]
+    assert [m["text"] for m in json.loads(fleet_dir.run("inbox", "plain", "--json").out)] == ["time to stop"]
+
+    rows = fleet_dir.status()
+    assert rows["coder"]["labels"] == ["night", "backend"] and rows["resting"]["labels"] == []
+    assert "  labels:     night, backend" in fleet_dir.run("status", "coder").out
