@@ -11,7 +11,8 @@ from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, pass_
 
 
 @command(name="send")
-@click.argument("words", nargs=-1, metavar="[TO] TEXT")
+@click.argument("to", metavar="[TO]", required=False)
+@click.argument("text", metavar="TEXT", required=False)
 @click.option("--kind", "kind", metavar="KIND", help="Send to every agent of this kind (then TEXT alone).")
 @click.option("--label", "label", metavar="LABEL", help="Send to every agent with this label (then TEXT alone).")
 @click.option("--from", "sender", metavar="TEXT", help="Sender name (default: $FLEET_AGENT, else human).")
@@ -29,7 +30,8 @@ from fleetctl.cli.base import EXIT_FAILED, EXIT_OK, FleetContext, command, pass_
 @pass_fleet
 def send(
     ctx: FleetContext,
-    words: tuple[str, ...],
+    to: str | None,
+    text: str | None,
     kind: str | None,
     label: str | None,
     sender: str | None,
@@ -46,7 +48,7 @@ def send(
     """
     from fleetctl.bus import Bus
 
-    to, text = _recipient_and_text(words, kind, label)
+    to, text = _recipient_and_text(tuple(w for w in (to, text) if w is not None), kind, label)
     fleet = ctx.fleet()
     if to is None:
         from fleetctl.runtime import groups
