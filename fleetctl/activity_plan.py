@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 
-from fleetctl.kinds import Activity, Evidence, Kind, Observation, classify_screen
+from fleetctl.humanize import duration
+from fleetctl.kinds import Activity, Evidence, Kind, Observation, Outcome, classify_output, classify_screen, progress
 from fleetctl.model import ActivityRow, AgentRecord
 from fleetctl.model import Observation as PaneObservation
 from fleetctl.record import record, replace
@@ -122,6 +123,7 @@ def read(
         previous = old.activity if old is not None else Activity.NONE.value
         working = seen.activity is Activity.WORKING
         same = old is not None and previous == seen.activity.value
+        mark, progressed = _progress(look, old, screen if not busy else None, working, same, now)
         row = ActivityRow(
             agent=look.agent,
             activity=seen.activity.value,
@@ -135,6 +137,8 @@ def read(
             tree_cpu=look.child_cpu if look.child_cpu is not None else 0.0,
             nudged=None if working or old is None else old.nudged,
             nudges=0 if working or old is None else old.nudges,
+            progress=mark,
+            progressed=progressed,
         )
         rows.append(row)
         if previous != seen.activity.value:
@@ -142,18 +146,39 @@ def read(
     return Reading(rows=tuple(rows), changes=tuple(changes))
 
 
-# An agent doing one of these is never idle: it works, or it waits for a person or a reset (and is
-# reported as such, never killed as stalled).
+def _progress(
+    look: Look, old: ActivityRow | None, screen: str | None, working: bool, same: bool, now: float
+) -> tuple[str, float]:
+    """(fingerprint, when it last progressed) of a working agent: its busy children are progress, a
+    screen that differs once spinners and timers are masked is progress, a spinner alone is not."""
+    if not working:
+        return "", now
+    if screen is None:  # working by its busy children
+        return (old.progress if old is not None else ""), now
+    mark = progress.digest(look.kind, screen)
+    if same and old is not None and old.progress == mark and old.pane_id == look.pane_id:
+        return mark, max(old.progressed, old.since)
+    return mark, now
+
+
+# An agent doing one of these is never idle: it works (while its screen or transcript progresses:
+# idle_clock), or it waits for a person or a reset (and is reported as such, never killed as stalled).
 NEVER_IDLE = frozenset({"working", "waiting", "asking", "limited"})
 
 
 def idle_clock(
-    obs: PaneObservation, records: Mapping[str, AgentRecord], rows: Mapping[str, ActivityRow], now: float
+    obs: PaneObservation,
+    records: Mapping[str, AgentRecord],
+    rows: Mapping[str, ActivityRow],
+    now: float,
+    written: Mapping[str, float] | None = None,
 ) -> tuple[PaneObservation, dict[str, AgentRecord]]:
     """The observation and records as idle_timeout should see them for agents with an activity
     reading of their live pane: their own timers keep CPU busy and spinners keep the pane
-    printing, so neither counts; time counts only while the agent is in none of NEVER_IDLE, from
-    when it entered that state."""
+    printing, so neither counts. Time counts while the agent is in none of NEVER_IDLE, from when
+    it entered that state, and while it is `working` without progress (a hung API call): from its
+    last progress on screen or, for kinds with transcripts, the last write of its transcript
+    (`written`, by agent)."""
     agents = dict(obs.agents)
     out = dict(records)
     for name, row in rows.items():
@@ -161,9 +186,21 @@ def idle_clock(
         if agent is None or record is None or not agent.alive or row.pane_id != agent.pane.pane_id:
             continue
         clock = now if row.activity in NEVER_IDLE else row.since
+        if row.activity == Activity.WORKING.value:
+            clock = max(row.progressed, row.since, (written or {}).get(name, 0.0))
         agents[name] = replace(agent, pane=replace(agent.pane, activity=clock))
         out[name] = replace(record, last_activity=clock)
     return replace(obs, agents=agents), out
+
+
+def stall_detail(row: ActivityRow, clock: float, now: float, idle_timeout: float) -> str:
+    """Why an agent of a known kind is stalled, in its own terms (not the CPU and output it never stops making)."""
+    quiet = duration(now - clock)
+    if row.activity == Activity.WORKING.value:
+        what = f"working with no progress on screen or in its transcript for {quiet}"
+    else:
+        what = f"{row.activity} for {quiet}" + (f": {row.detail}" if row.detail else "")
+    return f"stalled: {what} (idle_timeout {duration(idle_timeout)})"
 
 
 # After a limit lifts: the continue text is typed this long after the reset time, and the agent
@@ -204,3 +241,47 @@ def nudges(
         out.append(due)
         rows.append(replace(row, nudged=now, nudges=row.nudges + 1))
     return out, rows
+
+
+@record
+class Retried:
+    """An agent retrying past its retry_timeout, and the error it retries: a limit (parked until
+    reset_at), auth (failed), otherwise a crash (killed and respawned)."""
+
+    agent: str
+    outcome: Outcome  # RATE_LIMITED, AUTH or CRASHED
+    detail: str
+    reset_at: float | None = None
+
+
+def retrying_too_long(row: ActivityRow | None, retry_timeout: float | None, now: float) -> bool:
+    """Has the client's own retry loop run for retry_timeout or longer?"""
+    if row is None or retry_timeout is None or row.activity != Activity.RETRYING.value:
+        return False
+    return now - row.since >= retry_timeout
+
+
+def retried_error(
+    agent: str,
+    kind: Kind,
+    screen: str,
+    row: ActivityRow,
+    now: float,
+    park: float,
+    user_patterns: Mapping[str, Sequence[str]] | None = None,
+    local_tz: tzinfo | None = None,
+) -> Retried:
+    """What a retry loop that lasted too long retries, read from its screen by the kind's failure
+    patterns (as a headless run's last lines are); a limit without a reset time parks for `park`.
+    The retry line itself is left out: its countdown is the client's next try, not the reset."""
+    when = datetime.fromtimestamp(now, UTC)
+    retry = kind.patterns(Activity.RETRYING)
+    retry_lines = retry.screen if retry is not None else ()
+    lines = [line for line in screen.splitlines() if not any(p.search(line) for p in retry_lines)]
+    verdict = classify_output(kind, lines, None, user_patterns=user_patterns, now=when, local_tz=local_tz)
+    if verdict.outcome is Outcome.RATE_LIMITED:
+        reset = verdict.reset_at if verdict.reset_at is not None and verdict.reset_at > now else now + park
+        return Retried(agent=agent, outcome=Outcome.RATE_LIMITED, detail=verdict.detail, reset_at=reset)
+    if verdict.outcome is Outcome.AUTH:
+        return Retried(agent=agent, outcome=Outcome.AUTH, detail=verdict.detail)
+    return Retried(agent=agent, outcome=Outcome.CRASHED, detail=row.detail or "retrying")

@@ -52,14 +52,9 @@ class Bus:
         self, to: str, text: str, sender: str | None = None, key: str | None = None, wake: bool = False
     ) -> list[int]:
         """Store one message per recipient (once per recipient and key); a wake is typed now if it can be."""
-        if not text or not text.strip():
-            raise UsageError("TEXT: expected a non-empty message")
-        if len(text) > TEXT_MAX_CHARS:
-            raise UsageError(f"TEXT: expected at most {TEXT_MAX_CHARS} characters")
+        self.check(text, key)
         if wake and to == HUMAN:
             raise UsageError(f"--wake types into an agent's pane; `{HUMAN}` has none (send a notice)")
-        if key is not None and not key.strip():
-            raise UsageError("--key: expected a non-empty key")
         names = self.recipients(to)
         sender = sender or os.environ.get("FLEET_AGENT") or HUMAN
         sent = self.store.add_messages(sender, names, text, key, wake, self.fleet.now())
@@ -67,6 +62,15 @@ class Bus:
             self.deliver_pending()
             _notify(self.fleet)
         return [mid for mid, _ in sent]
+
+    def check(self, text: str, key: str | None = None) -> None:
+        """A message that can be sent: some text, not too long, a non-empty key."""
+        if not text or not text.strip():
+            raise UsageError("TEXT: expected a non-empty message")
+        if len(text) > TEXT_MAX_CHARS:
+            raise UsageError(f"TEXT: expected at most {TEXT_MAX_CHARS} characters")
+        if key is not None and not key.strip():
+            raise UsageError("--key: expected a non-empty key")
 
     def inbox(self, name: str, unread: bool = False, ack: bool = False) -> list[Message]:
         """A recipient's messages, oldest first; `ack` marks the returned ones read."""

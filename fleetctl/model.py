@@ -117,6 +117,8 @@ class AgentSpec:
     hosts: tuple[str, ...] = ()  # the hosts it may run on; () = every host
     on_ask: str = "notify"  # a question on screen: notify a person, or approve (approve_patterns only) or deny it
     approve_patterns: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # `send --label L` reaches every agent that has L
+    retry_timeout: float | None = 600.0  # the client's own API-error retry loop, then handled as the error it retries
 
     def fingerprint(self) -> str:
         """A digest of what a running process depends on; a change means restart."""
@@ -467,3 +469,5 @@ class ActivityRow:
     tree_cpu: float = 0.0
     nudged: float | None = None  # when the kind's continue text was last typed after a limit
     nudges: int = 0  # continue texts typed since the limit lifted (2 unanswered: an alert)
+    progress: str = ""  # the working screen's fingerprint with spinners and timers masked (kinds.progress)
+    progressed: float = 0.0  # when a working agent last showed progress (a new fingerprint, busy children)

@@ -20,6 +20,7 @@ from fleetctl.model import HOST_RE, AgentSpec, FleetSpec, PoolSpec, RestartPolic
 CONFIG_NAME = "fleet.toml"
 FLEET_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 AGENT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,47}$")
+LABEL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,47}$")
 HOST_EXPECTED = "a host name matching [A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -167,6 +168,13 @@ def _host_list(value: Any) -> tuple[str, ...]:
     return hosts
 
 
+def _label_list(value: Any) -> tuple[str, ...]:
+    labels = _string_list(value)
+    if not all(LABEL_RE.match(label) for label in labels):
+        raise ValueError
+    return tuple(dict.fromkeys(labels))
+
+
 def _regex_list(value: Any) -> tuple[str, ...]:
     patterns = _string_list(value)
     for p in patterns:
@@ -231,6 +239,8 @@ AGENT_FIELDS: dict[str, tuple[Parser, str]] = {
     "hosts": (lambda v: _host_list(v), "a list of host names"),
     "on_ask": (lambda v: v if v in ("notify", "approve", "deny") else _raise(), 'one of "notify", "approve", "deny"'),
     "approve_patterns": (_regex_list, "a list of valid regexes"),
+    "retry_timeout": (_timeout, 'a duration such as "10m", or "off"'),
+    "labels": (_label_list, 'a list of labels such as ["backend", "night"] (letters, digits, _ . : -)'),
 }
 NOT_DEFAULTABLE = {"command", "port", "replicas"}
 

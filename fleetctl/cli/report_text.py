@@ -43,6 +43,10 @@ def render_text(report: Report, now: float | None = None) -> str:
     rows.append(["total", *(t[k] for k in TOTAL_KEYS), ""])
     lines.append(table(headers, rows))
     for a in report.agents:
+        if any(a.activity.values()):
+            spent = ", ".join(f"{k} {duration(v)}" for k, v in a.activity.items() if v)
+            lines.append(f"{printable(a.name)} activity: {spent}")
+    for a in report.agents:
         if a.tasks:
             ended = ", ".join(f"{k} {v}" for k, v in sorted(a.tasks.items()))
             lines.append(f"{printable(a.name)} (pool) attempts ended: {ended}")

@@ -141,6 +141,8 @@ def detail(fleet: Fleet, row: AgentStatus) -> str:
     if spec is not None and spec.kind != "generic":
         facts.append(("activity", activity))
     facts.append(("reason", row.reason or None))
+    if row.labels:
+        facts.append(("labels", ", ".join(row.labels)))
     window = f" in {duration(spec.respawn_window)}" if spec is not None else ""
     facts.append(("respawns", f"{row.respawns}/{row.max_respawns} used{window}"))
     if row.next_retry_s is not None:

@@ -39,6 +39,7 @@ _TOP_KEYS = (
     "activity",
     "failures",
     "reset_patterns",
+    "progress_ignore",
     "keys",
     "session",
     "prices",
@@ -146,6 +147,8 @@ def _check(table: Mapping[str, Any], where: str, path: object) -> dict[str, Any]
                 if not set(re.compile(pattern).groupindex) & set(_RESET_GROUPS):
                     expected = "expected (?P<in>…), (?P<at>…) or (?P<epoch>…)"
                     raise fail(key, f"pattern {pattern!r} names no group; {expected}")
+        elif key == "progress_ignore":
+            out[key] = _value(fail, key, "a list of regexes", _regexes, value)
         elif key == "keys":
             out[key] = _check_keys(_value(fail, key, "a table", _table, value), fail)
         elif key == "session":
@@ -352,7 +355,7 @@ def _merge(base: Mapping[str, Any], own: Mapping[str, Any], depth: tuple[str, ..
 
 
 def _is_pattern_list(path: tuple[str, ...]) -> bool:
-    return path[0] in ("activity", "failures", "reset_patterns")
+    return path[0] in ("activity", "failures", "reset_patterns", "progress_ignore")
 
 
 def _build(name: str, raw: Mapping[str, Any], origin: str) -> Kind:
@@ -388,6 +391,7 @@ def _build(name: str, raw: Mapping[str, Any], origin: str) -> Kind:
         activities=activities,
         failures=failures,
         reset_patterns=compiled(raw.get("reset_patterns", []), re.IGNORECASE),
+        progress_ignore=compiled(raw.get("progress_ignore", [])),
         keys=Keys(**keys),
         session=Session(**session),
         prices=prices,

@@ -169,6 +169,9 @@ class Kind:
     activities: tuple[ActivityPatterns, ...] = ()
     failures: tuple[FailurePatterns, ...] = ()
     reset_patterns: tuple[re.Pattern[str], ...] = ()
+    # what changes on a working screen without being progress (a spinner, an elapsed-time counter):
+    # masked, beside fleetctl.kinds.progress's own masks, before two screens are compared
+    progress_ignore: tuple[re.Pattern[str], ...] = ()
     keys: Keys = Keys()
     session: Session = Session()
     prices: tuple[Price, ...] = ()

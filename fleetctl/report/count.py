@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from fleetctl.model import TASK_WINDOW_SEPARATOR, Event, FailureClass, Run, TaskAttempt
+from fleetctl.report.activity import activity_time
 from fleetctl.report.records import AgentSummary, Cycles, Incident, Report
 
 # Events after an alert that mean its agent was dealt with (restarted or reset).
@@ -91,6 +92,7 @@ def build(
         if e.kind in _CLEARS_ALERT and e.agent:
             for key in [k for k, a in t.open_alerts.items() if a.agent == e.agent]:
                 del t.open_alerts[key]
+    spent = activity_time(events, since, until, t.per)
     failed = dict(t.gave_up)
     if failed_now is not None:
         failed = {k: v for k, v in failed.items() if k in failed_now}  # reset since: no longer failed
@@ -102,6 +104,7 @@ def build(
             failed=failed.get(name),
             pool=name in t.pools,
             tasks=dict(t.tasks.get(name, {})),
+            activity=spent.get(name, {}),
             **dict(c),
         )
         for name, c in sorted(t.per.items())

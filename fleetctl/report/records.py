@@ -78,6 +78,9 @@ class AgentSummary:
     # A pool's settled attempts by outcome (done, requeued, needs-review, needs-human, failed),
     # from the task windows' events: the per-pool share of Report.tasks.
     tasks: dict[str, int] = field(default_factory=dict)
+    # Seconds in each activity (working, waiting, asking, limited, retrying, ...) in the window,
+    # from the activity events (fleetctl.report.activity); empty for agents with no reading.
+    activity: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -103,6 +106,7 @@ class AgentSummary:
             "alerts": self.alerts,
             "failed": self.failed,
             "tasks": dict(sorted(self.tasks.items())),
+            "activity_s": dict(self.activity),
         }
 
 

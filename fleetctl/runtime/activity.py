@@ -7,8 +7,9 @@ read by their kinds (fleetctl.activity_plan decides), stored beside the runs, an
 from __future__ import annotations
 
 from fleetctl import activity_plan
+from fleetctl import plan as planner
 from fleetctl.kinds import Activity, Kind, load_kinds
-from fleetctl.model import AgentRecord, FleetSpec, Observation
+from fleetctl.model import ActivityRow, AgentRecord, AgentState, FleetSpec, Observation
 from fleetctl.record import replace
 from fleetctl.redact import redact
 from fleetctl.runtime.context import Runtime
@@ -114,8 +115,58 @@ def observe_activity(rt: Runtime, obs: Observation, records: dict[str, AgentReco
 def idle_clock(
     rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float
 ) -> tuple[Observation, dict[str, AgentRecord]]:
-    """What idle_timeout sees of agents of known kinds: their activity, not their CPU or spinners."""
-    return activity_plan.idle_clock(obs, records, rt.store.activities(), now)
+    """What idle_timeout sees of agents of known kinds: their activity, not their CPU or spinners;
+    a working one's progress on screen or in its transcript."""
+    rows = rt.store.activities()
+    return activity_plan.idle_clock(obs, records, rows, now, transcripts_written(rt, rows, now))
+
+
+def explain_stalls(
+    rt: Runtime, plan: planner.Plan, obs: Observation, judged: dict[str, AgentRecord], now: float
+) -> planner.Plan:
+    """The plan with each stall of an agent of a known kind told by its activity (`judged`: the
+    records idle_clock returned, whose last_activity is when its idle time began)."""
+    rows = rt.store.activities()
+
+    def told(name: str, detail: str) -> str:
+        spec, row, record_, agent = rt.spec.agent(name), rows.get(name), judged.get(name), obs.agents.get(name)
+        if spec is None or spec.idle_timeout is None or row is None or record_ is None or agent is None:
+            return detail
+        if row.pane_id != agent.pane.pane_id:
+            return detail
+        if record_.last_activity is None or spec.kind == "generic":
+            return detail
+        return activity_plan.stall_detail(row, record_.last_activity, now, spec.idle_timeout)
+
+    actions: list[planner.Action] = []
+    for action in plan.actions:
+        if (isinstance(action, planner.Kill) and action.reason == "idle") or isinstance(action, planner.MarkStalled):
+            action = replace(action, detail=told(action.agent, action.detail))
+        actions.append(action)
+    views = {
+        name: replace(view, reason=told(name, view.reason)) if view.state is AgentState.STALLED else view
+        for name, view in plan.views.items()
+    }
+    return replace(plan, actions=tuple(actions), views=views)
+
+
+def transcripts_written(rt: Runtime, rows: dict[str, ActivityRow], now: float) -> dict[str, float]:
+    """When each working agent's transcript was last written (kinds with transcripts): a client
+    writing its conversation makes progress whatever its screen shows."""
+    out: dict[str, float] = {}
+    for name, row in rows.items():
+        spec = rt.spec.agent(name)
+        if row.activity != Activity.WORKING.value or spec is None or spec.idle_timeout is None:
+            continue
+        kind = kinds(rt.spec).get(spec.kind)
+        if kind is None or not kind.session.transcript_glob:
+            continue
+        from fleetctl.sessions.start import current
+
+        info = current(rt, spec, now)
+        if info is not None:
+            out[name] = info.mtime
+    return out
 
 
 def _nudge(rt: Runtime, nudge: activity_plan.Nudge) -> None:

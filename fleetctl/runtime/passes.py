@@ -12,7 +12,7 @@ from fleetctl import plan as planner
 from fleetctl import wake
 from fleetctl.model import AgentRecord, AgentSpec, AgentState, Event, Observation
 from fleetctl.record import field, record, replace
-from fleetctl.runtime import actions, activity, launcher, logs, observe
+from fleetctl.runtime import actions, activity, launcher, logs, observe, retrying
 from fleetctl.runtime.context import Runtime, WatchList
 from fleetctl.runtime.events import emit
 from fleetctl.sessions import budget, context
@@ -59,6 +59,8 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     if budget.enforce(rt, obs, records, now) or context.check(rt, obs, records, now):  # budgets; a full context
         records = rt.records(now)
     look_again = activity.observe_activity(rt, obs, records, now) if watched else None
+    if watched and retrying.enforce(rt, obs, records, now):  # retrying past retry_timeout
+        records = rt.records(now)
     health_due, checked = run_health(rt, obs, records, now)
     if sampled or checked:
         records = rt.records(now)
@@ -70,6 +72,8 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     if watched and any(a.idle_timeout is not None for a in rt.spec.agents):
         seen_by_kind, planned = activity.idle_clock(rt, obs, planned, now)  # idle_timeout by activity
     plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt))
+    if seen_by_kind is not obs:
+        plan = activity.explain_stalls(rt, plan, obs, planned, now)  # a stall told by what the agent was doing
     if only is not None:
         plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
     for due in (health_due, look_again):

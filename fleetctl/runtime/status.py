@@ -39,6 +39,7 @@ class AgentStatus:
     activity: str = "-"  # what an agent of a known kind is doing (fleetctl.kinds.Activity), as last read
     activity_detail: str = ""  # the question, the limit or retry line
     reset_at: float | None = None  # when a limit lifts (epoch seconds)
+    labels: tuple[str, ...] = ()  # the agent's labels (`send --label`)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -62,6 +63,7 @@ class AgentStatus:
             "activity": self.activity,
             "activity_detail": self.activity_detail,
             "reset_at": self.reset_at,
+            "labels": list(self.labels),
         }
 
 
@@ -146,9 +148,11 @@ def views(
     spec = rt.spec if specs is None else replace(rt.spec, agents=tuple(specs))
     judged, planned = obs, records
     if any(a.kind != "generic" and a.idle_timeout is not None for a in spec.agents) and rt.store.path.exists():
-        from fleetctl import activity_plan  # idle_timeout of kind agents goes by their activity
+        from fleetctl.runtime import activity  # idle_timeout of kind agents goes by their activity
 
-        judged, planned = activity_plan.idle_clock(obs, records, rt.store.activities(), now)
+        judged, planned = activity.idle_clock(rt, obs, records, now)
+        plan = planner.plan(spec, planned, judged, now, observe.heartbeats(rt))
+        return activity.explain_stalls(rt, plan, obs, planned, now), obs, records
     return planner.plan(spec, planned, judged, now, observe.heartbeats(rt)), obs, records
 
 
@@ -211,9 +215,21 @@ def with_activity(rt: Runtime, rows: list[AgentStatus], obs: Observation) -> lis
     for r in rows:
         found, agent = seen.get(r.name), obs.agents.get(r.name)
         if found is not None and agent is not None and agent.alive and found.pane_id == agent.pane.pane_id:
-            r = replace(r, activity=found.activity, activity_detail=found.detail, reset_at=found.reset_at)
+            r = parked(
+                replace(r, activity=found.activity, activity_detail=found.detail, reset_at=found.reset_at), obs.time
+            )
         out.append(r)
     return out
+
+
+def parked(row_: AgentStatus, now: float) -> AgentStatus:
+    """A live agent at a rate or usage limit is parked until its reset (the next retry), as a
+    headless one that exited at its limit is: it waits, it is not killed, no respawn is spent."""
+    if row_.activity != "limited" or row_.state is not AgentState.RUNNING:
+        return row_
+    retry = None if row_.reset_at is None else max(0.0, row_.reset_at - now)
+    reason = f"limited: {row_.activity_detail}" if row_.activity_detail else "limited"
+    return replace(row_, state=AgentState.PARKED, reason=reason, next_retry_s=retry)
 
 
 def task_window_name(rt: Runtime, name: str) -> bool:
@@ -311,6 +327,7 @@ def row(
         next_retry_s=max(0.0, view.next_retry - now) if view.next_retry else None,
         failure_class=(run.failure_class.value if run and run.failure_class else None),
         task=run.task_id if run else None,
+        labels=spec.labels,
     )
 
 

@@ -7,7 +7,8 @@ from fleetctl.model import ActivityRow
 from fleetctl.store.backend import Backend
 
 _COLUMNS = (
-    "agent, activity, detail, reset_at, since, evidence, pane_id, pane_activity, looked, tree_cpu, nudged, nudges"
+    "agent, activity, detail, reset_at, since, evidence, pane_id, pane_activity, looked, tree_cpu, nudged, nudges, "
+    "progress, progressed"
 )
 
 
@@ -40,6 +41,8 @@ class ActivityQueries:
                 r.tree_cpu,
                 r.nudged,
                 r.nudges,
+                r.progress,
+                r.progressed,
             )
             for r in rows
         ]

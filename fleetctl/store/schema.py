@@ -12,7 +12,7 @@ The SQL is written once for both backends; `for_postgresql` maps SQLite's column
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 CORE = """
 CREATE TABLE IF NOT EXISTS agents (
@@ -187,6 +187,10 @@ REQUESTS = (
     "CREATE INDEX IF NOT EXISTS requests_open ON requests (host, taken)",
 )
 
+# Whether a working agent's screen still progresses (fleetctl.kinds.progress): a hung API call is not work.
+_PROGRESS = "ALTER TABLE agent_activity ADD COLUMN progress TEXT NOT NULL DEFAULT ''"
+_PROGRESSED = "ALTER TABLE agent_activity ADD COLUMN progressed {real} NOT NULL DEFAULT 0"
+
 
 def statements() -> list[str]:
     """Every CREATE statement, in order (all are IF NOT EXISTS, so re-running them is a no-op)."""
@@ -205,6 +209,7 @@ _HOST_DEFAULT = " DEFAULT current_setting('fleet.host', true)"
 def migrations(kind: str = "sqlite") -> list[tuple[int, list[str]]]:
     """(version, statements) in order; a store at version v runs those above v."""
     default = _HOST_DEFAULT if kind == "postgresql" else ""
+    real = "DOUBLE PRECISION" if kind == "postgresql" else "REAL"
     hosts = [f"ALTER TABLE {table} ADD COLUMN host TEXT{default}" for table in ("runs", "events", "task_attempts")]
     return [
         (3, statements()),
@@ -212,6 +217,7 @@ def migrations(kind: str = "sqlite") -> list[tuple[int, list[str]]]:
         (5, [*hosts, "ALTER TABLE tasks ADD COLUMN host TEXT", HOSTS]),
         (6, [ACTIVITY.strip()]),
         (7, list(REQUESTS)),
+        (8, [_PROGRESS, _PROGRESSED.format(real=real)]),
     ]
 
 

@@ -119,6 +119,13 @@ def message(fleet: Any, name: str, text: str, wake: bool = False) -> str:
     return f"{what} {name}" + (f" (message {ids})" if ids else "")
 
 
+def answer(fleet: Any, name: str, reply: str) -> str:
+    """`fleetctl answer NAME yes|no|TEXT`: the agent's question answered with its kind's keys."""
+    from fleetctl.runtime.steer import answer as answer_question
+
+    return f"{name}: typed {answer_question(fleet, name, reply)}"
+
+
 def add_task(fleet: Any, name: str, title: str) -> str:
     """`TaskBoard.add`, as `fleetctl task add` uses it."""
     del name
@@ -136,4 +143,5 @@ ACTIONS: dict[str, ActionFn] = {
     "message": lambda fleet, name, text: message(fleet, name, text, wake=False),
     "wake": lambda fleet, name, text: message(fleet, name, text, wake=True),
     "add-task": add_task,
+    "answer": answer,
 }

@@ -222,7 +222,7 @@ def test_on_ask_approve_answers_a_matching_question_itself(fleet_dir: FleetHarne
 LIMITED = """
 import sys
 sys.stdout.write("> continue the refactor\\n\\n")
-sys.stdout.write("API Error: Request rejected (429) · Rate limit reached. Please try again in 3s.\\n")
+sys.stdout.write("API Error: Request rejected (429) · Rate limit reached. Please try again in 5s.\\n")
 sys.stdout.flush()
 line = input()
 open(sys.argv[1], "w").write(line)
@@ -232,9 +232,10 @@ sys.stdin.read()
 
 
 @pytest.mark.timeout(60)
-def test_a_limited_agent_gets_its_continue_text_at_the_reset_and_works_again(
-    fleet_dir: FleetHarness, tmp_path: Path
+def test_a_limited_agent_is_parked_then_gets_its_continue_text_at_the_reset_and_works_again(
+    fleet_dir: FleetHarness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
     script, got = tmp_path / "limited.py", tmp_path / "got"
     script.write_text(LIMITED)
     fleet_dir.write(f"""
@@ -246,12 +247,22 @@ def test_a_limited_agent_gets_its_continue_text_at_the_reset_and_works_again(
     assert fleet_dir.run("up").code == 0
     wait_for(lambda: activity(fleet_dir, "coder") == "limited", what="coder limited", explain=fleet_dir.explain)
     row = fleet_dir.status()["coder"]
-    assert row["state"] == "running" and row["reset_at"] is not None  # never killed for it
+    # parked until its reset, as a headless agent at a limit is; the activity stays beside it
+    assert row["state"] == "parked" and row["activity"] == "limited" and row["reset_at"] is not None, row
+    assert row["next_retry_s"] is not None and row["reason"].startswith("limited: API Error"), row
+    pid = row["pid"]
+    line = next(x for x in fleet_dir.run("status").out.splitlines() if x.startswith("coder"))
+    assert line.split()[:3] == ["coder", "parked", "limited"] and "(retry in " in line, line
+    told = fleet_dir.run("status", "coder").out
+    assert "  state:      parked" in told and "  next retry: in " in told, told
     assert not got.exists()
     wait_for(
         lambda: activity(fleet_dir, "coder") == "working", timeout=20, what="working again", explain=fleet_dir.explain
     )
     assert got.read_text() == "continue"
+    after = fleet_dir.status()["coder"]
+    # never killed for it, never charged to the respawn budget
+    assert (after["state"], after["pid"], after["respawns"], after["last_exit"]) == ("running", pid, 0, None), after
     continued = [e for e in fleet_dir.fleet().store.events(agent="coder") if e.kind == "continued"]
     assert len(continued) == 1 and continued[0].time >= float(row["reset_at"])  # type: ignore[arg-type]
 
@@ -300,3 +311,155 @@ def test_send_wake_types_at_the_prompt_and_checks_the_agent_went_working(
     result = fleet_dir.run("send", "busy", "not now", "--wake", "--timeout", "1")
     assert result.code == 1 and "did not come to its prompt within 1s (it is asking)" in result.err, result
     assert not Path(f"{got}.busy").exists()
+
+
+@pytest.mark.timeout(60)
+def test_retrying_past_retry_timeout_is_handled_as_the_error_it_retries(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    retrying = (SCREENS / "claude" / "retrying.txt").read_text()
+    screens = {
+        "crashy": retrying,  # an API error it names no further: a crash
+        "limity": retrying.replace("> fix the failing test", "Repeated 429 Overloaded errors"),
+        "authy": retrying.replace("> fix the failing test", "proxy: badge expired"),
+    }
+    agents = ""
+    for name, text in screens.items():
+        (tmp_path / f"{name}.txt").write_text(text)
+        agents += f'[agents.{name}]\ncommand = "cat {tmp_path / name}.txt; exec sleep 1000"\n'
+    alerts = tmp_path / "alerts"
+    fleet_dir.write(
+        f"""
+    [defaults]
+    kind = "claude"
+    min_uptime = "0.2s"
+    retry_timeout = "2s"
+    failure_patterns = {{ auth = ["badge expired"] }}
+    {agents}
+    """,
+        extra_fleet=f'on_alert = "cat >> {alerts}; echo >> {alerts}"',
+    )
+    assert fleet_dir.run("up").code == 0
+    wait_for(
+        lambda: {activity(fleet_dir, n) for n in screens} == {"retrying"},
+        what="all retrying",
+        explain=fleet_dir.explain,
+    )
+    assert {r["state"] for r in fleet_dir.status().values()} == {"running"}  # retrying: reported, left alone
+
+    def handled() -> bool:
+        fleet_dir.run("reconcile")
+        rows = fleet_dir.status()
+        return (
+            int(rows["crashy"]["respawns"]) >= 1
+            and rows["limity"]["state"] == "parked"
+            and rows["authy"]["state"] == "failed"
+        )
+
+    wait_for(handled, timeout=20, what="each retry loop handled", explain=fleet_dir.explain)
+    rows = fleet_dir.status()
+    assert rows["crashy"]["last_exit"] == "killed (retrying past retry_timeout 2s)", rows["crashy"]
+    killed = [e for e in fleet_dir.fleet().store.events(agent="crashy") if e.kind == "killed"]
+    assert "API error · Retrying in 19s" in killed[0].reason
+    limity = rows["limity"]
+    assert (limity["activity"], limity["respawns"], limity["last_exit"]) == ("limited", 0, None), limity
+    assert limity["reason"] == "limited: Repeated 429 Overloaded errors" and limity["next_retry_s"], limity
+    authy = rows["authy"]
+    assert str(authy["reason"]).startswith("auth: proxy: badge expired (retrying past retry_timeout 2s)"), authy
+    sent = [json.loads(line) for line in alerts.read_text().splitlines() if line.strip()]
+    assert [(a["event"], a["agent"]) for a in sent if a["agent"] == "authy"] == [("failed", "authy")], sent
+    assert "auth" in next(a["reason"] for a in sent if a["agent"] == "authy")
+
+
+SPINNING = """
+import itertools, sys, time
+for i in itertools.count():
+    done = f"⏺ Edit(file_{i}.py)\\n" if sys.argv[1] == "progress" else ""
+    glyph = "✻✶✳✢✽"[i % 5]
+    sys.stdout.write(f"\\x1b[2J\\x1b[H> fix the failing test\\n\\n{done}{glyph} Sautéing… ({i}s · esc to interrupt)\\n")
+    sys.stdout.flush()
+    time.sleep(0.3)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_a_spinner_turning_over_a_hung_call_is_stalled_and_real_progress_is_not(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    script = tmp_path / "spinning.py"
+    script.write_text(SPINNING)
+    fleet_dir.write(f"""
+    [defaults]
+    kind = "claude"
+    min_uptime = "0.2s"
+    idle_timeout = "3s"
+    [agents.hung]
+    command = "python3 {script} hung"
+    [agents.busy]
+    command = "python3 {script} progress"
+    """)
+    assert fleet_dir.run("up").code == 0
+    wait_for(lambda: activity(fleet_dir, "hung") == "working", what="hung working", explain=fleet_dir.explain)
+
+    def stalls(name: str) -> list[str]:
+        return [e.reason for e in fleet_dir.fleet().store.events(agent=name) if e.kind == "stalled"]
+
+    def hung_stalled() -> bool:
+        fleet_dir.run("reconcile")
+        return bool(stalls("hung"))
+
+    wait_for(hung_stalled, timeout=30, what="the hung agent stalled", explain=fleet_dir.explain)
+    assert stalls("hung")[0].startswith("stalled: working with no progress on screen or in its transcript for "), (
+        stalls("hung")
+    )
+    assert stalls("busy") == []  # new text on its screen every second: work
+    busy = fleet_dir.status()["busy"]
+    assert (busy["state"], busy["activity"], busy["respawns"]) == ("running", "working", 0), busy
+
+
+@pytest.mark.timeout(90)
+def test_send_to_a_kind_or_a_label_reaches_each_agent_and_says_which_failed(
+    fleet_dir: FleetHarness, tmp_path: Path
+) -> None:
+    script, got = tmp_path / "prompted.py", tmp_path / "got"
+    script.write_text(PROMPTED)
+    waiting = SCREENS / "claude" / "waiting.txt"
+    fleet_dir.write(f"""
+    [defaults]
+    min_uptime = "0.2s"
+    [agents.coder]
+    command = "python3 {script} {waiting} {got} works"
+    kind = "claude"
+    labels = ["night", "backend"]
+    [agents.resting]
+    command = "python3 {script} {waiting} {got}.resting works"
+    kind = "claude"
+    [agents.plain]
+    command = "sleep 1000"
+    labels = ["night"]
+    """)
+    assert fleet_dir.run("up").code == 0
+    assert fleet_dir.run("down", "resting").code == 0
+
+    bad = fleet_dir.run("send", "coder", "--kind", "claude", "hello")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and "expected only the TEXT" in bad.err, bad
+    assert fleet_dir.run("send", "--label", "nobody", "hello").code == 2
+    assert fleet_dir.run("send", "--kind", "claude", "--label", "night", "hello").code == 2
+    assert json.loads(fleet_dir.run("inbox", "coder", "--json").out) == []  # nothing was sent
+
+    result = fleet_dir.run("send", "--kind", "claude", "fix the build", "--wake")
+    assert result.code == 1, result
+    lines = result.out.strip().splitlines()
+    assert lines[0] == "coder: typed and submitted; it is working", result
+    assert lines[1].startswith("resting: resting is not running"), result
+    assert lines[-1] == "sent to 2 agents: 1 reached, 1 failed", result
+    assert "fix the build" in got.read_text()
+
+    result = fleet_dir.run("send", "--label", "night", "time to stop")
+    assert result.code == 0, result
+    assert [line.split(":")[0] for line in result.out.strip().splitlines()] == ["coder", "plain", "sent to 2 agents"]
+    assert [m["text"] for m in json.loads(fleet_dir.run("inbox", "plain", "--json").out)] == ["time to stop"]
+
+    rows = fleet_dir.status()
+    assert rows["coder"]["labels"] == ["night", "backend"] and rows["resting"]["labels"] == []
+    assert "  labels:     night, backend" in fleet_dir.run("status", "coder").out

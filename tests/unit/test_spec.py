@@ -145,6 +145,8 @@ BAD = [
         "agents.a.failure_patterns",
         "rate_limit",
     ),
+    ("bad retry_timeout", '[agents.a]\ncommand = "x"\nretry_timeout = "soon"\n', "agents.a.retry_timeout", 'or "off"'),
+    ("bad label", '[agents.a]\ncommand = "x"\nlabels = ["night shift"]\n', "agents.a.labels", "list of labels"),
     ("bad stall action", '[agents.a]\ncommand = "x"\nstall_action = "panic"\n', "agents.a.stall_action", "notify"),
     ("bad size", '[agents.a]\ncommand = "x"\nlog_max_size = "lots"\n', "agents.a.log_max_size", "size"),
     (

@@ -39,4 +39,4 @@ def test_a_schema_3_database_gains_the_host_column_and_keeps_its_attempts(tmp_pa
     assert [a.host for a in store.attempts(tid)] == [socket.gethostname()]
     store.close()
     version = sqlite3.connect(state / "fleet.db").execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 7
+    assert version == SCHEMA_VERSION == 8

@@ -132,7 +132,7 @@ def test_a_schema_2_database_gains_the_new_tables_and_keeps_its_tasks(tmp_path: 
     store.review.set_work(1, base="abc")
     assert store.review.work(1).base == "abc"
     version = sqlite3.connect(state / "fleet.db").execute("PRAGMA user_version").fetchone()[0]
-    assert version == SCHEMA_VERSION == 7
+    assert version == SCHEMA_VERSION == 8
 
 
 def _board(tmp_path: Path) -> TaskBoard:

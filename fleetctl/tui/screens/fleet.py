@@ -50,6 +50,7 @@ ACTIONS: tuple[tuple[str, str, str, str, str], ...] = (
     ("a", "attach", "attach", "Attach", "Open the agent's tmux window; detach (C-b d) to come back"),
     ("m", "message", "msg", "Send message", "Put a message in the agent's inbox"),
     ("w", "wake", "wake", "Wake agent", "Send a message and type it into the agent's pane"),
+    ("y", "answer", "answer", "Answer question", "Answer the agent's question: yes, no (its kind's keys) or text"),
     ("t", "add_task", "task", "Add task", "Queue a new task on the board"),
     ("slash", "filter", "filter", "Filter agents", "Show only agents matching the text"),
     ("o", "sort", "sort", "Sort agents", "Cycle the sort: name, state, uptime, respawns, output"),
@@ -302,6 +303,23 @@ class FleetScreen(Screen[None]):
                 self._request(verb, row.name, text=text)
 
         self.app.push_screen(PromptScreen(title, "text"), send)
+
+    def action_answer(self) -> None:
+        """Answer what the agent asks (`fleetctl answer`): yes, no, or a text typed and submitted."""
+        row = self._selected()
+        if row is None:
+            return
+        name = printable(row.name)
+        if row.activity == "asking" and row.activity_detail:
+            title = f"{name} asks: {printable(row.activity_detail)}\nAnswer (yes, no or text):"
+        else:
+            title = f"Answer {name} ({printable(row.activity)}): yes, no or text:"
+
+        def reply(text: str | None) -> None:
+            if text:
+                self._request("answer", row.name, reply=text)
+
+        self.app.push_screen(PromptScreen(title, "yes | no | text"), reply)
 
     def action_add_task(self) -> None:
         def add(title: str | None) -> None:
