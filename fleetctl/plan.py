@@ -271,7 +271,9 @@ def plan(
                     agent=name, run_id=current.id if current and current.live else None, window_id=agent.pane.window_id
                 )
             )
-    for name, record in records.items():
+    # An agent the store knows and no window shows was removed from the fleet file; on a shared
+    # store it may be another host's (whose file this host does not read): that host forgets it.
+    for name, record in records.items() if fleet.store is None else ():
         if name not in known and name not in obs.agents and "." not in name:
             current = record.current
             b.actions.append(

@@ -207,6 +207,12 @@ def restart(ctx: FleetContext, names: tuple[str, ...], fresh: bool, verbose: boo
     """
     out = Report(verbose, quiet, as_json)
     fleet = ctx.fleet(on_event=out.on_event)
+    if fresh and fleet.spec.store:
+        from fleetctl.errors import UsageError
+        from fleetctl.runtime.remote_actions import owners
+
+        for name, host in owners(fleet, names).items():
+            raise UsageError(f"--fresh: {name} runs on host {host}; run `fleetctl restart {name} --fresh` there")
     here, remote_ok = _elsewhere(fleet, names, "restart")
     if not here:  # every one runs on another host
         return EXIT_OK if remote_ok else EXIT_FAILED

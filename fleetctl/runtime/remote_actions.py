@@ -124,6 +124,10 @@ def _act(fleet: Acting, name: str, action: str, host: str) -> tuple[bool, str]:
             failures = fleet.restart([name], lambda _n, _what, detail: details.append(detail))
         else:
             failures = fleet.down([name])
+            if not failures and isinstance(fleet, Runtime):
+                desired = fleet.store.agent_rows().get(name, ("", None))[0]
+                if desired != "stopped":  # stopped from tmux and /proc alone: it may be started again
+                    failures = [f"{name}: stopped, but not recorded as meant to stay stopped"]
     except FleetError as exc:
         return False, exc.message
     except Exception as exc:  # the asking host gets the failure; supervision goes on

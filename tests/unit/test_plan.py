@@ -284,6 +284,16 @@ def test_agent_removed_from_config_is_removed() -> None:
     assert P.Remove("gone", "r1", "@1") in p.actions
 
 
+def test_a_shared_store_keeps_the_records_of_other_hosts_agents() -> None:
+    """Another host's agent has a record in the shared store and no window here: this host
+    neither ends its run nor forgets it (removal from one machine's records alone is for SQLite)."""
+    there = {"there": AgentRecord("there", desired="stopped", runs=(run(agent="there"),))}
+    one_machine = P.plan(fleet(agent()), there, Observation(NOW, True), NOW)
+    assert P.Remove("there", "r1", None) in one_machine.actions
+    shared = replace(fleet(agent()), store="postgresql://fleet@127.0.0.1/fleet", host="alpha")
+    assert not [a for a in P.plan(shared, there, Observation(NOW, True), NOW).actions if isinstance(a, P.Remove)]
+
+
 def test_task_windows_are_not_agents() -> None:
     p = P.plan(fleet(), {"pool.7": AgentRecord("pool.7", runs=(run(agent="pool.7"),))}, Observation(NOW, True), NOW)
     assert p.actions == ()
