@@ -196,3 +196,37 @@ def test_an_auth_error_is_failed_with_reason_auth_once_and_the_pane_is_left(
     panes = fleet_dir.tmux("list-panes", "-a", "-F", "#{window_name} #{pane_dead}")
     assert "coder 0" in panes.splitlines(), panes
     assert "401" in fleet_dir.tmux("capture-pane", "-p", "-t", "coder")
+
+
+def test_aiders_gitignore_question_is_asking_then_answered_and_a_prompt_gets_through(
+    fleet_dir: FleetHarness, mock_api: MockAPI, tmp_path: Path
+) -> None:
+    clients.require("aider")
+    mock_api.script(Reply(text="Gulls and pelicans.", times=5))
+    run = clients.prepare("aider", mock_api.url, tmp_path / "home", clients.git_repo(tmp_path / "work"))
+    fleet_dir.write(f"""
+    [agents.coder]
+    command = {json.dumps(shlex.join(run.argv))}
+    cwd = {json.dumps(str(run.cwd))}
+    kind = "aider"
+    min_uptime = "0.5s"
+    [agents.coder.env]
+    {chr(10).join(f"{key} = {json.dumps(value)}" for key, value in run.env.items())}
+    """)
+    assert fleet_dir.run("up").code == 0
+
+    row = _wait_row(fleet_dir, "activity=asking", "aider's .gitignore question")
+    assert row["activity_detail"] == "Add .aider* to .gitignore (recommended)?", row
+    inbox = fleet_dir.fleet().store.messages("human")
+    assert len(inbox) == 1 and "coder asks: Add .aider* to .gitignore (recommended)?" in inbox[0].text, inbox
+    assert _alerts(fleet_dir) == ["asking: Add .aider* to .gitignore (recommended)?"]
+
+    assert fleet_dir.run("answer", "coder", "yes").code == 0
+    _wait_row(fleet_dir, "activity=waiting", "aider at its prompt after the answer")
+    assert ".aider*" in (run.cwd / ".gitignore").read_text()  # it did what the answer said
+    sent = fleet_dir.run("send", "coder", "Name the gull-3318 in one word.", "--wake")
+    # against the mock aider answers at once: it may be back at its prompt before a look sees it work
+    assert sent.code == 0 and "coder: typed and submitted; it is" in sent.out, sent
+    wait_for(lambda: mock_api.saw("gull-3318"), timeout=30, what="the prompt to reach the API")
+    wait_for(lambda: "Gulls and pelicans." in fleet_dir.tmux("capture-pane", "-p", "-t", "coder"), timeout=30)
+    assert fleet_dir.tmux("capture-pane", "-p", "-t", "coder").count("gull-3318") == 1  # submitted once
