@@ -332,6 +332,9 @@ def _plan_agent(
         return
 
     if run is not None and run.live and alive and agent is not None:
+        if record.failed:  # e.g. an interactive agent showing an auth error: left for a person to read
+            b.view(spec.name, AgentState.FAILED, record.failed_reason or "failed", respawns=used)
+            return
         _plan_live(b, spec, record, run, agent, heartbeat, used)
         return
 

@@ -3,8 +3,9 @@
 Screen evidence, strongest first: a busy process tree (a live child such as a test run) means working;
 then the screen's lines from the bottom up, where the lowest matching line is the latest news: a
 question, limit, retry or auth line below any working sign wins, a working sign below an old limit
-line means the agent moved on; then the pane title, which decides between working and waiting (Claude
-Code puts a spinner there while it works); then working or waiting signs anywhere in the tail.
+line means the agent moved on (but one right under a retry line is that retry's spinner); then the
+pane title, which decides between working and waiting (Claude Code puts a spinner there while it
+works); then working or waiting signs anywhere in the tail.
 """
 
 from __future__ import annotations
@@ -65,7 +66,10 @@ def classify_screen(
         if hit.activity is Activity.WAITING:
             continue
         if hit.activity is Activity.WORKING:
-            break
+            retry = next((h for h in hits if h.activity is Activity.RETRYING and h.position == hit.position + 1), None)
+            if retry is None:
+                break
+            hit = retry  # a spinner right under a retry notice is that retry's wait (aider)
         reset_at = _reset_at(kind, hit, lines, now, local_tz)
         if hit.activity is Activity.LIMITED and reset_at is not None and reset_at <= now.timestamp():
             continue  # an old limit message: its reset time has passed

@@ -103,6 +103,8 @@ def observe_activity(rt: Runtime, obs: Observation, records: dict[str, AgentReco
         if after.reset_at is not None:
             data["reset_at"] = after.reset_at
         emit(rt, "activity", change.agent, text, data, now)
+        if after.activity is Activity.AUTH:
+            _auth_failed(rt, change.agent, redact(after.detail, rt.secrets), now)
         spec = rt.spec.agent(change.agent)
         look = next((x for x in seen if x.agent == change.agent), None)
         if after.activity is Activity.ASKING and spec is not None and look is not None:
@@ -167,6 +169,15 @@ def transcripts_written(rt: Runtime, rows: dict[str, ActivityRow], now: float) -
         if info is not None:
             out[name] = info.mtime
     return out
+
+
+def _auth_failed(rt: Runtime, agent: str, detail: str, now: float) -> None:
+    """An interactive agent showing an auth error never gets past it by itself: failed with reason
+    auth and one alert, nothing respawned, its pane left as it is for a person to read."""
+    reason = f"auth: {detail}" if detail else "auth"
+    if rt.store.fail_agent(agent, reason):
+        emit(rt, "gave-up", agent, reason, {"activity": Activity.AUTH.value}, now)
+        alert(rt, "failed", agent, reason)
 
 
 def _nudge(rt: Runtime, nudge: activity_plan.Nudge) -> None:

@@ -1,7 +1,8 @@
 """A prompt that arrives for an interactive agent of a known kind (`send NAME TEXT --wake`): wait
 until it is `waiting` at its prompt, paste the text as one bracketed paste, submit it with the
-kind's key, and check that the agent went `working`; if not, press submit once more, then fail
-saying why. Typed text never lands in the middle of a reply or a question."""
+kind's key, and check that the agent went `working` (or, for one that answered between two looks,
+that the text reached its transcript); if not, press submit once more, then fail saying why.
+Typed text never lands in the middle of a reply or a question."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fleetctl.kinds import Activity, Kind, classify_screen
 from fleetctl.runtime.activity import kinds
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
+from fleetctl.runtime.prompt_seen import in_transcript, transcript_mark
 from fleetctl.runtime.steer import live_pane
 
 POLL_SECONDS = 0.25
@@ -36,11 +38,15 @@ def deliver(rt: Runtime, name: str, text: str, timeout: float, now: bool = False
                 f"{name} did not come to its prompt within {timeout:g}s (it is {seen.value}); "
                 "nothing was typed (use --now to type anyway, or a longer --timeout)"
             )
+    mark = transcript_mark(rt, spec)
     rt.tmux.paste(pane, text, kind.keys.submit)
     for attempt in (1, 2):
         if _wait_for(rt, kind, pane, {Activity.WORKING}, VERIFY_SECONDS) is Activity.WORKING:
             emit(rt, "woke", name, text[:80], {"verified": True, "submits": attempt})
             return f"{name}: typed and submitted; it is working"
+        if in_transcript(rt, spec, text, mark):  # it answered between two looks
+            emit(rt, "woke", name, text[:80], {"verified": True, "submits": attempt, "seen": "transcript"})
+            return f"{name}: typed and submitted; it is in its transcript"
         if attempt == 1:
             rt.tmux.send_keys(pane, kind.keys.submit)  # the text may sit unsent in the prompt
     emit(rt, "wake-failed", name, text[:80], {"verified": False})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 DEFAULT_TEXT = "Hello from the mock."
 
@@ -42,7 +43,9 @@ class Fail:
     """An HTTP error whose body carries `message` (e.g. "Please try again in 5s.").
 
     `resets_at` (epoch seconds) goes into the body where the dialect has a field for it (codex's
-    usage limit); `headers` are sent as they are (e.g. {"retry-after": "1"}).
+    usage limit); `headers` are sent as they are (e.g. {"retry-after": "1"}). With `reset_in`
+    (seconds), `{reset}` in the message becomes that moment after the request, in UTC, as Anthropic
+    writes it ("2026-12-06 at 03:10:15 UTC"), so a test's limit lifts a few seconds after it is hit.
     """
 
     status: int
@@ -51,6 +54,14 @@ class Fail:
     times: int = 1
     resets_at: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    reset_in: float | None = None
+
+    def text(self, now: float) -> str:
+        """The message as sent at `now` (epoch seconds)."""
+        if self.reset_in is None:
+            return self.message
+        when = datetime.fromtimestamp(now + self.reset_in, UTC)
+        return self.message.replace("{reset}", when.strftime("%Y-%m-%d at %H:%M:%S UTC"))
 
 
 @dataclass(frozen=True)
@@ -70,8 +81,10 @@ def rate_limited(message: str = "Please try again in 5s.", times: int = 1, retry
     return Fail(status=429, kind=ErrorKind.RATE_LIMIT, message=text, times=times, headers=headers)
 
 
-def usage_limit(message: str, times: int = 1, resets_at: int | None = None) -> Fail:
-    return Fail(status=429, kind=ErrorKind.USAGE_LIMIT, message=message, times=times, resets_at=resets_at)
+def usage_limit(message: str, times: int = 1, resets_at: int | None = None, reset_in: float | None = None) -> Fail:
+    return Fail(
+        status=429, kind=ErrorKind.USAGE_LIMIT, message=message, times=times, resets_at=resets_at, reset_in=reset_in
+    )
 
 
 def bad_key(times: int = 1) -> Fail:

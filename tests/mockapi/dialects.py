@@ -219,13 +219,14 @@ def reply_json(dialect: Dialect, body: Json, reply: Reply, n: int) -> Json:
 
 
 def error_body(dialect: Dialect, fail: Fail) -> Json:
+    message = fail.text(time.time())
     if dialect is Dialect.ANTHROPIC:
-        return {"type": "error", "error": {"type": _ANTHROPIC_ERRORS[fail.kind], "message": fail.message}}
+        return {"type": "error", "error": {"type": _ANTHROPIC_ERRORS[fail.kind], "message": message}}
     if dialect is Dialect.RESPONSES and fail.kind is ErrorKind.USAGE_LIMIT:
         # codex reads this shape as "You've hit your usage limit" and prints the reset time.
-        error: Json = {"type": "usage_limit_reached", "message": fail.message, "plan_type": "plus"}
+        error: Json = {"type": "usage_limit_reached", "message": message, "plan_type": "plus"}
         if fail.resets_at is not None:
             error["resets_at"] = fail.resets_at
         return {"error": error}
     kind, code = _OPENAI_ERRORS[fail.kind]
-    return {"error": {"message": fail.message, "type": kind, "param": None, "code": code}}
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}

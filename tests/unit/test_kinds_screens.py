@@ -28,6 +28,17 @@ def _screen(kind: str, name: str) -> str:
     return (SCREENS / kind / f"{name}.txt").read_text(encoding="utf-8")
 
 
+def _fixture(path: Path) -> tuple[str, str]:
+    """A fixture's screen and pane title. Recorded ones (tests/agents/record_screens.py) start with
+    `# key: value` lines, among them the pane title, then `--- screen`."""
+    text = path.read_text(encoding="utf-8")
+    head, marker, screen = text.partition("--- screen\n")
+    if not marker:
+        return text, ""
+    headers = dict(line[2:].partition(": ")[::2] for line in head.splitlines() if line.startswith("# "))
+    return screen, headers.get("pane_title", "")
+
+
 def test_every_kind_has_a_fixture_for_every_activity() -> None:
     for kind in ("claude", "codex", "gemini", "aider"):
         names = {path.name.split(".")[0] for path in (SCREENS / kind).glob("*.txt")}
@@ -37,13 +48,20 @@ def test_every_kind_has_a_fixture_for_every_activity() -> None:
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_fixture_is_classified_as_named(path: Path) -> None:
-    observation = _classify(path.parent.name, path.read_text(encoding="utf-8"))
+    screen, title = _fixture(path)
+    observation = _classify(path.parent.name, screen, title)
     assert observation.activity.value == path.name.split(".")[0]
-    assert observation.evidence is Evidence.SCREEN
+    assert observation.evidence in ((Evidence.SCREEN, Evidence.TITLE) if title else (Evidence.SCREEN,))
     if observation.activity is Activity.LIMITED:
         assert observation.reset_at is not None and observation.reset_at > NOW.timestamp()
     if observation.activity is Activity.ASKING:
         assert observation.detail.endswith("?")
+
+
+def test_real_screens_are_recorded_for_each_activity_of_claude_codex_and_aider() -> None:
+    for kind in ("claude", "codex", "aider"):
+        recorded = {path.name.split(".")[0] for path in (SCREENS / kind).glob("*.recorded.txt")}
+        assert recorded >= {"working", "waiting", "asking", "limited", "retrying", "auth"}, kind
 
 
 @pytest.mark.parametrize(

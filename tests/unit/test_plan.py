@@ -189,6 +189,14 @@ def test_failed_agent_stays_failed() -> None:
     assert p.actions == () and p.views["a"].state is AgentState.FAILED
 
 
+def test_a_failed_agent_whose_pane_lives_on_is_left_alone() -> None:
+    # an interactive agent showing an auth error: failed, its pane kept for a person to read
+    spec = agent(idle_timeout=30.0, wall_timeout=60.0)
+    p = decide(spec, record(run(started=NOW - 100), failed_reason="auth: API Error: 401"), seen(activity=NOW - 90))
+    assert p.actions == ()
+    assert (p.views["a"].state, p.views["a"].reason) == (AgentState.FAILED, "auth: API Error: 401")
+
+
 @pytest.mark.parametrize(
     "policy,code,expected",
     [
