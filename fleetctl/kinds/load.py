@@ -48,8 +48,17 @@ _TOP_KEYS = (
 _ACTIVITY_KEYS = ("screen", "title", "lines")
 _KEY_LISTS = ("submit", "approve", "decline", "interrupt")
 _SESSION_LISTS = ("resume_args", "continue_args", "private", "shared_files", "own_env", "prompt_args")
-_SESSION_TEXTS = ("transcript_dir", "transcript_glob", "config_dir", "config_dir_env", "id_pattern", "usage", "handoff")
-_USAGE_READERS = ("claude-transcript", "codex-transcript", "aider-output")
+_SESSION_TEXTS = (
+    "transcript_dir",
+    "transcript_glob",
+    "config_dir",
+    "config_dir_env",
+    "id_pattern",
+    "usage",
+    "usage_command",
+    "handoff",
+)
+_USAGE_READERS = ("claude-transcript", "codex-transcript", "aider-output", "command")
 _PRICE_KEYS = ("input", "output", "cache_read", "cache_write")
 _CHECK_KEYS = ("args", "timeout", "env")
 _RESET_GROUPS = ("in", "at", "epoch")
@@ -207,7 +216,7 @@ def _check_session(table: Mapping[str, Any], fail: Fail) -> dict[str, Any]:
         elif key == "context_limit":
             out[key] = _value(fail, here, "a positive number of tokens", _tokens, value)
         elif key == "usage":
-            expected = 'one of "claude-transcript", "codex-transcript", "aider-output"'
+            expected = 'one of "claude-transcript", "codex-transcript", "aider-output", "command"'
             out[key] = _value(fail, here, expected, lambda v: v if v in _USAGE_READERS else _no(), value)
         elif key in _SESSION_TEXTS:
             out[key] = _value(fail, here, "a string", _any_text, value)

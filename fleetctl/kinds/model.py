@@ -125,7 +125,8 @@ class Session:
     private: tuple[str, ...] = ()  # entries of the config dir each agent keeps to itself (its transcripts)
     shared_files: tuple[str, ...] = ()  # files outside the config dir it reads from there when moved (~/.claude.json)
     own_env: tuple[str, ...] = ()  # NAME=VALUE set beside config_dir_env when an agent has its own dir
-    usage: str = ""  # where token counts are read: "claude-transcript", "codex-transcript" or "aider-output"
+    usage: str = ""  # where token counts are read: "claude-transcript", "codex-transcript", "aider-output" or "command"
+    usage_command: str = ""  # with usage = "command": prints one JSON object per answer (docs/sessions.md)
     context_limit: int = 0  # tokens of context; a message whose input reaches it means the context is full
     handoff: str = ""  # typed to a full agent: write the state of the work to {file}
     prompt_args: tuple[str, ...] = ()  # arguments that give a fresh session its first prompt ({prompt})

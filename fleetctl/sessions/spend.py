@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 
 
 def usage_kind(rt: Runtime, spec: AgentSpec) -> Kind | None:
-    """The agent's kind when it says where its token counts are."""
-    kind = start.kind_of(rt, spec)
+    """The agent's kind when it says where its token counts are (with or without sessions)."""
+    kind = start.kinds(rt).get(spec.kind) if spec.kind != "generic" else None
     return kind if kind is not None and kind.session.usage else None
 
 
@@ -32,6 +32,8 @@ def entries(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
     """Every answer the agent's client recorded, oldest first where dated."""
     reader = kind.session.usage
     out: list[Entry] = []
+    if reader == "command":
+        return sorted(_from_command(rt, spec, kind), key=lambda e: e.time or 0.0)
     if reader == "aider-output":
         folder = rt.logs_dir / spec.name
         for log in sorted(folder.glob("*.log")) if folder.is_dir() else []:
@@ -43,6 +45,36 @@ def entries(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
     for transcript in locate.transcripts(kind.session, start.transcript_dir(rt, kind, spec)):
         out += _parsed(transcript.path, parse)
     return sorted(out, key=lambda e: e.time or 0.0)
+
+
+USAGE_COMMAND_SECONDS = 10.0
+
+
+def _from_command(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
+    """The kind's usage command, run in the agent's cwd with its env and where its logs and
+    transcripts are; a command that fails or hangs counts nothing (the report says no usage)."""
+    import subprocess
+
+    if not kind.session.usage_command:
+        return []
+    env = {**os.environ, **dict(spec.env), "FLEET_AGENT": spec.name, "FLEET_LOG_DIR": str(rt.logs_dir / spec.name)}
+    if kind.session.transcript_dir:
+        env["FLEET_TRANSCRIPT_DIR"] = str(start.transcript_dir(rt, kind, spec))
+    try:
+        done = subprocess.run(
+            ["/bin/sh", "-c", kind.session.usage_command],
+            cwd=spec.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=USAGE_COMMAND_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return usage.command_entries(done.stdout) if done.returncode == 0 else []
 
 
 # Parsed transcripts by path, kept while their size and mtime stay (budgets look every pass).

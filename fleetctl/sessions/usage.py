@@ -172,6 +172,27 @@ def aider_entries(text: str, time: float | None = None) -> list[Entry]:
     ]
 
 
+def command_entries(text: str) -> list[Entry]:
+    """A kind's usage command's output: one JSON object per answer, e.g. {"time": 1764806400,
+    "model": "m", "input_tokens": 10, "output_tokens": 5, "cost_usd": 0.01}; other lines are skipped."""
+    out = []
+    for item in _lines(text):
+        when = item.get("time")
+        cost = item.get("cost_usd")
+        out.append(
+            Entry(
+                time=float(when) if isinstance(when, int | float) else _epoch(when),
+                model=str(item.get("model") or ""),
+                input=_int(item, "input_tokens"),
+                output=_int(item, "output_tokens"),
+                cache_read=_int(item, "cache_read_tokens"),
+                cache_write=_int(item, "cache_write_tokens"),
+                cost=float(cost) if isinstance(cost, int | float) else None,
+            )
+        )
+    return out
+
+
 def price_of(kind: Kind, entry: Entry) -> float | None:
     """Dollars for one entry: the client's own figure, else the kind's price for its model."""
     if entry.cost is not None:
