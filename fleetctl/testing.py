@@ -331,6 +331,9 @@ class FakeTmuxGateway:
     def send_text(self, pane_id: str, text: str) -> None:
         self.typed.append((pane_id, text))
 
+    def ready_to_act(self) -> None:
+        pass
+
     def drop_wake_hooks(self) -> None:
         self.calls += 1
 

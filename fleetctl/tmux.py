@@ -447,6 +447,11 @@ class TmuxGateway:
             commands.append(["send-keys", "-t", pane_id, *submit])
         self._check(_joined(commands))
 
+    def ready_to_act(self) -> None:
+        """Load libtmux now: a long-running loop should not pay its import (~60 ms) at its
+        first action, which is the first respawn of a crashed agent."""
+        _ = self.server
+
     def drop_wake_hooks(self) -> None:
         """Before the whole fleet stops: each closing window would otherwise start a run-shell
         job, and the server does not exit until its jobs have (at a hundred windows, teardown

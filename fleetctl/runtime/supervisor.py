@@ -40,6 +40,7 @@ class Supervisor:
         """Pass, wait, look (or pass again), until should_stop() says so. One failed pass is
         logged and recorded as an event; it never ends supervision."""
         rt = self.rt
+        rt.tmux.ready_to_act()
         waiter = wake.Waiter(rt.wake_fifo)
         stop_listening = remote_wake.start(rt)  # NOTIFY from other hosts, on a shared store
         config_mtime = mtime(rt.spec.path)
