@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -19,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.conftest import EXAMPLES, pids_with_env, wait_for
+from tests.hosts import Host, cleaned_up
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
@@ -27,34 +25,11 @@ HOSTS = ("h1", "h2", "h3")
 TASKS = 24
 
 
-class Host:
-    def __init__(self, root: Path, fleet: str, host: str, url: str, ledger: Path) -> None:
-        self.name, self.fleet = host, fleet
-        self.dir = root / host
-        self.dir.mkdir()
-        self.path = self.dir / "fleet.toml"
-        self.path.write_text(
-            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{url}"\nsupervisor = true\nheartbeat = "1s"\n\n'
-            f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "3s"\n\n'
-            f'[pools.coder.env]\nTASK_AGENT_SECONDS = "0.6"\nTASK_AGENT_LEDGER = "{ledger}"\n'
-        )
-        self.socket = f"fleetctl-{fleet}-{host}"
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "fleetctl", "-c", str(self.path), *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True).stdout
-
-    def kill9(self) -> None:
-        """The host dies: its tmux server, its supervisor and every agent process, at once."""
-        server = self.tmux("display-message", "-p", "#{pid}").strip()
-        victims = [int(p) for p in self.tmux("list-panes", "-a", "-F", "#{pane_pid}").split()]
-        victims += pids_with_env("FLEET_HOST", self.name) + ([int(server)] if server else [])
-        for pid in victims:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+def pool(ledger: Path) -> str:
+    return (
+        f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "3s"\n\n'
+        f'[pools.coder.env]\nTASK_AGENT_SECONDS = "0.6"\nTASK_AGENT_LEDGER = "{ledger}"\n'
+    )
 
 
 @pytest.fixture
@@ -62,13 +37,9 @@ def hosts(tmp_path: Path, pg_url: str) -> Iterator[list[Host]]:
     fleet = f"t{uuid.uuid4().hex[:8]}"
     ledger = tmp_path / "ledger"
     ledger.mkdir()
-    made = [Host(tmp_path, fleet, h, pg_url, ledger) for h in HOSTS]
-    yield made
-    for h in made:
-        h.tmux("kill-server")
-    for pid in pids_with_env("FLEET_NAME", fleet):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    yield from cleaned_up(
+        [Host(tmp_path, fleet, h, pg_url, pool(ledger), fleet_extra='heartbeat = "1s"\n') for h in HOSTS]
+    )
 
 
 def rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:

@@ -5,12 +5,7 @@ fail at once with one line."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import alive, pids_with_env, wait_for
+from tests.conftest import alive, wait_for
+from tests.hosts import Host, cleaned_up
 
 pytestmark = [pytest.mark.tmux]
 
@@ -29,40 +25,10 @@ BODY = (
 )
 
 
-class Host:
-    def __init__(self, root: Path, fleet: str, name: str, url: str) -> None:
-        self.name, self.fleet = name, fleet
-        directory = root / name
-        directory.mkdir()
-        self.path = directory / "fleet.toml"
-        self.path.write_text(
-            f'[fleet]\nname = "{fleet}"\nhost = "{name}"\nstore = "{url}"\nsupervisor = true\n'
-            f'heartbeat = "1s"\n\n{BODY}'
-        )
-        self.socket = f"fleetctl-{fleet}-{name}"
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "fleetctl", "-c", str(self.path), *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
-
-    def tmux(self, *args: str) -> str:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True).stdout
-
-    def agent(self, name: str) -> dict[str, object]:
-        rows = json.loads(self.cli("status", "--json").stdout)
-        return next(r for r in rows if r["name"] == name)
-
-
 @pytest.fixture
-def hosts(tmp_path: Path, pg_url: str) -> Iterator[tuple[Host, Host]]:
+def hosts(tmp_path: Path, pg_url: str) -> Iterator[list[Host]]:
     fleet = f"t{uuid.uuid4().hex[:8]}"
-    alpha, beta = (Host(tmp_path, fleet, h, pg_url) for h in HOSTS)
-    yield alpha, beta
-    for h in (alpha, beta):
-        h.tmux("kill-server")
-    for pid in pids_with_env("FLEET_NAME", fleet):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+    yield from cleaned_up([Host(tmp_path, fleet, h, pg_url, BODY, fleet_extra='heartbeat = "1s"\n') for h in HOSTS])
 
 
 def running_pid(host: Host, name: str) -> int | None:
@@ -71,7 +37,7 @@ def running_pid(host: Host, name: str) -> int | None:
 
 
 @pytest.mark.timeout(120)
-def test_restart_and_down_of_an_agent_on_another_host_are_carried_out_there(hosts: tuple[Host, Host]) -> None:
+def test_restart_and_down_of_an_agent_on_another_host_are_carried_out_there(hosts: list[Host]) -> None:
     alpha, beta = hosts
     for h in hosts:
         up = h.cli("up")
@@ -119,10 +85,7 @@ def test_restart_and_down_of_an_agent_on_another_host_are_carried_out_there(host
     assert "there" not in {a["name"] for a in of_alpha["agents"]}
 
     # beta dies (its supervisor and tmux server): once its heartbeat is stale, alpha refuses at once.
-    for pid in pids_with_env("FLEET_HOST", "beta"):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    beta.tmux("kill-server")
+    beta.kill9()
 
     def beta_unreachable() -> bool:
         rows = json.loads(alpha.cli("status", "--all", "--json").stdout)
