@@ -64,8 +64,19 @@ def agent_dir(fleet_cgroup: Path, agent: str) -> Path | None:
 def pids(state_dir: Path, agents: list[str] | None = None) -> set[int]:
     """Every process in the fleet's cgroup (or in these agents' cgroups)."""
     fleet_cgroup = _recorded(state_dir)
-    if fleet_cgroup is None:
-        return set()
+    return set() if fleet_cgroup is None else _listed(fleet_cgroup, agents)
+
+
+def members(state_dir: Path, agents: list[str]) -> set[int] | None:
+    """The processes in these agents' cgroups, or None where the kernel keeps no such list
+    (no fleet cgroup, or an agent without one): then only a search of every process will do."""
+    fleet_cgroup = _recorded(state_dir)
+    if fleet_cgroup is None or not agents or not all((fleet_cgroup / a).is_dir() for a in agents):
+        return None
+    return _listed(fleet_cgroup, agents)
+
+
+def _listed(fleet_cgroup: Path, agents: list[str] | None) -> set[int]:
     roots = [fleet_cgroup / a for a in agents] if agents else [fleet_cgroup]
     found: set[int] = set()
     for root in roots:
@@ -75,15 +86,6 @@ def pids(state_dir: Path, agents: list[str] | None = None) -> set[int]:
             with contextlib.suppress(OSError), open(os.path.join(directory, PROCS)) as f:
                 found.update(int(line) for line in f if line.strip())
     return found
-
-
-def members(state_dir: Path, agents: list[str]) -> set[int] | None:
-    """The processes in these agents' cgroups, or None where the kernel keeps no such list
-    (no fleet cgroup, or an agent without one): then only a search of every process will do."""
-    fleet_cgroup = _recorded(state_dir)
-    if fleet_cgroup is None or not agents or not all((fleet_cgroup / a).is_dir() for a in agents):
-        return None
-    return pids(state_dir, agents)
 
 
 def remove(state_dir: Path, agents: list[str] | None = None) -> None:
