@@ -67,11 +67,18 @@ class Waiter:
     def wait(self, timeout: float) -> bool:
         ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
         if ready:
-            with contextlib.suppress(BlockingIOError):
-                while os.read(self.fd, 4096):
-                    pass
+            self.drain()
             return True
         return False
+
+    def drain(self) -> None:
+        """Forget the wake-ups written so far. Called just before a pass looks at the fleet: what
+        they announced is in what it sees. One death writes two (the run's wrapper and tmux's
+        pane-died hook, a few ms apart); unread, the second forced a pass of its own while the
+        respawned agent was starting."""
+        with contextlib.suppress(BlockingIOError):
+            while os.read(self.fd, 4096):
+                pass
 
     def close(self) -> None:
         os.close(self.fd)
