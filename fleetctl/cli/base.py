@@ -48,8 +48,10 @@ class FleetContext:
         return Fleet(spec, **kwargs)
 
     def warn_state_dir(self, spec: FleetSpec) -> None:
-        """One stderr line, once per command, when other users can read the state dir."""
-        if self.state_dir_checked:
+        """One stderr line, once per command, when other users can read the state dir. Not in
+        an agent's own calls (FLEET_AGENT set): the line is for the person, and an agent would
+        read it in every tool call's output."""
+        if self.state_dir_checked or os.environ.get("FLEET_AGENT"):
             return
         self.state_dir_checked = True
         from fleetctl.statedir import state_dir_warning

@@ -56,7 +56,9 @@ def supervise_stderr_start(fleet_dir: FleetHarness) -> str:
 
 
 @pytest.mark.timeout(90)
-def test_a_state_dir_open_to_others_is_warned_about_by_each_command(fleet_dir: FleetHarness) -> None:
+def test_a_state_dir_open_to_others_is_warned_about_by_each_command(
+    fleet_dir: FleetHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     fleet_dir.write(AGENT)
     open_state_dir(fleet_dir, 0o755)
     state = fleet_dir.state_dir()
@@ -79,6 +81,9 @@ def test_a_state_dir_open_to_others_is_warned_about_by_each_command(fleet_dir: F
         ], (command, result)
         assert "state dir" not in result.out, (command, result)
     assert len(warnings(supervise_stderr_start(fleet_dir))) == 1
+    monkeypatch.setenv("FLEET_AGENT", "worker")  # an agent's own call: its output is the agent's to read
+    from_agent = fleet_dir.run("task", "add", "from the agent")
+    assert from_agent.code == 0 and from_agent.err == "", from_agent
 
 
 @pytest.mark.timeout(90)
