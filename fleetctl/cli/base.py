@@ -31,6 +31,7 @@ class FleetContext:
 
     def __init__(self, config: str | None) -> None:
         self.config = config
+        self.state_dir_checked = False
 
     def spec(self) -> FleetSpec:
         from pathlib import Path
@@ -42,7 +43,22 @@ class FleetContext:
     def fleet(self, **kwargs: Any) -> Fleet:
         from fleetctl.fleet import Fleet
 
-        return Fleet(self.spec(), **kwargs)
+        spec = self.spec()
+        self.warn_state_dir(spec)
+        return Fleet(spec, **kwargs)
+
+    def warn_state_dir(self, spec: FleetSpec) -> None:
+        """One stderr line, once per command, when other users can read the state dir. Not in
+        an agent's own calls (FLEET_AGENT set): the line is for the person, and an agent would
+        read it in every tool call's output."""
+        if self.state_dir_checked or os.environ.get("FLEET_AGENT"):
+            return
+        self.state_dir_checked = True
+        from fleetctl.statedir import state_dir_warning
+
+        warning = state_dir_warning(spec.state_dir)
+        if warning:
+            click.echo(f"warning: {warning}", err=True)
 
 
 pass_fleet = click.make_pass_decorator(FleetContext)

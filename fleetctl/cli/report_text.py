@@ -64,7 +64,7 @@ def render_text(report: Report, now: float | None = None) -> str:
             lines += ["", f"{title}:"] + [_incident_line(i) for i in incidents]
     if report.failed_agents:
         lines += ["", "failed agents:"]
-        lines += [f"  {name}: {reason}" for name, reason in sorted(report.failed_agents.items())]
+        lines += [f"  {printable(name)}: {printable(reason)}" for name, reason in sorted(report.failed_agents.items())]
     lines += ["", f"open alerts: {len(report.open_alerts)}"]
     lines += [_incident_line(i) for i in report.open_alerts]
     if report.tasks is not None:
@@ -95,7 +95,7 @@ def _incident_line(i: Incident) -> str:
     elif i.exit_code is not None:
         what = f"code {i.exit_code}  "
     if i.by:
-        what += f"by {i.by}" + (f" ({i.why})" if i.why else "") + "  "
+        what += f"by {printable(i.by)}" + (f" ({printable(i.why)})" if i.why else "") + "  "
     return f"  {_stamp(i.time)}  {printable(i.agent or 'fleet'):<16} {what}{printable(i.detail)}".rstrip()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from fleetctl.cli.base import EXIT_OK, FleetContext, command, pass_fleet
+from fleetctl.errors import FleetError
 
 MIN_REFRESH_SECONDS = 0.1
 
@@ -27,6 +28,10 @@ def tui(ctx: FleetContext, refresh: float) -> int:
     """
     from fleetctl.tui.app import make_app
 
+    try:  # before the screen is taken, not under it
+        ctx.warn_state_dir(ctx.spec())
+    except FleetError:  # a broken fleet file is shown on screen instead
+        ctx.state_dir_checked = True
     app = make_app(lambda: ctx.fleet(actor="tui"), refresh)
     app.run()
     return EXIT_OK

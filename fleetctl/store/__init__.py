@@ -7,7 +7,7 @@ repair (integrity check and salvage).
 
 from __future__ import annotations
 
-from fleetctl.store.db import state_dir_warning
+from fleetctl.statedir import state_dir_warning
 from fleetctl.store.schema import SCHEMA_VERSION
 from fleetctl.store.state import DB_NAME, LOCK_NAME, StateStore
 from fleetctl.store.tasks import KeyConflict, NewTask

@@ -210,21 +210,6 @@ def restrict(path: Path) -> None:
                 os.chmod(name, PRIVATE)
 
 
-def state_dir_warning(path: Path) -> str | None:
-    """A line for `doctor` and `up` when other users may read the state dir, else None."""
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        return None
-    if not mode & 0o077:
-        return None
-    who = " and ".join(w for w, bits in (("group", 0o070), ("other users", 0o007)) if mode & bits)
-    return (
-        f"state dir {path} is open to {who} (mode {mode:04o}): its database holds the fleet's events, "
-        f"tasks and messages; run `chmod 700 {path}`"
-    )
-
-
 # --- errors for people ----------------------------------------------------------------
 
 

@@ -16,9 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fleetctl.statedir import state_dir_warning
 from fleetctl.store.activity import ActivityQueries
 from fleetctl.store.backend import Backend, Conn
-from fleetctl.store.db import Database, state_dir_warning
+from fleetctl.store.db import Database
 from fleetctl.store.hosts import HostQueries
 from fleetctl.store.messages import MessageQueries
 from fleetctl.store.ops import OpsQueries

@@ -3,6 +3,7 @@ sweeps every process carrying the fleet's name, with real tmux and real processe
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 from pathlib import Path
@@ -42,14 +43,11 @@ def test_down_with_an_immutable_database_stops_everything(fleet_dir: FleetHarnes
     """chattr +i: the database can be read, not written (as a full disk or a read-only mount)."""
     fleet_dir.write(AGENTS)
     pids = started(fleet_dir)
-    db = fleet_dir.state_dir() / "fleet.db"
-    fleet_dir.fleet().store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for side in ("-wal", "-shm"):
-        Path(f"{db}{side}").unlink(missing_ok=True)
+    db = checkpointed(fleet_dir)
     if subprocess.run(["chattr", "+i", str(db)], capture_output=True, check=False).returncode != 0:
         pytest.skip("chattr +i is not permitted here")
     try:
-        result = fleet_dir.run("down")
+        result = fleet_dir.run_process("down")  # a new process, as a person types it
     finally:
         subprocess.run(["chattr", "-i", str(db)], check=True)
     assert result.code == 0, result
@@ -57,6 +55,36 @@ def test_down_with_an_immutable_database_stops_everything(fleet_dir: FleetHarnes
     assert fleet_dir.tmux("list-sessions") == ""
     warning = [line for line in result.err.splitlines() if line.startswith("warning:")]
     assert len(warning) == 1 and "not recorded" in warning[0] and "cannot be written" in warning[0], result.err
+
+
+def checkpointed(h: FleetHarness) -> Path:
+    """fleet.db holding everything, its -wal and -shm gone, and no connection to it left in
+    this process.
+
+    An in-process command leaves its SQLite connection open until the garbage collector runs
+    (a connection and its statement cache form a cycle). SQLite keeps the descriptor of a
+    connection closed while another of the process's connections holds a lock on the file and
+    hands it to the next connection that opens that file: an in-process `down` after a
+    collection at the wrong moment wrote through a read-write descriptor opened before
+    `chattr +i`, and the test saw a store that works. So no connection is left here, and the
+    immutable case runs `down` in its own process, as a person does.
+    """
+    gc.collect()
+    store = h.fleet().store
+    store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    db = store.path
+    assert [fd for fd in os.listdir("/proc/self/fd") if _opens(fd, db)] == []
+    for side in ("-wal", "-shm"):
+        Path(f"{db}{side}").unlink(missing_ok=True)
+    return db
+
+
+def _opens(fd: str, db: Path) -> bool:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").startswith(str(db))
+    except OSError:
+        return False
 
 
 def started(h: FleetHarness) -> list[int]:
@@ -74,10 +102,7 @@ def _escaped(pid: int) -> bool:
 def test_down_with_a_broken_database_stops_everything(fleet_dir: FleetHarness, damage: object) -> None:
     fleet_dir.write(AGENTS, supervisor=True)
     pids = started(fleet_dir)
-    db = fleet_dir.state_dir() / "fleet.db"
-    fleet_dir.fleet().store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    for side in ("-wal", "-shm"):
-        Path(f"{db}{side}").unlink(missing_ok=True)
+    db = checkpointed(fleet_dir)
     damage(db)  # type: ignore[operator]
     assert fleet_dir.run("status").code == 2  # the store is really unusable
 

@@ -26,3 +26,15 @@ def test_redact_masks_every_occurrence_and_nested_data() -> None:
     data = {"output": ["token abcd1234"], "n": 3, "why": "abcd1234-long"}
     assert redact_data(data, secrets) == {"output": ["token ***"], "n": 3, "why": "***"}
     assert redact_data(data, ()) is data
+
+
+def test_the_store_password_is_a_secret_value_in_the_url_and_in_pgpassword() -> None:
+    def values(store: str | None, environ: dict[str, str]) -> tuple[str, ...]:
+        spec = FleetSpec(name="f", path=Path("/tmp/f.toml"), state_dir=Path("/tmp/.fleet"), store=store)
+        return secret_values(spec, environ)
+
+    assert values("postgresql://fleet:pa%40ss-1@127.0.0.1/fleet", {}) == ("pa%40ss-1", "pa@ss-1")
+    assert values("postgresql://fleet@127.0.0.1/fleet?password=qwerty9", {}) == ("qwerty9",)
+    assert values("postgresql://fleet@127.0.0.1/fleet", {"PGPASSWORD": "from-env-7"}) == ("from-env-7",)
+    assert values("postgresql://fleet:abc@127.0.0.1/fleet", {}) == ()  # too short to mask (MIN_SECRET_LENGTH)
+    assert values(None, {"PGPASSWORD": "from-env-7"}) == ()  # no shared store: not fleetctl's password
