@@ -134,7 +134,8 @@ def truth_fleet() -> FakeFleet:
         )
         for i in range(1, 10)
     ]
-    pane = "zed starting\nerror: boom\n\nPane is dead (status 0, Tue Nov 14 22:13:00 2023)"
+    # as tmux captures a dead pane: the output, the pane's blank rows, then tmux's line
+    pane = "zed starting\nerror: boom" + "\n" * 40 + "Pane is dead (status 0, Tue Nov 14 22:13:00 2023)"
     return FakeFleet(rows, [*demo_events(), *events], {**demo_fleet().tmux.panes_text, "@9": pane})
 
 
