@@ -226,7 +226,8 @@ class Observer:
             if dead:
                 # tmux reports the status of the window's wrapper, not the agent's: say what was recorded.
                 last_exit = getattr(row, "last_exit", None)
-                lines = [line for line in lines if not line.startswith(DEAD_PANE)]
+                # The blank rows between the output and tmux's line would push the output out of view.
+                lines = pane_tail("\n".join(line for line in lines if not line.startswith(DEAD_PANE)))
                 dead = [f"{DEAD_PANE} (last exit {last_exit})" if last_exit else DEAD_PANE]
             if not any(line.strip() for line in lines):
                 lines = log_tail(fleet.logs_dir / name, PANE_LINES)

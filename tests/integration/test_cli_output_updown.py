@@ -129,3 +129,36 @@ def test_up_says_it_started_the_supervise_loop(fleet_dir: FleetHarness) -> None:
     result = fleet_dir.run("up")
     assert result.code == 0, result
     assert result.out.splitlines()[-1] == "1 started, supervise loop started"
+
+
+def test_restart_quotes_the_output_as_the_screen_showed_it(fleet_dir: FleetHarness) -> None:
+    broken = fleet_dir.dir / "broken"
+    script = fleet_dir.dir / "agent.sh"
+    script.write_text(
+        f"[ -e {broken} ] || exec sleep 1000\n"
+        "printf '\\033[?25l\\033[>4;2m\\033[<u'\n"
+        "for f in '|' / - '\\\\' '|' /; do printf '\\r\\033[36m%s\\033[0m thinking' \"$f\"; done\n"
+        "printf '\\r\\033[2Kthought for 2s\\r\\n\\033[1;31merror:\\033[0m the key was rejected\\r\\n'\n"
+        "exit 1\n"
+    )
+    fleet_dir.write(f"""
+    [agents.coder]
+    command = "sh {script}"
+    restart = "never"
+    min_uptime = "1s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    broken.touch()
+    result = fleet_dir.run("restart", "coder")
+    assert result.code == 1, result
+    lines = result.out.splitlines()
+    assert lines[1:] == ["1 failed"], result.out
+    assert re.fullmatch(
+        r"coder: exited with code 1 after [\d.]+s, before it was verified \(min_uptime 1s\).*"
+        r"; last output: thought for 2s \| error: the key was rejected",
+        lines[0],
+    ), lines[0]
+    for junk in ("\x1b", "\\x1b", "\r", "thinking", "[>4", "[<u", "[36m"):
+        assert junk not in result.out, (junk, result.out)
+    raw = fleet_dir.run("logs", "--raw", "coder").out
+    assert "\x1b[36m|\x1b[0m thinking\r" in raw and "\x1b[>4;2m" in raw  # what the agent really wrote

@@ -102,3 +102,37 @@ def test_status_name_of_a_running_agent_lists_its_processes(fleet_dir: FleetHarn
     pids = [int(p) for p in processes.group(1).split()]
     assert pids[0] == pid and len(pids) >= 2  # the window's shell and the server it started
     assert "    serving" in text.split("last output")[1]
+
+
+def agent_windows(fleet_dir: FleetHarness) -> dict[str, str]:
+    """The fleet's tmux windows as tmux itself lists them: window name -> window id."""
+    listed = fleet_dir.tmux("list-windows", "-a", "-F", "#{window_name} #{window_id}").splitlines()
+    return {name: window for name, _, window in (line.partition(" ") for line in listed)}
+
+
+def window_line(text: str) -> str:
+    found = re.search(r"^  window:     (\S+)$", text, re.MULTILINE)
+    assert found is not None, text
+    return found.group(1)
+
+
+def test_status_name_shows_the_agents_tmux_window(fleet_dir: FleetHarness) -> None:
+    fleet_dir.write("""
+    [agents.web]
+    command = "sleep 1000"
+    min_uptime = "0.2s"
+    [agents.api]
+    command = "sleep 1000"
+    min_uptime = "0.2s"
+    """)
+    assert fleet_dir.run("up").code == 0
+    windows = agent_windows(fleet_dir)
+    assert window_line(fleet_dir.run("status", "web").out) == windows["web"]
+    assert window_line(fleet_dir.run("status", "api").out) == windows["api"] != windows["web"]
+    assert fleet_dir.run("restart", "web").code == 0
+    now = agent_windows(fleet_dir)["web"]
+    assert now != windows["web"]  # a new window for the new run: status follows it
+    assert window_line(fleet_dir.run("status", "web").out) == now
+    assert fleet_dir.run("down", "web").code == 0
+    assert "web" not in agent_windows(fleet_dir)
+    assert window_line(fleet_dir.run("status", "web").out) == "-"

@@ -6,12 +6,18 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from textual.command import CommandInput, CommandPalette
 from textual.pilot import Pilot
+from textual.widgets import OptionList
 
+from fleetctl.model import AgentState, Event
+from fleetctl.record import replace
 from fleetctl.tui.app import FleetApp, make_app
+from fleetctl.tui.widgets.agent_detail import AgentDetail
+from fleetctl.tui.widgets.agent_table import AgentTable
 from fleetctl.tui.widgets.line_view import LineView
 from tests.tui.conftest import settle, until
-from tests.tui.fakes import FIXED_NOW, FakeFleet, demo_board, demo_fleet
+from tests.tui.fakes import FIXED_NOW, FakeFleet, demo_board, demo_events, demo_fleet, demo_rows, status
 
 pytestmark = pytest.mark.usefixtures("utc")
 SIZES = [(80, 24), (120, 40)]
@@ -43,8 +49,16 @@ def test_detail_of_a_failed_agent(snap_compare: object, size: tuple[int, int]) -
     assert snap_compare(demo_app(), terminal_size=size, run_before=pressing("end"))  # type: ignore[operator]
 
 
-def test_reset_and_start_asks_first(snap_compare: object) -> None:
-    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=pressing("end", "r"))  # type: ignore[operator]
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_reset_and_start_asks_first(snap_compare: object, size: tuple[int, int]) -> None:
+    assert snap_compare(demo_app(), terminal_size=size, run_before=pressing("end", "r"))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("key", ["d", "k"], ids=["stop", "kill"])
+def test_stop_and_kill_ask_first(snap_compare: object, key: str, size: tuple[int, int]) -> None:
+    # api (running, pid 4101) is the first row: the question names it and its pid
+    assert snap_compare(demo_app(), terminal_size=size, run_before=pressing(key))  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -52,8 +66,30 @@ def test_events_view(snap_compare: object, size: tuple[int, int]) -> None:
     assert snap_compare(demo_app(), terminal_size=size, run_before=pressing("3"))  # type: ignore[operator]
 
 
-def test_tasks_view(snap_compare: object) -> None:
-    assert snap_compare(demo_app(), terminal_size=(80, 24), run_before=pressing("2"))  # type: ignore[operator]
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_tasks_view(snap_compare: object, size: tuple[int, int]) -> None:
+    # breakers belong to pools: they are in the tasks view's header, not in the agents' table
+    assert snap_compare(demo_app(), terminal_size=size, run_before=pressing("2"))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_palette_searched_for_log(snap_compare: object, size: tuple[int, int]) -> None:
+    async def search(pilot: Pilot[object]) -> None:
+        await pressing("ctrl+p")(pilot)
+        palette = await until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette), 5, "the palette")
+        assert palette
+        pilot.app.screen.query_one(CommandInput).cursor_blink = False  # a blinking cursor is not stable
+        await pilot.press(*"log")
+        results = pilot.app.screen.query_one(OptionList)
+        await until(
+            pilot,
+            lambda: results.option_count and "Show log" in str(results.get_option_at_index(0).prompt),
+            5,
+            "'Show log' first among the results",
+        )
+        await settle(pilot)
+
+    assert snap_compare(demo_app(), terminal_size=size, run_before=search)  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -71,3 +107,56 @@ def test_log_view(snap_compare: object, size: tuple[int, int], tmp_path: Path) -
         await settle(pilot)
 
     assert snap_compare(demo_app(fleet), terminal_size=size, run_before=open_log)  # type: ignore[operator]
+
+
+def truth_fleet() -> FakeFleet:
+    """web without a port; zed failed after exit code 1, its pane dead (tmux says status 0: its
+    wrapper's), with more events than the close-up lists."""
+    rows = [replace(r, port=None) if r.name == "web" else r for r in demo_rows()]
+    rows.append(
+        status(
+            "zed",
+            AgentState.FAILED,
+            window="@9",
+            respawns=5,
+            last_exit="code 1",
+            failure_class="crashed",
+            reason="gave up after 5 respawns in 10m",
+        )
+    )
+    events = [
+        Event(
+            time=FIXED_NOW - 600 + 60 * i,
+            kind="exited",
+            agent="zed",
+            reason=f"exited with code 1 (try {i})",
+            id=100 + i,
+        )
+        for i in range(1, 10)
+    ]
+    # as tmux captures a dead pane: the output, the pane's blank rows, then tmux's line
+    pane = "zed starting\nerror: boom" + "\n" * 40 + "Pane is dead (status 0, Tue Nov 14 22:13:00 2023)"
+    return FakeFleet(rows, [*demo_events(), *events], {**demo_fleet().tmux.panes_text, "@9": pane})
+
+
+def selecting(name: str) -> Callable[[Pilot[object]], Awaitable[None]]:
+    async def run_before(pilot: Pilot[object]) -> None:
+        await settle(pilot)
+        table = pilot.app.screen.query_one(AgentTable)
+        table.move_to(table.order.index(name))
+        await until(pilot, lambda: pilot.app.screen.query_one(AgentDetail).detail, 5, f"{name}'s close-up")
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_detail_of_a_dead_pane_shows_the_recorded_exit_and_the_newest_events(
+    snap_compare: object, size: tuple[int, int]
+) -> None:
+    assert snap_compare(demo_app(truth_fleet()), terminal_size=size, run_before=selecting("zed"))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_detail_of_an_agent_without_a_port_claims_no_port(snap_compare: object, size: tuple[int, int]) -> None:
+    assert snap_compare(demo_app(truth_fleet()), terminal_size=size, run_before=selecting("web"))  # type: ignore[operator]
