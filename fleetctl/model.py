@@ -179,6 +179,7 @@ class FleetSpec:
     host: str = ""  # this machine's name in the fleet
     heartbeat: float = 10.0  # on a shared store: how often this host's supervisor reports
     elsewhere: tuple[str, ...] = ()  # agents of the fleet file that run on other hosts (messages reach them)
+    prune_every: float = 300.0  # how often the supervise loop removes finished tasks' worktrees
 
     @property
     def socket_name(self) -> str:

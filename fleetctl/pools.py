@@ -83,11 +83,12 @@ class PoolRunner:
         close += [p.window_id for p in panes.values() if p.dead and p.pane_id not in held] + finished
         if close:
             fleet.tmux.kill_windows(sorted(set(close)))
-        review.sweep(fleet)  # old worktrees, at most every few minutes
+        swept = review.sweep(fleet)  # old worktrees, at most every prune_every; returns when next
+        wake_at = plan.wake_at if swept is None or (plan.wake_at is not None and plan.wake_at < swept) else swept
         if opened:  # plan the new windows' deadlines (verify, wall, idle) on the next pass
             soon = fleet.now() + dispatch.VERIFY_POLL_SECONDS
-            return soon if plan.wake_at is None else min(plan.wake_at, soon)
-        return plan.wake_at
+            return soon if wake_at is None else min(wake_at, soon)
+        return wake_at
 
     def _apply(
         self, plan: dispatch.DispatchPlan, windows: list[dispatch.WindowTask], breakers: dict[str, Breaker], now: float

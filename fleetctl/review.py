@@ -23,12 +23,11 @@ from fleetctl.runtime.events import emit
 from fleetctl.store.review import AttemptResult
 
 PR_TIMEOUT_SECONDS = 300.0
-PRUNE_EVERY_SECONDS = 300.0
 DEFAULT_WORKTREE_KEEP = 7 * 86400.0
 GATE_TAIL_LINES = 10
 GATE_TIMEOUT_SECONDS = 600.0
 GATE_KILL_AFTER_SECONDS = 5
-_last_sweep: dict[Path, float] = {}
+_sweeps: dict[Path, float] = {}  # state dir -> when this process last swept its worktrees
 
 
 def branch_name(task_id: int) -> str:
@@ -196,6 +195,8 @@ def _merge(fleet: Runtime, pool: PoolSpec, task: Task, path: Path, branch: str) 
     error = worktree.remove(pool.repo, path, branch)  # done and merged: nothing left to keep
     if error is None:
         fleet.store.review.set_work(task.id, pruned=fleet.now())
+    else:  # the supervise loop's sweep tries again
+        emit(fleet, "warning", pool.name, f"task {task.id}: worktree kept after the merge: {error}", {"task": task.id})
     return None, said
 
 
@@ -280,16 +281,19 @@ def prune(fleet: Runtime, dry_run: bool = False) -> list[Prunable]:
     return out
 
 
-def sweep(fleet: Runtime) -> None:
-    """prune() from the dispatch pass, at most every PRUNE_EVERY_SECONDS per fleet and process."""
+def sweep(fleet: Runtime) -> float | None:
+    """prune() from the dispatch pass, at most every `prune_every` per fleet and process; returns
+    when the next sweep is due, so that an idle supervise loop keeps a short prune_every too."""
     now = fleet.now()
     if not any(p.workspace == "worktree" for p in fleet.spec.pools):
-        return
-    last = _last_sweep.get(fleet.spec.state_dir)
-    if last is not None and now - last < PRUNE_EVERY_SECONDS:
-        return
-    _last_sweep[fleet.spec.state_dir] = now
+        return None
+    every = fleet.spec.prune_every
+    last = _sweeps.get(fleet.spec.state_dir)
+    if last is not None and now - last < every:
+        return last + every
+    _sweeps[fleet.spec.state_dir] = now
     try:
         prune(fleet)
     except FleetError as exc:  # git failing here must not stop dispatch
         emit(fleet, "warning", None, f"worktree prune: {exc.message}", {})
+    return now + every

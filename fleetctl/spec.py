@@ -284,6 +284,7 @@ FLEET_FIELDS: dict[str, tuple[Parser, str]] = {
     "store": (_string, 'a PostgreSQL URL such as "postgresql://user@dbhost:5432/fleet"'),
     "host": (lambda v: v if isinstance(v, str) and HOST_RE.match(v) else _raise(), HOST_EXPECTED),
     "heartbeat": (_duration, 'a duration such as "10s"'),
+    "prune_every": (_duration, 'a duration such as "5m"'),
 }
 
 
@@ -378,6 +379,7 @@ def parse(text: str, path: Path) -> FleetSpec:
         store=fleet.get("store"),
         host=fleet.get("host", ""),
         heartbeat=fleet.get("heartbeat", 10.0),
+        prune_every=fleet.get("prune_every", 300.0),
     )
 
 

@@ -48,7 +48,10 @@ def task_show(ctx: FleetContext, task_id: int, as_json: bool) -> int:
 
     fleet = ctx.fleet()
     used = {  # the pool that ran an attempt: its window is named <pool>.<task id>
-        a.attempt: spend.attempt(fleet, a.agent.split(".")[0], work.worktree, a.started, a.ended) for a in attempts
+        a.attempt: spend.attempt(
+            fleet, a.agent.split(".")[0], work.worktree, a.started, a.ended, window=a.agent, run_id=a.run_id
+        )
+        for a in attempts
     }
     if as_json:
         data = t.as_json()

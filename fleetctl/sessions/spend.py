@@ -53,17 +53,22 @@ USAGE_COMMAND_SECONDS = 10.0
 def _from_command(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
     """The kind's usage command, run in the agent's cwd with its env and where its logs and
     transcripts are; a command that fails or hangs counts nothing (the report says no usage)."""
-    import subprocess
-
-    if not kind.session.usage_command:
-        return []
     env = {**os.environ, **dict(spec.env), "FLEET_AGENT": spec.name, "FLEET_LOG_DIR": str(rt.logs_dir / spec.name)}
     if kind.session.transcript_dir:
         env["FLEET_TRANSCRIPT_DIR"] = str(start.transcript_dir(rt, kind, spec))
+    return _run_usage_command(kind, spec.cwd, env) or []
+
+
+def _run_usage_command(kind: Kind, cwd: Path, env: dict[str, str]) -> list[Entry] | None:
+    """The entries the usage command printed; None when it has none, fails or hangs."""
+    import subprocess
+
+    if not kind.session.usage_command:
+        return None
     try:
         done = subprocess.run(
             ["/bin/sh", "-c", kind.session.usage_command],
-            cwd=spec.cwd,
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             capture_output=True,
@@ -73,8 +78,8 @@ def _from_command(rt: Runtime, spec: AgentSpec, kind: Kind) -> list[Entry]:
             check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
-        return []
-    return usage.command_entries(done.stdout) if done.returncode == 0 else []
+        return None
+    return usage.command_entries(done.stdout) if done.returncode == 0 else None
 
 
 # Parsed transcripts by path, kept while their size and mtime stay (budgets look every pass).
@@ -152,9 +157,8 @@ def _task_usage(
     for a in rt.store.task_attempts_between(begin, until):
         pool = a.agent.split(".")[0]
         work = rt.store.review.work(a.task_id)
-        used = attempt(
-            rt, pool, work.worktree, max(a.started, begin), a.ended if end is None else min(a.ended or end, end)
-        )
+        span = (max(a.started, begin), a.ended if end is None else min(a.ended or end, end))
+        used = attempt(rt, pool, work.worktree, *span, window=a.agent, run_id=a.run_id)
         if used is None or not used.messages:
             continue
         pools[pool] = pools.get(pool, Usage()) + used
@@ -171,21 +175,39 @@ def today_start(now: float | None = None) -> float:
 
 
 def attempt(
-    rt: Runtime, pool_name: str | None, worktree: str | None, started: float, ended: float | None
+    rt: Runtime,
+    pool_name: str | None,
+    worktree: str | None,
+    started: float,
+    ended: float | None,
+    window: str | None = None,
+    run_id: str | None = None,
 ) -> Usage | None:
-    """One task attempt's usage: the pool kind's transcripts in the task's working directory,
-    written while the attempt ran (pool task windows keep the user's config dir)."""
+    """One task attempt's usage (None: unknown). Transcripts: the pool kind's in the task's working
+    directory, written while the attempt ran (pool task windows keep the user's config dir);
+    aider: the attempt's own run log; a usage command: run as for the task window `window`."""
     pool = rt.spec.pool(pool_name) if pool_name else None
     if pool is None or pool.kind == "generic":
         return None
     kind = start.kinds(rt).get(pool.kind)
-    if kind is None or kind.session.usage not in ("claude-transcript", "codex-transcript"):
+    if kind is None or not kind.session.usage:
         return None
     env = {**os.environ, **dict(pool.env)}
     cwd = Path(worktree) if worktree else pool.cwd
+    if kind.session.usage == "aider-output":
+        log = rt.log_path(window, run_id) if window and run_id else None
+        if log is None or not log.is_file():
+            return None
+        return usage.total(kind, usage.aider_entries(log.read_text(errors="replace"), started))
+    if kind.session.usage == "command":
+        if window is None:
+            return None
+        env.update({"FLEET_AGENT": window, "FLEET_LOG_DIR": str(rt.logs_dir / window), "FLEET_WORKSPACE": str(cwd)})
+        told = _run_usage_command(kind, cwd if cwd.is_dir() else pool.cwd, env)
+        return None if told is None else usage.total(kind, usage.between(told, started, ended))
     directory = locate.transcript_dir(kind.session, locate.user_dir(kind.session, env), cwd)
     parse = usage.claude_entries if kind.session.usage == "claude-transcript" else usage.codex_entries
-    found: list[Entry] = []
+    found = []
     for transcript in locate.transcripts(kind.session, directory):
         if transcript.mtime >= started:
             found += parse(transcript.path.read_text(errors="replace"))

@@ -158,7 +158,7 @@ def test_report_totals_equal_what_the_mock_counted(fleet_dir: FleetHarness, mock
     assert f"fleetctl_agent_cost_usd_total{{{label}}} {total['cost_usd']}" in metrics, metrics
 
 
-def test_task_show_gives_each_attempt_its_tokens(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
+def test_task_show_gives_each_attempt_its_tokens_and_cost(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
     mock_api.script(Reply(text="Task done.", input_tokens=57, output_tokens=9))
     work = clients.git_repo(fleet_dir.dir / "work")
     run = clients.prepare("claude", mock_api.url, Path(os.environ["HOME"]), work)
@@ -166,12 +166,15 @@ def test_task_show_gives_each_attempt_its_tokens(fleet_dir: FleetHarness, mock_a
     fleet_dir.write(
         f"""
     [pools.coder]
-    command = "{run.argv[0]} -p 'Do the task.'"
+    command = "{run.argv[0]} -p --model claude-haiku-4-5 'Do the task.'"
     kind = "claude"
     cwd = "{work}"
 
     [pools.coder.env]
     {env}
+
+    [kinds.claude]
+    prices."claude-haiku-4-5" = {{ input = 1000.0, output = 10000.0 }}
     """,
         supervisor=True,
     )
@@ -186,6 +189,9 @@ def test_task_show_gives_each_attempt_its_tokens(fleet_dir: FleetHarness, mock_a
     [attempt] = shown["attempts"]
     used = attempt["usage"]
     assert (used["input_tokens"], used["output_tokens"]) == mock_api.usage() == (57, 9), shown
-    assert "tokens: 57 in, 9 out" in fleet_dir.run("task", "show", "1").out
+    cost = (57 * 1000.0 + 9 * 10000.0) / 1e6  # priced by the fleet file's amended table
+    assert attempt["cost"] == used["cost_usd"] == pytest.approx(cost), shown
+    text = fleet_dir.run("task", "show", "1").out
+    assert "tokens: 57 in, 9 out" in text and f"cost ${cost:.4f}" in text, text
     report = json.loads(fleet_dir.run("report", "--json").out)["usage"]
     assert report["tasks"]["1"] == report["pools"]["coder"] == report["total"] == used

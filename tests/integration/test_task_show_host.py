@@ -1,4 +1,4 @@
-"""`task show` and `--json` name each attempt's host, and its cost (unknown: nothing reports one yet)."""
+"""`task show` and `--json` name each attempt's host, and its cost (unknown for an outside claimer)."""
 
 from __future__ import annotations
 

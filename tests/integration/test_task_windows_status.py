@@ -14,6 +14,8 @@ pytestmark = pytest.mark.tmux
 
 # The fake fixer: says which task it works on, then keeps working (until stopped).
 FIXER = "echo fixing task {task_id}; exec sleep 60"
+# One that also answers what is typed into its window, line by line.
+READER = "echo fixing task {task_id}; while read line; do echo fixer got: $line; done"
 
 
 def start(h: FleetHarness, pools: str) -> None:
@@ -89,7 +91,7 @@ def test_logs_attach_send_restart_and_down_take_a_task_window(
         fleet_dir,
         f"""
     [pools.fix]
-    command = "{FIXER}"
+    command = "{READER}"
     """,
     )
     assert fleet_dir.run("task", "add", "fix the parser").code == 0
@@ -107,7 +109,20 @@ def test_logs_attach_send_restart_and_down_take_a_task_window(
     nothing = fleet_dir.run("attach", "fix.9")
     assert nothing.code == 2 and "fix.9: no task window runs by that name (task windows: fix.1)" in nothing.err
 
-    assert fleet_dir.run("send", "fix.1", "please hurry").code == 0
+    # A notice lands in the task window's inbox; a wake is typed into its pane, and the fixer reads it.
+    notice = fleet_dir.run("send", "fix.1", "a note for later")
+    assert notice.code == 0 and notice.out.strip().isdigit(), notice
+    (note,) = json.loads(fleet_dir.run("inbox", "fix.1", "--json").out)
+    assert (note["text"], note["from"], note["wake"]) == ("a note for later", "human", False), note
+    woke = fleet_dir.run("send", "fix.1", "please hurry", "--wake")
+    assert woke.code == 0, woke
+
+    def pane() -> str:
+        return fleet_dir.tmux("capture-pane", "-p", "-t", str(first["window"]))
+
+    wait_for(lambda: "fixer got: please hurry" in pane(), what="the wake typed into fix.1's pane", explain=pane)
+    assert "a note for later" not in pane()
+    assert [e.agent for e in fleet_dir.fleet().store.events() if e.kind == "woke"] == ["fix.1"]
 
     restarted = fleet_dir.run("restart", "fix.1")
     assert restarted.code == 0, restarted

@@ -82,6 +82,11 @@ def test_fingerprint_is_a_sha256_prefix_so_stored_runs_keep_matching(tmp_path: P
     assert a.fingerprint() == hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def test_prune_every_defaults_to_five_minutes(tmp_path: Path) -> None:
+    assert load(tmp_path, "").prune_every == 300.0
+    assert load(tmp_path, "", HEAD + 'prune_every = "30s"\n').prune_every == 30.0
+
+
 BAD = [
     ("unknown agent key", '[agents.a]\ncommand = "x"\ncolour = "red"\n', "agents.a.colour", "unknown key"),
     (
@@ -161,6 +166,13 @@ BAD = [
         "fleet.supervisor",
         "true or false",
         '[fleet]\nname = "d"\nsupervisor = "yes"\n',
+    ),
+    (
+        "bad prune_every",
+        '[agents.a]\ncommand = "x"\n',
+        "fleet.prune_every",
+        "duration",
+        '[fleet]\nname = "d"\nprune_every = "often"\n',
     ),
     ("pool workspace", '[pools.p]\ncommand = "x"\nworkspace = "copy"\n', "pools.p.workspace", "worktree"),
     ("pool missing command", "[pools.p]\nslots = 2\n", "pools.p.command", "required"),
