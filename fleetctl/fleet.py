@@ -8,7 +8,7 @@ fleetctl.runtime, one module per responsibility; this is the facade the commands
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING
 
 from fleetctl import plan as planner
@@ -81,11 +81,13 @@ class Fleet(Runtime):
 
     # --- acting ----------------------------------------------------------------------
 
-    def tick(self, *, supervisor: bool = True, only: set[str] | None = None) -> TickResult:
+    def tick(
+        self, *, supervisor: bool = True, only: set[str] | None = None, restart: Collection[str] = ()
+    ) -> TickResult:
         """One observe -> plan -> apply pass. The caller holds the lock."""
         from fleetctl.runtime import passes
 
-        return passes.tick(self, supervisor=supervisor, only=only)
+        return passes.tick(self, supervisor=supervisor, only=only, restart=restart)
 
     def spawn(self, spawns: Sequence[planner.Spawn], obs: Observation, records: dict[str, AgentRecord]) -> list[str]:
         """Sweep what the replaced runs left, then open every window in one tmux call."""
@@ -110,9 +112,12 @@ class Fleet(Runtime):
 
     # --- commands --------------------------------------------------------------------
 
-    def up(self, names: Sequence[str] = (), on_progress: Progress | None = None) -> list[str]:
+    def up(
+        self, names: Sequence[str] = (), on_progress: Progress | None = None, restart: Collection[str] = ()
+    ) -> list[str]:
         """Start what is not running and wait until each start is verified or has failed.
 
+        `restart`: agents to start even if their run is over (plan.plan), in the first pass only.
         Returns one failure line per agent that did not come up (empty: all verified).
         """
         specs = self.resolve(names)
@@ -134,7 +139,8 @@ class Fleet(Runtime):
         )
         while pending:
             with self.store.lock():
-                result = self.tick(only=set(pending))
+                result = self.tick(only=set(pending), restart=restart)
+            restart = ()
             records = self.store.records(since=self.now() - 1, names=pending)
             for name in sorted(pending):
                 view = result.plan.views.get(name)
@@ -189,7 +195,7 @@ class Fleet(Runtime):
         """Stop and start agents (without spending their respawn budget); see stop.restart."""
         from fleetctl.runtime import stop
 
-        return stop.restart(self, names, lambda agents: self.up(agents, on_progress))
+        return stop.restart(self, names, lambda agents: self.up(agents, on_progress, restart=agents))
 
     def reset(self, names: Sequence[str]) -> None:
         from fleetctl.runtime.events import emit

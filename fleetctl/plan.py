@@ -8,6 +8,7 @@ with plain numbers.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from fleetctl.model import (
     AgentObservation,
@@ -238,6 +239,7 @@ def classify(
 @record(frozen=False)
 class _Builder:
     now: float
+    restart: frozenset[str] = frozenset()
     actions: list[Action] = field(default_factory=list)
     views: dict[str, AgentView] = field(default_factory=dict)
     wake_at: float | None = None
@@ -255,8 +257,11 @@ def plan(
     obs: Observation,
     now: float,
     heartbeats: dict[str, float] | None = None,
+    restart: Collection[str] = (),
 ) -> Plan:
-    b = _Builder(now=now)
+    """`restart`: agents a person asked to restart; one whose run is over (completed, parked,
+    in backoff) starts now, as supervisorctl and pm2 do, without spending its respawn budget."""
+    b = _Builder(now=now, restart=frozenset(restart))
     heartbeats = heartbeats or {}
     for spec in fleet.agents:
         record = records.get(spec.name, AgentRecord(name=spec.name))
@@ -439,6 +444,9 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.actions.append(GiveUp(agent=name, reason=run.stop_reason or "auth"))
         b.view(name, AgentState.FAILED, run.stop_reason or "auth", respawns=used)
         return
+    if name in b.restart:  # asked for by a person: parked or in backoff, it starts now
+        _restart(b, spec, record, run, used)
+        return
     if record.parked_until is not None and now < record.parked_until:
         b.view(
             name, AgentState.PARKED, run.stop_reason or "rate limited", next_retry=record.parked_until, respawns=used
@@ -450,8 +458,7 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         b.view(name, AgentState.STARTING, "park ended", respawns=used)
         return
     if run.stopped_by in ("config", "restart"):
-        b.actions.append(Spawn(agent=name, reason="restart", replaces=run.id, fallback=use_fallback(spec, record)))
-        b.view(name, AgentState.STARTING, "restarting", respawns=used)
+        _restart(b, spec, record, run, used)
         return
     if run.stopped_by == "down":  # stopped by a person, and now wanted again (`up`)
         b.actions.append(
@@ -494,6 +501,11 @@ def _plan_ended(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, use
         )
     )
     b.view(name, AgentState.STARTING, "respawning", respawns=used + 1)
+
+
+def _restart(b: _Builder, spec: AgentSpec, record: AgentRecord, run: Run, used: int) -> None:
+    b.actions.append(Spawn(agent=spec.name, reason="restart", replaces=run.id, fallback=use_fallback(spec, record)))
+    b.view(spec.name, AgentState.STARTING, "restarting", respawns=used)
 
 
 def _secs(seconds: float) -> str:

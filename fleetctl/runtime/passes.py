@@ -6,6 +6,7 @@ checks that are due.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 from fleetctl import plan as planner
@@ -35,9 +36,11 @@ class TickResult:
         return bool(self.plan.actions)
 
 
-def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) -> TickResult:
+def tick(
+    rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None, restart: Collection[str] = ()
+) -> TickResult:
     """One observe -> plan -> apply pass over the fleet (or only some agents: no removals,
-    no supervisor, no dispatch)."""
+    no supervisor, no dispatch); `restart`: see plan.plan."""
     rt.store.check_same_file()
     wake.ensure(rt.wake_fifo)
     now = rt.now()
@@ -71,7 +74,7 @@ def tick(rt: Runtime, *, supervisor: bool = True, only: set[str] | None = None) 
     seen_by_kind = obs
     if watched and any(a.idle_timeout is not None for a in rt.spec.agents):
         seen_by_kind, planned = activity.idle_clock(rt, obs, planned, now)  # idle_timeout by activity
-    plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt))
+    plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt), restart)
     if seen_by_kind is not obs:
         plan = activity.explain_stalls(rt, plan, obs, planned, now)  # a stall told by what the agent was doing
     if only is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from fleetctl import cgroups
 from fleetctl import plan as planner
 from fleetctl.errors import FleetError, OperationFailed, StoreError
-from fleetctl.model import AgentRecord, AgentSpec, FailureClass, Observation, PaneInfo
+from fleetctl.model import AgentRecord, FailureClass, Observation, PaneInfo
 from fleetctl.record import record
 from fleetctl.runtime import logs, observe, terminate
 from fleetctl.runtime.context import Runtime
@@ -68,7 +68,8 @@ def kill_runs(
 
 
 def restart(rt: Runtime, names: Sequence[str], start: Callable[[list[str]], list[str]]) -> list[str]:
-    """Stop the agents' current runs, then `start` them (up); returns failure lines.
+    """Stop the agents' current runs, then `start` them (up, which the planner tells to start
+    an agent whose run is over as well: completed, parked or in backoff); returns failure lines.
 
     When the start (or recording the stop) fails after a run was stopped, say so: the agent
     was stopped by this restart and is not running, whatever stopped the command.
@@ -90,7 +91,6 @@ def restart(rt: Runtime, names: Sequence[str], start: Callable[[list[str]], list
             stopped = [k.agent for k in kills]
             # A requested restart neither spends the respawn budget nor waits for backoff.
             failures = kill_runs(rt, kills, obs, records, now) if kills else []
-            failures += _start_ended(rt, specs, obs, records)
         return failures + start(agents)
     except (FleetError, OSError) as exc:
         if not stopped:
@@ -106,21 +106,6 @@ def restart(rt: Runtime, names: Sequence[str], start: Callable[[list[str]], list
             "; ".join(lines),
             hint="once that is fixed, `fleetctl reconcile` starts what is not running and adopts what is",
         ) from None
-
-
-def _start_ended(
-    rt: Runtime, specs: Sequence[AgentSpec], obs: Observation, records: dict[str, AgentRecord]
-) -> list[str]:
-    """Agents whose last run is over (completed, or parked after a limit) start again, as a
-    person asking for a restart expects; failed ones wait for `reset`, as with `up`."""
-    from fleetctl.runtime import launcher
-
-    spawns = [
-        planner.Spawn(agent=s.name, reason="restart", replaces=r.current.id)
-        for s in specs
-        if (r := records.get(s.name)) is not None and r.current is not None and not r.current.live and not r.failed
-    ]
-    return launcher.spawn(rt, spawns, obs, records) if spawns else []
 
 
 @record

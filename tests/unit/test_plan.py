@@ -381,3 +381,28 @@ def test_a_clean_exit_after_min_uptime_spends_no_respawn_under_restart_always() 
     # a run that exited 0 before min_uptime is still a respawn, and the cap holds
     early = replace(clean, verified=None)
     assert kinds(decide(spec, record(crashed(NOW - 30, NOW - 25, rid="r1"), early))) == ["GiveUp"]
+
+
+def test_a_restart_asked_for_starts_a_run_that_is_over_without_spending_budget() -> None:
+    done = run(started=NOW - 10, ended=NOW - 5, failure_class=FailureClass.EXITED, exit_code=0, stop_reason="done")
+    on_failure = agent(restart=RestartPolicy.ON_FAILURE)
+    assert decide(on_failure, record(done)).views["a"].state is AgentState.COMPLETED
+    restart = P.plan(fleet(on_failure), {"a": record(done)}, Observation(NOW, True), NOW, restart={"a"})
+    assert restart.actions == (P.Spawn("a", "restart", replaces="r1"),)  # respawn=False: budget untouched
+    rl = crashed(NOW - 10, NOW - 5, failure_class=FailureClass.RATE_LIMITED)
+    parked = P.plan(
+        fleet(agent()), {"a": record(rl, parked_until=NOW + 60)}, Observation(NOW, True), NOW, restart={"a"}
+    )
+    assert parked.actions == (P.Spawn("a", "restart", replaces="r"),)
+    in_backoff = crashed(NOW - 2, NOW - 0.5)
+    assert decide(agent(backoff=10.0), record(in_backoff)).views["a"].state is AgentState.BACKOFF
+    now_again = P.plan(
+        fleet(agent(backoff=10.0)), {"a": record(in_backoff)}, Observation(NOW, True), NOW, restart={"a"}
+    )
+    assert now_again.actions == (P.Spawn("a", "restart", replaces="r"),)
+
+
+def test_a_restart_asked_for_leaves_a_failed_agent_to_reset() -> None:
+    gave_up = record(crashed(NOW - 10, NOW - 5), failed_reason="gave up")
+    p = P.plan(fleet(agent()), {"a": gave_up}, Observation(NOW, True), NOW, restart={"a"})
+    assert p.actions == () and p.views["a"].state is AgentState.FAILED
