@@ -125,18 +125,15 @@ def _elsewhere(fleet: Runtime, names: Sequence[str], action: str) -> tuple[list[
     print each result; returns the names left for this host and whether every request worked."""
     if not fleet.spec.store or not names:
         return list(names), True
-    from fleetctl.runtime import remote_actions
+    from fleetctl.runtime.remote_actions import hand_over
 
-    owners = remote_actions.owners(fleet, names)
-    ok = True
-    for name, host in owners.items():
-        done, line = remote_actions.ask(fleet, name, host, action)
+    here, results = hand_over(fleet, names, action)
+    for done, line in results:
         if done:
             print(printable(line))
         else:
             print(f"error: {printable(line)}", file=sys.stderr)
-        ok = ok and done
-    return [n for n in names if n not in owners], ok
+    return here, all(done for done, _ in results)
 
 
 @command(name="up")

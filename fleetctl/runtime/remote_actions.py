@@ -87,6 +87,16 @@ def ask(rt: Runtime, name: str, host: str, action: str, timeout: float = REQUEST
         rt.clock.sleep(REQUEST_POLL_SECONDS)
 
 
+def hand_over(rt: Runtime, names: Sequence[str], action: str) -> tuple[list[str], list[tuple[bool, str]]]:
+    """Hand `action` on each named agent that another host runs to that host and wait for each
+    result: (the names left for this host, each handed-over agent's (ok, line))."""
+    if not rt.spec.store or not names:
+        return list(names), []
+    owned = owners(rt, names)
+    results = [ask(rt, name, host, action) for name, host in owned.items()]
+    return [n for n in names if n not in owned], results
+
+
 def reachable(rt: Runtime, name: str, host: str, consequence: str) -> None:
     """Fail with one line when `host` (which runs `name`) has stopped reporting."""
     now = rt.now()

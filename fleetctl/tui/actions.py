@@ -52,12 +52,12 @@ def _elsewhere(fleet: Any, name: str, action: str) -> str | None:
 
     if not isinstance(fleet, Runtime) or not fleet.spec.store:
         return None
-    from fleetctl.runtime import remote_actions
+    from fleetctl.runtime.remote_actions import hand_over
 
-    host = remote_actions.owners(fleet, [name]).get(name)
-    if host is None:
+    _, results = hand_over(fleet, [name], action)
+    if not results:
         return None
-    ok, line = remote_actions.ask(fleet, name, host, action)
+    ok, line = results[0]
     if not ok:
         raise OperationFailed(line)
     return line
