@@ -6,6 +6,8 @@ read by their kinds (fleetctl.activity_plan decides), stored beside the runs, an
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from fleetctl import activity_plan
 from fleetctl import plan as planner
 from fleetctl.kinds import Activity, Kind, load_kinds
@@ -114,21 +116,34 @@ def observe_activity(rt: Runtime, obs: Observation, records: dict[str, AgentReco
     return now + POLL_SECONDS
 
 
-def idle_clock(
-    rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now: float
-) -> tuple[Observation, dict[str, AgentRecord]]:
-    """What idle_timeout sees of agents of known kinds: their activity, not their CPU or spinners;
-    a working one's progress on screen or in its transcript."""
+def plan_by_activity(
+    rt: Runtime,
+    spec: FleetSpec,
+    obs: Observation,
+    records: dict[str, AgentRecord],
+    now: float,
+    heartbeats: dict[str, float],
+    restart: Collection[str] = (),
+) -> planner.Plan:
+    """The planner's decisions where idle_timeout of agents of known kinds goes by what they do,
+    not by their CPU or spinners (a working one by its progress on screen or in its transcript),
+    and each stall is told in those terms. The same for a pass and for `status`."""
     rows = rt.store.activities()
-    return activity_plan.idle_clock(obs, records, rows, now, transcripts_written(rt, rows, now))
+    judged, planned = activity_plan.idle_clock(obs, records, rows, now, transcripts_written(rt, rows, now))
+    plan = planner.plan(spec, planned, judged, now, heartbeats, restart)
+    return _explain_stalls(rt, rows, plan, obs, planned, now)
 
 
-def explain_stalls(
-    rt: Runtime, plan: planner.Plan, obs: Observation, judged: dict[str, AgentRecord], now: float
+def _explain_stalls(
+    rt: Runtime,
+    rows: dict[str, ActivityRow],
+    plan: planner.Plan,
+    obs: Observation,
+    judged: dict[str, AgentRecord],
+    now: float,
 ) -> planner.Plan:
     """The plan with each stall of an agent of a known kind told by its activity (`judged`: the
     records idle_clock returned, whose last_activity is when its idle time began)."""
-    rows = rt.store.activities()
 
     def told(name: str, detail: str) -> str:
         spec, row, record_, agent = rt.spec.agent(name), rows.get(name), judged.get(name), obs.agents.get(name)

@@ -71,12 +71,10 @@ def tick(
     if only is not None:
         spec = replace(rt.spec, agents=tuple(a for a in rt.spec.agents if a.name in only))
         planned = {k: v for k, v in records.items() if k in only}
-    seen_by_kind = obs
     if watched and any(a.idle_timeout is not None for a in rt.spec.agents):
-        seen_by_kind, planned = activity.idle_clock(rt, obs, planned, now)  # idle_timeout by activity
-    plan = planner.plan(spec, planned, seen_by_kind, now, observe.heartbeats(rt), restart)
-    if seen_by_kind is not obs:
-        plan = activity.explain_stalls(rt, plan, obs, planned, now)  # a stall told by what the agent was doing
+        plan = activity.plan_by_activity(rt, spec, obs, planned, now, observe.heartbeats(rt), restart)
+    else:
+        plan = planner.plan(spec, planned, obs, now, observe.heartbeats(rt), restart)
     if only is not None:
         plan = replace(plan, actions=tuple(a for a in plan.actions if not isinstance(a, planner.Remove)))
     for due in (health_due, look_again):

@@ -146,14 +146,11 @@ def views(
     )
     records = observe.simulate_ended(records, observe.find_ended(rt, obs, records, now), now)
     spec = rt.spec if specs is None else replace(rt.spec, agents=tuple(specs))
-    judged, planned = obs, records
     if any(a.kind != "generic" and a.idle_timeout is not None for a in spec.agents) and rt.store.path.exists():
         from fleetctl.runtime import activity  # idle_timeout of kind agents goes by their activity
 
-        judged, planned = activity.idle_clock(rt, obs, records, now)
-        plan = planner.plan(spec, planned, judged, now, observe.heartbeats(rt))
-        return activity.explain_stalls(rt, plan, obs, planned, now), obs, records
-    return planner.plan(spec, planned, judged, now, observe.heartbeats(rt)), obs, records
+        return activity.plan_by_activity(rt, spec, obs, records, now, observe.heartbeats(rt)), obs, records
+    return planner.plan(spec, records, obs, now, observe.heartbeats(rt)), obs, records
 
 
 def status(rt: Runtime, names: Sequence[str] = ()) -> list[AgentStatus]:
