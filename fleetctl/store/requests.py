@@ -31,16 +31,16 @@ class Request:
 def _request(row: tuple[object, ...]) -> Request:
     rid, time, host, agent, action, sender, taken, finished, ok, result = row
     return Request(
-        int(str(rid)),
-        float(str(time)),
-        str(host),
-        str(agent),
-        str(action),
-        str(sender),
-        None if taken is None else float(str(taken)),
-        None if finished is None else float(str(finished)),
-        None if ok is None else bool(ok),
-        str(result),
+        id=int(str(rid)),
+        time=float(str(time)),
+        host=str(host),
+        agent=str(agent),
+        action=str(action),
+        sender=str(sender),
+        taken=None if taken is None else float(str(taken)),
+        finished=None if finished is None else float(str(finished)),
+        ok=None if ok is None else bool(ok),
+        result=str(result),
     )
 
 
