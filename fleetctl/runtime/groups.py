@@ -64,15 +64,15 @@ def send_to(
         try:
             if wake and needs_prompt(rt, name):
                 bus.send(name, text, sender, key, wake=False)
-                out.append(Reached(name, True, deliver(rt, name, text, timeout, now=now)))
+                out.append(Reached(agent=name, ok=True, text=deliver(rt, name, text, timeout, now=now)))
                 continue
             ids = bus.send(name, text, sender, key, wake)
             how = "wake" if wake else "notice"
-            out.append(Reached(name, True, f"{name}: {how} {', '.join(str(i) for i in ids)}"))
+            out.append(Reached(agent=name, ok=True, text=f"{name}: {how} {', '.join(str(i) for i in ids)}"))
         except UsageError:
             raise
         except FleetError as exc:
-            out.append(Reached(name, False, f"{name}: {exc.message}"))
+            out.append(Reached(agent=name, ok=False, text=f"{name}: {exc.message}"))
     return out
 
 

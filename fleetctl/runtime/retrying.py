@@ -63,9 +63,21 @@ def enforce(rt: Runtime, obs: Observation, records: dict[str, AgentRecord], now:
             }
             emit(rt, "activity", spec.name, f"{row.activity} -> {limited}: {detail} ({past})", data, now)
         elif found.outcome is Outcome.AUTH:
-            kills.append(planner.Kill(spec.name, run_id, "auth", f"{detail} ({past})", failure_class=FailureClass.AUTH))
+            kills.append(
+                planner.Kill(
+                    agent=spec.name,
+                    run_id=run_id,
+                    reason="auth",
+                    detail=f"{detail} ({past})",
+                    failure_class=FailureClass.AUTH,
+                )
+            )
         else:
-            kills.append(planner.Kill(spec.name, run_id, past, detail, failure_class=FailureClass.CRASHED))
+            kills.append(
+                planner.Kill(
+                    agent=spec.name, run_id=run_id, reason=past, detail=detail, failure_class=FailureClass.CRASHED
+                )
+            )
     if kills:
         stop.kill_runs(rt, kills, obs, records, now)
     return bool(kills)
