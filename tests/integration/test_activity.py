@@ -443,8 +443,10 @@ def test_send_to_a_kind_or_a_label_reaches_each_agent_and_says_which_failed(
 
     bad = fleet_dir.run("send", "coder", "--kind", "claude", "hello")
     assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1 and "expected only the TEXT" in bad.err, bad
-    assert fleet_dir.run("send", "--label", "nobody", "hello").code == 2
-    assert fleet_dir.run("send", "--kind", "claude", "--label", "night", "hello").code == 2
+    bad = fleet_dir.run("send", "--label", "nobody", "hello")
+    assert bad.code == 2 and "--label nobody: no agent of the fleet has that label (labels in use:" in bad.err, bad
+    both = fleet_dir.run("send", "--kind", "claude", "--label", "night", "hello")
+    assert both.code == 2 and "--kind and --label: expected one of them, not both" in both.err, both
     assert json.loads(fleet_dir.run("inbox", "coder", "--json").out) == []  # nothing was sent
 
     result = fleet_dir.run("send", "--kind", "claude", "fix the build", "--wake")

@@ -79,5 +79,6 @@ def test_restart_starts_an_agent_whose_run_is_over_but_not_a_failed_one(fleet_di
     assert [e.reason for e in spawned][-1] == "restart"
 
     refused = fleet_dir.run("restart", "broken")
-    assert refused.code == 1 and "broken" in refused.out + refused.err, refused
+    assert refused.code == 1 and "fleetctl reset broken" in refused.out + refused.err, refused
+    assert fleet_dir.status()["broken"]["state"] == "failed"
     assert len(fleet_dir.fleet().store.records(0.0)["broken"].runs) == 1  # not started

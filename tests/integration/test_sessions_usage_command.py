@@ -14,7 +14,7 @@ pytestmark = pytest.mark.tmux
 
 
 @pytest.mark.timeout(60)
-def test_a_kinds_usage_command_is_counted_by_status_and_report(fleet_dir: FleetHarness) -> None:
+def test_a_kinds_usage_command_is_counted_by_status_report_and_metrics(fleet_dir: FleetHarness) -> None:
     now = time.time()
     answers = [
         {"time": now + 1, "model": "m-1", "input_tokens": 1000, "output_tokens": 200},
@@ -44,6 +44,10 @@ def test_a_kinds_usage_command_is_counted_by_status_and_report(fleet_dir: FleetH
     assert (total["input_tokens"], total["output_tokens"], total["messages"]) == (4010, 1005, 3)
     assert total["cost_usd"] == pytest.approx((4000 * 2.0 + 1000 * 10.0) / 1e6 + 0.5)
     assert report["agents"]["helper"] == total
+    metrics = fleet_dir.run("metrics").out
+    label = f'agent="helper",fleet="{fleet_dir.name}"'
+    assert f'fleetctl_agent_tokens_total{{{label},type="input"}} 4010.0' in metrics, metrics
+    assert f"fleetctl_agent_cost_usd_total{{{label}}} {total['cost_usd']}" in metrics, metrics
 
 
 @pytest.mark.timeout(30)

@@ -7,7 +7,9 @@ write them (store.hosts.beat); this host's agent runs in a real tmux server."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,11 +47,19 @@ def line_of(text: str, name: str) -> str:
     return next((line for line in text.splitlines() if f" {name} " in line), "")
 
 
+@pytest.fixture
+def alpha(fleet_dir: FleetHarness) -> Iterator[FleetHarness]:
+    """The fleet as host alpha; its tmux server (named after the host) goes even if the test fails."""
+    yield fleet_dir
+    subprocess.run(["tmux", "-L", f"fleetctl-{fleet_dir.name}-alpha", "kill-server"], capture_output=True, check=False)
+
+
 @pytest.mark.timeout(60)
 @run_async
 async def test_every_hosts_agents_with_a_host_column_and_a_host_filter(
-    fleet_dir: FleetHarness, pg_url: str, tmp_path: Path
+    alpha: FleetHarness, pg_url: str, tmp_path: Path
 ) -> None:
+    fleet_dir = alpha
     fleet_dir.write(FLEET, extra_fleet=f'host = "alpha"\nstore = "{pg_url}"')
     assert fleet_dir.run("up").code == 0
     now = time.time()

@@ -52,6 +52,8 @@ def test_fixture_is_classified_as_named(path: Path) -> None:
     observation = _classify(path.parent.name, screen, title)
     assert observation.activity.value == path.name.split(".")[0]
     assert observation.evidence in ((Evidence.SCREEN, Evidence.TITLE) if title else (Evidence.SCREEN,))
+    # The screen alone says it too: a recorded title must not hide a screen pattern that broke.
+    assert _classify(path.parent.name, screen).activity.value == path.name.split(".")[0]
     if observation.activity is Activity.LIMITED:
         assert observation.reset_at is not None and observation.reset_at > NOW.timestamp()
     if observation.activity is Activity.ASKING:
