@@ -8,21 +8,19 @@ the figure is dispatch and claims, not work. FLEETCTL_MANY_TASKS changes the cou
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import pids_with_env, wait_for
+from tests.conftest import wait_for
+from tests.hosts import Host, cleaned_up
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
@@ -36,56 +34,46 @@ def rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[obje
         return conn.execute(sql, params).fetchall()
 
 
-@pytest.mark.timeout(300)
-def test_every_task_of_a_large_backlog_is_done_once_over_three_hosts(tmp_path: Path, pg_url: str) -> None:
+@pytest.fixture
+def hosts(tmp_path: Path, pg_url: str) -> Iterator[list[Host]]:
     fleet = f"t{uuid.uuid4().hex[:8]}"
+    body = (
+        f'[pools.tiny]\ncommand = "echo {{task_id}} $FLEET_HOST >> {tmp_path / "ran"}"\n'
+        f'slots = {SLOTS}\nlease = "60s"\n'
+    )
+    yield from cleaned_up([Host(tmp_path, fleet, h, pg_url, body, fleet_extra='heartbeat = "2s"\n') for h in HOSTS])
+
+
+@pytest.mark.timeout(300)
+def test_every_task_of_a_large_backlog_is_done_once_over_three_hosts(
+    hosts: list[Host], tmp_path: Path, pg_url: str
+) -> None:
     ledger = tmp_path / "ran"
-    files = {}
-    for host in HOSTS:
-        (tmp_path / host).mkdir()
-        files[host] = tmp_path / host / "fleet.toml"
-        files[host].write_text(
-            f'[fleet]\nname = "{fleet}"\nhost = "{host}"\nstore = "{pg_url}"\nsupervisor = true\n'
-            f'heartbeat = "2s"\n\n[pools.tiny]\ncommand = "echo {{task_id}} $FLEET_HOST >> {ledger}"\n'
-            f'slots = {SLOTS}\nlease = "60s"\n'
-        )
+    backlog = tmp_path / "backlog.jsonl"
+    backlog.write_text("".join(json.dumps({"title": f"task {i}"}) + "\n" for i in range(TASKS)))
+    started = time.monotonic()
+    for host in hosts:
+        up = host.cli("up")
+        assert up.returncode == 0, up.stderr
+    assert hosts[0].cli("task", "import", str(backlog)).returncode == 0
 
-    def cli(host: str, *args: str) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, "-m", "fleetctl", "-c", str(files[host]), *args]
-        return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    def done() -> bool:
+        return rows(pg_url, "SELECT count(*) FROM tasks WHERE state = 'done'") == [(TASKS,)]
 
-    try:
-        backlog = tmp_path / "backlog.jsonl"
-        backlog.write_text("".join(json.dumps({"title": f"task {i}"}) + "\n" for i in range(TASKS)))
-        started = time.monotonic()
-        for host in HOSTS:
-            up = cli(host, "up")
-            assert up.returncode == 0, up.stderr
-        assert cli("h1", "task", "import", str(backlog)).returncode == 0
-
-        def done() -> bool:
-            return rows(pg_url, "SELECT count(*) FROM tasks WHERE state = 'done'") == [(TASKS,)]
-
-        wait_for(
-            done,
-            timeout=270,
-            interval=1.0,
-            what=f"{TASKS} tasks done",
-            explain=lambda: str(rows(pg_url, "SELECT state, count(*) FROM tasks GROUP BY state")),
-        )
-        took = time.monotonic() - started
-        print(f"{TASKS} tasks over {len(HOSTS)} hosts x {SLOTS} slots: done in {took:.1f}s ({TASKS / took:.1f}/s)")
-        done_attempts = rows(pg_url, "SELECT task_id, count(*) FROM task_attempts WHERE outcome = 'done' GROUP BY 1")
-        assert sorted(done_attempts) == [(i, 1) for i in range(1, TASKS + 1)]  # each done exactly once
-        assert rows(pg_url, "SELECT count(*) FROM task_attempts") == [(TASKS,)]  # and claimed once
-        ran = Counter(line.split()[0] for line in ledger.read_text().splitlines())
-        assert sorted(int(t) for t in ran) == list(range(1, TASKS + 1)) and set(ran.values()) == {1}
-        share = Counter(line.split()[1] for line in ledger.read_text().splitlines())
-        print(f"tasks per host: {dict(sorted(share.items()))}")
-        assert set(share) == set(HOSTS)  # every host took part
-    finally:
-        for host in HOSTS:
-            subprocess.run(["tmux", "-L", f"fleetctl-{fleet}-{host}", "kill-server"], capture_output=True, check=False)
-        for pid in pids_with_env("FLEET_NAME", fleet):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+    wait_for(
+        done,
+        timeout=270,
+        interval=1.0,
+        what=f"{TASKS} tasks done",
+        explain=lambda: str(rows(pg_url, "SELECT state, count(*) FROM tasks GROUP BY state")),
+    )
+    took = time.monotonic() - started
+    print(f"{TASKS} tasks over {len(HOSTS)} hosts x {SLOTS} slots: done in {took:.1f}s ({TASKS / took:.1f}/s)")
+    done_attempts = rows(pg_url, "SELECT task_id, count(*) FROM task_attempts WHERE outcome = 'done' GROUP BY 1")
+    assert sorted(done_attempts) == [(i, 1) for i in range(1, TASKS + 1)]  # each done exactly once
+    assert rows(pg_url, "SELECT count(*) FROM task_attempts") == [(TASKS,)]  # and claimed once
+    ran = Counter(line.split()[0] for line in ledger.read_text().splitlines())
+    assert sorted(int(t) for t in ran) == list(range(1, TASKS + 1)) and set(ran.values()) == {1}
+    share = Counter(line.split()[1] for line in ledger.read_text().splitlines())
+    print(f"tasks per host: {dict(sorted(share.items()))}")
+    assert set(share) == set(HOSTS)  # every host took part
