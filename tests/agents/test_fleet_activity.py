@@ -96,6 +96,7 @@ def _alerts(fleet_dir: FleetHarness) -> list[str]:
     return [e.reason for e in fleet_dir.fleet().store.events() if e.kind == "alert"]
 
 
+@pytest.mark.timeout(240)  # its waits add up to 210 s: a slow run fails with their explanation
 def test_a_usage_limit_is_limited_then_continue_is_typed_at_the_reset(
     fleet_dir: FleetHarness, mock_api: MockAPI, tmp_path: Path
 ) -> None:

@@ -15,7 +15,8 @@ from tests.agents.test_sessions_claude import _claude_pid, _ready, _type, intera
 from tests.conftest import FleetHarness, wait_for
 from tests.mockapi import MockAPI, Reply
 
-pytestmark = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.timeout(240)]
+# The waits add up to ~440 s: a slow run fails with their explanation, not pytest-timeout's.
+pytestmark = [pytest.mark.agents, pytest.mark.tmux, pytest.mark.timeout(480)]
 
 
 def test_a_newer_transcript_wins_over_the_recorded_session(fleet_dir: FleetHarness, mock_api: MockAPI) -> None:
