@@ -169,7 +169,17 @@ class Fleet(Runtime):
 
             with self.store.lock():
                 launcher.ensure_supervisor(self, self.observe(ports_for=set()), self.records(self.now()))
+        self._report_host()
         return [failures[n] for n in sorted(failures)]
+
+    def _report_host(self) -> None:
+        """On a shared store, publish what this host now runs at once: other hosts may message or
+        restart an agent as soon as the command that started it returns, before a supervisor here
+        has made its first pass."""
+        if self.spec.store:
+            from fleetctl.runtime import heartbeat
+
+            heartbeat.beat(self, full=True)
 
     def _failure_line(self, name: str, run: Run | None, view: planner.AgentView) -> str:
         reason = (run.stop_reason if run and run.stop_reason else view.reason) or view.state.value
@@ -240,6 +250,7 @@ class Fleet(Runtime):
                 self.clock.sleep(planner.VERIFY_POLL_SECONDS)
         finally:
             self.on_event = previous
+        self._report_host()
         code = 1 if failures else planner.exit_code(views)
         return events, failures, code
 
