@@ -130,6 +130,14 @@ def test_ended_windows_free_their_slot_in_the_same_tick() -> None:
     assert Claim("coder", 2) in p.actions
 
 
+def test_an_ended_or_killed_window_brings_the_next_pass_at_once() -> None:
+    # Its task may be queued again when the run is settled; the next pass claims it, not the
+    # loop's next wake-up (nothing else may come: the wake-ups of the end were read already).
+    assert plan([window(1, pane=pane(1, dead=True))]).wake_at == NOW
+    assert plan([window(1, task=task(1, state=TaskState.CANCELLED))]).wake_at == NOW
+    assert plan([window(1)]).wake_at != NOW  # a window that runs on: no extra pass
+
+
 def test_a_claim_without_a_recorded_run_holds_its_slot_then_fails() -> None:
     pending = window(1, run=None, pane=None, task=task(1, started=NOW - 1))
     p = plan([pending], {"coder": 5})
