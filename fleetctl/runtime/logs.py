@@ -78,6 +78,12 @@ def rendered(data: bytes) -> list[str]:
     return screentext.render(data.replace(END_MARKER, b""))
 
 
+def load_renderer() -> None:
+    """Render a carriage return once, so the terminal emulator is loaded (pyte: ~45 ms cold):
+    output through a pty ends its lines with \\r\\n, so the first end judged would load it."""
+    rendered(b"\r\n")
+
+
 def mtime(path: Path) -> float:
     try:
         return path.stat().st_mtime

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable
 
 from fleetctl import logger, wake
-from fleetctl.runtime import activity, heartbeat, observe, passes, remote_actions, remote_wake
+from fleetctl.runtime import activity, heartbeat, logs, observe, passes, remote_actions, remote_wake
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import emit
 from fleetctl.runtime.logs import mtime
@@ -31,10 +31,12 @@ def _never() -> bool:
 
 def _ready_to_act(rt: Runtime) -> None:
     """Load before the first wait what the first respawn would otherwise load while its agent
-    is down: libtmux (~60 ms) and the fleet's kinds, read to classify how a run ended (~20 ms
-    here, 50 ms on a loaded machine; bench/compare.py's recovery is a first respawn)."""
+    is down: libtmux (~60 ms), the fleet's kinds, read to classify how a run ended (~20 ms
+    here, 50 ms on a loaded machine), and the terminal emulator that renders the run's last
+    output (~45 ms). bench/compare.py's recovery is a first respawn."""
     rt.tmux.ready_to_act()
     activity.kinds(rt.spec)
+    logs.load_renderer()
 
 
 class Supervisor:
