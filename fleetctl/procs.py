@@ -209,6 +209,23 @@ class ProcessGateway:
                 out[pid] = ports
         return out
 
+    def under(self, pid: int, roots: set[int], depth: int = 64) -> int | None:
+        """The one of `roots` that this process is (or descends from), found by walking up its
+        parents: a few reads where a tree from a scan reads every process; None if none."""
+        import psutil
+
+        try:
+            proc: psutil.Process | None = psutil.Process(pid)
+            for _ in range(depth):
+                if proc is None or proc.pid <= 1:
+                    return None
+                if proc.pid in roots:
+                    return proc.pid
+                proc = proc.parent()
+        except psutil.Error:
+            return None
+        return None
+
     def io_bytes(self, pids: Iterable[int]) -> int:
         """Characters read and written by these processes (ttys and pipes included).
 

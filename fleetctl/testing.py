@@ -146,6 +146,16 @@ class FakeProcessGateway:
         listening = self.listening() if listening is None else listening
         return {pid: listening[pid] for pid in pids if pid in listening}
 
+    def under(self, pid: int, roots: set[int], depth: int = 64) -> int | None:
+        proc = self.processes.get(pid)
+        for _ in range(depth):
+            if proc is None or not proc.alive:
+                return None
+            if proc.pid in roots:
+                return proc.pid
+            proc = self.processes.get(proc.ppid)
+        return None
+
     def io_bytes(self, pids: Iterable[int]) -> int:
         return 0
 

@@ -30,7 +30,7 @@ class Seen:
 
     scanned_at: float = -1e9  # monotonic time of the last full /proc scan
     scan: ProcTable = field(default_factory=ProcTable)  # that scan
-    panes: ProcTable = field(default_factory=ProcTable)  # the last observation's processes (each live pane's at least)
+    panes: ProcTable = field(default_factory=ProcTable)  # the processes the last observation read (none: tmux's answer)
     server: int | None = None  # the tmux server's pid: the parent of the live panes
     watch: WatchList | None = None  # for the quiet look; None: the next wait ends in a full pass
 

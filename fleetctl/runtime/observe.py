@@ -57,10 +57,10 @@ def observe(
     Listening ports are looked up only where they decide something: for agents that
     declare a port and (with `ports_for`) whose run still waits for verification, and
     only once something listens on that port at all (one read of /proc/net/tcp says).
-    Without `trees`, and with no port to look up, only each pane's own process is read:
-    its descendants (CPU time, what a kill sweeps) decide nothing there. A `read_only`
-    view (status) reads no process at all: tmux's pane_dead says whether each pane's
-    process runs (tmux reaps its own children), so psutil is not even imported.
+    Without `trees`, and with no port to look up, no process is read but one pane's (for
+    the tmux server's pid): tmux's pane_dead says whether each pane's process runs, and
+    descendants (CPU time, what a kill sweeps) decide nothing there. A `read_only` view
+    (status) reads no process at all, so psutil is not even imported.
     `listing` is a `list-panes` the caller started already (to read the store meanwhile).
     """
     now = rt.now()
@@ -70,24 +70,28 @@ def observe(
     listening = rt.procs.listening() if port_check else {}
     open_ports = {port for ports in listening.values() for port in ports}
     port_check = {name for name in port_check if specs[name].port in open_ports}
-    table = rt.procs.scan() if trees or port_check else None  # while tmux answers
+    table = rt.procs.scan() if trees else None  # while tmux answers
     panes = collect()
     if panes is None:
         return Observation(time=now, server_running=False)
-    if table is None and read_only:
-        live = (p.pid for p in panes if not p.dead)
+    live = [p.pid for p in panes if not p.dead]
+    if table is None:
+        # tmux's pane_dead says which pane processes run (tmux reaps its own children), so a
+        # pass that needs no trees reads no process: at 100 agents reading each pane's
+        # process cost a respawn pass 10-30 ms before it could open the new window.
         table = ProcTable(
             procs={pid: ProcInfo(pid=pid, ppid=0, pgid=pid, start_time=0.0, cpu_seconds=0.0) for pid in live}
         )
-        return _observation(rt, now, panes, table, port_check, listening, specs, io=False)
-    if table is None:
-        table = rt.procs.read(p.pid for p in panes if not p.dead)
+        if read_only:
+            return _observation(rt, now, panes, table, port_check, listening, specs, io=False)
+        rt.seen.panes = ProcTable()  # nothing read
+        rt.seen.server = next((info.ppid for info in rt.procs.read(live[:1]).procs.values()), None)
     else:
-        if any(not p.dead and p.pid not in table.procs for p in panes):
+        if any(pid not in table.procs for pid in live):
             table = rt.procs.scan()  # a window opened during the scan: look again, once
         rt.seen.scanned_at, rt.seen.scan = rt.clock.monotonic(), table
-    rt.seen.server = next((table.procs[p.pid].ppid for p in panes if not p.dead and p.pid in table.procs), None)
-    rt.seen.panes = table
+        rt.seen.panes = table
+        rt.seen.server = next((table.procs[pid].ppid for pid in live if pid in table.procs), None)
     return _observation(rt, now, panes, table, port_check, listening, specs, io=True)
 
 
@@ -110,18 +114,11 @@ def _observation(
         seen = by_name.get(pane.window_name)
         if seen is None or (seen.dead and not pane.dead):
             by_name[pane.window_name] = pane
-    port_pids: list[int] = []
     pane_trees: dict[str, list[int]] = {}
     for name, pane in by_name.items():
         alive = not pane.dead and pane.pid in table.procs
-        tree = table.tree(pane.pid) if alive else []
-        pane_trees[name] = tree
-        if name in port_check:
-            port_pids += tree
-    ports = rt.procs.listening_ports(port_pids, listening) if port_pids else {}
-    for name in port_check:  # the port is open but not seen in the tree: it may share the socket
-        if specs[name].port not in {port for pid in pane_trees[name] for port in ports.get(pid, ())}:
-            ports.update(rt.procs.listening_ports(pane_trees[name]))
+        pane_trees[name] = table.tree(pane.pid) if alive else []
+    held = _ports(rt, port_check, listening, specs, pane_trees, table) if port_check else {}
     agents: dict[str, AgentObservation] = {}
     for name, pane in by_name.items():
         tree = pane_trees[name]
@@ -131,11 +128,46 @@ def _observation(
             pane=pane,
             alive=bool(tree),
             tree=tuple(tree),
-            ports=frozenset(p for pid in tree for p in ports.get(pid, ())),
+            ports=frozenset(held.get(name, ())),
             cpu_seconds=table.cpu_seconds(tree),
             io_bytes=io_bytes,
         )
     return Observation(time=now, server_running=True, agents=agents, others=tuple(others))
+
+
+def _ports(
+    rt: Runtime,
+    names: set[str],
+    listening: dict[int, set[int]],
+    specs: dict[str, AgentSpec],
+    trees: dict[str, list[int]],
+    table: ProcTable,
+) -> dict[str, set[int]]:
+    """The listening ports of each named agent's processes.
+
+    Without a scan (a pass that needs no trees) each listener on a port these agents declare
+    is traced up its parents to a pane: a few reads, where a scan reads every process (50-100
+    ms at 100 agents, for each start verified). `listening` names one owner per socket; when
+    an agent's port is open but not found under its pane that way, the socket may be shared
+    with a process that left its tree, so its tree's processes are asked themselves.
+    """
+    out: dict[str, set[int]] = {}
+    if table.children:
+        for name in names:
+            out[name] = {port for pid in trees.get(name, ()) for port in listening.get(pid, ())}
+    else:
+        panes = {tree[0]: name for name, tree in trees.items() if name in names and tree}
+        wanted = {specs[name].port for name in panes.values()}
+        for pid, ports in listening.items():
+            root = rt.procs.under(pid, set(panes)) if pid > 0 and ports & wanted else None
+            if root is not None:
+                out.setdefault(panes[root], set()).update(ports)
+    for name in names:
+        own = trees.get(name, [])
+        if specs[name].port not in out.get(name, set()) and own:
+            tree = own if table.children else recent_scan(rt).tree(own[0])
+            out[name] = {port for ports in rt.procs.listening_ports(tree).values() for port in ports}
+    return out
 
 
 def server_tree(rt: Runtime, table: ProcTable) -> set[int]:
@@ -289,9 +321,12 @@ def simulate_ended(records: dict[str, AgentRecord], ended: Iterable[Ended], now:
 
 
 def verifiable(records: dict[str, AgentRecord], spec: FleetSpec, now: float) -> set[str]:
-    """Agents whose live run waits for verification and has reached min_uptime: the only ones
-    whose ports decide anything (looking sooner would only compete with the agent's start)."""
-    min_uptime = {a.name: a.min_uptime for a in spec.agents}
+    """Agents whose live run waits for verification and has reached min_uptime (and is at least
+    one verify poll old): the only ones whose ports decide anything. Looking sooner only
+    competes with the agent's start: the pass that a replaced window's hooks bring right
+    after a respawn spent ~30 ms mapping every socket at 100 agents while the new agent
+    started beside it."""
+    min_uptime = {a.name: max(a.min_uptime, planner.VERIFY_POLL_SECONDS) for a in spec.agents}
     return {
         n
         for n, r in records.items()

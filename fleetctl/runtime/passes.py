@@ -97,17 +97,22 @@ def tick(
         if wake_at is not None:
             current = result.plan.wake_at
             result.plan = replace(result.plan, wake_at=wake_at if current is None else min(current, wake_at))
-        rt.seen.watch = None if result.acted or rt.spec.pools or watched else watch_list(rt, obs, records)
+        # Only a wait without a deadline ends in a quiet look (runtime.supervisor): no watch list otherwise.
+        idle = not (result.acted or rt.spec.pools or watched or result.plan.wake_at is not None)
+        rt.seen.watch = watch_list(rt, obs, records) if idle else None
     return result
 
 
 def watch_list(rt: Runtime, obs: Observation, records: dict[str, AgentRecord]) -> WatchList:
     """What the quiet look checks until the next full pass: each live run's pane process."""
     out: WatchList = []
+    # The pass read no process unless it scanned: read each live pane's now, for its start time.
+    live = [a.pane.pid for a in obs.agents.values() if a.alive]
+    table = rt.seen.panes if rt.seen.panes.procs else rt.procs.read(live)
     for spec in rt.spec.agents:
         record, agent = records.get(spec.name), obs.agents.get(spec.name)
         run = record.current if record else None
-        info = rt.seen.panes.procs.get(agent.pane.pid) if agent is not None and agent.alive else None
+        info = table.procs.get(agent.pane.pid) if agent is not None and agent.alive else None
         if run is not None and run.live and info is not None:
             out.append((run.id, info.pid, info.start_time))
     return out

@@ -74,6 +74,14 @@ def test_the_listening_port_of_a_real_server_is_found(worker: tuple[subprocess.P
     assert port in listening[pid]
     assert gateway.listening_ports([shell.pid, pid], listening) == {pid: {port}}
     assert gateway.listening_ports([shell.pid]) == {}, "the shell itself listens on nothing"
+    # Which pane a listener runs under, by walking up its parents (no scan).
+    assert gateway.under(pid, {shell.pid, 999_999_999}) == shell.pid
+    assert gateway.under(pid, {pid}) == pid
+    with subprocess.Popen(["sleep", "30"]) as sibling:  # a process beside it, not above it
+        try:
+            assert gateway.under(pid, {sibling.pid}) is None
+        finally:
+            sibling.kill()
 
 
 @pytest.mark.timeout(30)

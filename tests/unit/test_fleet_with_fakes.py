@@ -141,3 +141,89 @@ def test_restart_keeps_the_respawn_budget(tmp_path: Path) -> None:
     assert row.respawns == 0
     assert len(pids) == 5
     assert sum(rig.procs.alive(p) for p in pids) == 1
+
+
+class CountingProcesses(FakeProcessGateway):
+    """Counts what a pass reads: full scans, pane reads (by pid) and socket maps."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.scans = 0
+        self.read_pids: list[int] = []
+        self.socket_maps = 0
+
+    def scan(self):  # type: ignore[no-untyped-def]
+        self.scans += 1
+        return super().scan()
+
+    def read(self, pids):  # type: ignore[no-untyped-def]
+        pids = list(pids)
+        self.read_pids += pids
+        return super().read(pids)
+
+    def listening(self) -> dict[int, set[int]]:
+        self.socket_maps += 1
+        return super().listening()
+
+
+def counting_rig(tmp_path: Path, toml: str) -> tuple[Rig, CountingProcesses]:
+    rig = Rig(tmp_path, toml)
+    procs = CountingProcesses(rig.clock)
+    rig.procs = procs
+    rig.tmux = FakeTmuxGateway(procs, rig.clock)
+    rig.fleet = Fleet(rig.fleet.spec, tmux=rig.tmux, procs=procs, clock=rig.clock, on_event=rig.events.append)
+    return rig, procs
+
+
+PORTS = """
+[fleet]
+name = "fakes"
+supervisor = false
+
+[defaults]
+min_uptime = "0s"
+start_timeout = "10s"
+backoff = "0s"
+
+[agents.a]
+command = "sleep 100"
+port = 7000
+replicas = 20
+"""
+
+
+def test_a_respawn_pass_reads_no_pane_process_and_a_port_is_verified_without_a_scan(tmp_path: Path) -> None:
+    rig, procs = counting_rig(tmp_path, PORTS)
+    for i in range(20):
+        rig.tmux.ports[f"a-{i + 1}"] = 7000 + i
+    assert rig.fleet.up() == []
+    assert procs.scans == 0  # 20 ports verified by tracing each listener up to its pane
+
+    procs.read_pids.clear()
+    victim = rig.pid("a-7")
+    procs.exit(victim, 128 + signal.SIGKILL)
+    rig.tick()  # the pass that respawns: tmux says which pane died, one pane is read for the server
+    assert "respawned" in rig.kinds("a-7")
+    assert len(procs.read_pids) <= 1 and procs.scans == 0
+
+    maps = procs.socket_maps
+    rig.tick()  # at once: the new run is younger than a verify poll, so its port is not looked at
+    assert procs.socket_maps == maps and rig.kinds("a-7")[-1] == "respawned"
+    rig.clock.advance(0.06)
+    rig.tick()
+    assert procs.socket_maps == maps + 1 and rig.kinds("a-7")[-1] == "verified"
+    assert procs.scans == 0
+
+
+def test_a_port_held_by_a_grandchild_of_the_pane_is_the_agents(tmp_path: Path) -> None:
+    rig, procs = counting_rig(tmp_path, PORTS.replace("replicas = 20", "replicas = 2"))
+    rig.tick()  # spawned, nothing listens yet
+    pane = rig.pid("a-1")
+    child = procs.start(pane)
+    procs.start(child.pid, port=7000)  # the listener, two levels down
+    procs.start(1, port=7001)  # a-2's port, held by a process that is not a-2's
+    rig.clock.advance(1.0)
+    rig.tick()
+    assert rig.kinds("a-1")[-1] == "verified"
+    assert "verified" not in rig.kinds("a-2")
+    assert rig.row("a-2").state is AgentState.STARTING
