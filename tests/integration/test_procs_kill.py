@@ -106,8 +106,9 @@ def test_a_pid_whose_start_time_does_not_match_is_never_signalled(started: list[
     identity = gateway.identity(bystander)
     assert identity is not None
     recycled = {bystander: identity - 30.0}
-    assert not gateway.alive(bystander, identity - 30.0) and gateway.alive(bystander, identity)
+    gateway.signal({bystander: identity}, signal.SIGCONT)  # the gateway now knows the real one
     assert terminate.escalate(gateway, SystemClock(), [(recycled, 0.2)]) == set()
+    assert not gateway.alive(bystander, identity - 30.0) and gateway.alive(bystander, identity)
     assert terminate.kill_now(gateway, SystemClock(), recycled) == set()
     assert terminate.wait_gone(gateway, SystemClock(), recycled, 0.2) == set()
     # A signal sent is pending before kill() returns, and it interrupts the child's read: had
