@@ -80,17 +80,20 @@ def test_the_supervise_loop_removes_merged_and_old_worktrees_and_keeps_one_in_re
 
     # Unlocked, the loop's next sweep removes it; task 3's goes once its worktree_keep has passed.
     git(repo, "worktree", "unlock", str(worktrees / "merger" / "1"))
-    wait_for(
-        lambda: not (worktrees / "merger" / "1").exists() and not (worktrees / "keeper" / "3").exists(),
+    wait_for(  # a sweep removes the worktree, then its branch
+        lambda: (
+            not (worktrees / "merger" / "1").exists()
+            and not (worktrees / "keeper" / "3").exists()
+            and branches(repo) == ["fleet/2", "main"]
+        ),
         timeout=20,
-        what="the supervise loop to remove tasks 1's and 3's worktrees",
+        what="the supervise loop to remove tasks 1's and 3's worktrees and branches",
         explain=lambda: (
             fleet_dir.run("events").out
             + fleet_dir.run("task", "prune", "--dry-run").out
             + fleet_dir.tmux("capture-pane", "-p", "-t", "_supervisor")
         ),
     )
-    assert branches(repo) == ["fleet/2", "main"]
     assert (worktrees / "merger" / "2").is_dir()
     pruned = sorted(events(fleet_dir, "task-pruned"))
     assert len(pruned) == 2 and pruned[0] == "task 1: done and merged", pruned
