@@ -45,9 +45,9 @@ def tick(
     wake.ensure(rt.wake_fifo)
     now = rt.now()
     listing, records = observe.records_while_listing(rt, now)
-    # CPU time of whole trees matters only to idle_timeout; without it, this pass reads
-    # each pane's own process instead of all of /proc (a respawn after a run ended finds
-    # what the run left by its FLEET_RUN: runtime.terminate).
+    # CPU time of whole trees matters only to idle_timeout; without it, this pass takes
+    # tmux's word for each pane instead of reading every process (a respawn after a run
+    # ended finds what the run left by its FLEET_RUN: runtime.terminate).
     run_files = observe.run_files(rt)
     watched = activity.watched(rt.spec, records)  # live agents of known kinds: their children's CPU is evidence
     trees = bool(watched) or any(s.idle_timeout is not None for s in rt.spec.agents)
