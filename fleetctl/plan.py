@@ -419,7 +419,10 @@ def _plan_live(
                 b.actions.append(MarkStalled(agent=name, detail=detail))
             b.view(name, AgentState.STALLED, detail, respawns=used)
             return
-        b.wake(last + spec.idle_timeout)
+        # Sample again halfway, so that an active agent's last sign of life is never a whole
+        # idle_timeout old: `status` reads no process and judges by the last sample.
+        halfway = last + spec.idle_timeout / 2
+        b.wake(halfway if halfway > now else last + spec.idle_timeout)
     b.view(name, AgentState.RUNNING, respawns=used)
 
 

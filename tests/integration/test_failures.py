@@ -120,8 +120,8 @@ def test_stall_needs_every_signal_quiet(fleet_dir: FleetHarness, tmp_path: Path)
     stalled_at = time.monotonic()
     wait_for(lambda: time.monotonic() - stalled_at > 3.0, timeout=5)  # 3 x idle_timeout more
     rows = fleet_dir.status()
-    assert rows["busy"]["state"] == "running", rows["busy"]
-    assert rows["beating"]["state"] == "running", rows["beating"]
+    assert rows["busy"]["state"] == "running", rows["busy"]["reason"]
+    assert rows["beating"]["state"] == "running", rows["beating"]["reason"]
     assert rows["asleep"]["state"] == "stalled"
     assert "no pane output" in rows["asleep"]["reason"] and "no CPU or I/O" in rows["asleep"]["reason"]
     stalled = [e for e in fleet_dir.fleet().store.events() if e.kind == "stalled"]

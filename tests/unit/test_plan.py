@@ -249,6 +249,19 @@ def test_idle_needs_every_signal_quiet() -> None:
     assert kinds(decide(spec, quiet, seen(activity=NOW - 40), heartbeats={"a": NOW - 1})) == []
 
 
+def test_an_active_agent_is_sampled_again_halfway_through_its_idle_timeout() -> None:
+    # `status` judges by the last sample: one taken a whole idle_timeout ago would show a
+    # busy agent as stalled for as long as the supervisor's next pass takes.
+    spec = agent(idle_timeout=30.0)
+    fresh = record(run(started=NOW - 100), last_activity=NOW - 2)
+    assert decide(spec, fresh, seen(activity=NOW - 40)).wake_at == pytest.approx(NOW + 13)
+    # past halfway without a sign of life: the next look is when it would stall (no busy loop)
+    quiet = record(run(started=NOW - 100), last_activity=NOW - 20)
+    assert decide(spec, quiet, seen(activity=NOW - 40)).wake_at == pytest.approx(NOW + 10)
+    later = record(run(started=NOW - 100), last_activity=NOW - 16)
+    assert decide(spec, later, seen(activity=NOW - 40)).wake_at == pytest.approx(NOW + 14)
+
+
 def test_idle_notify_marks_once() -> None:
     spec = agent(idle_timeout=30.0, stall_action=StallAction.NOTIFY)
     quiet = record(run(started=NOW - 100), last_activity=NOW - 40)
