@@ -117,16 +117,7 @@ class _Builder:
             return False
         self.budget -= cost
         self.actions.append(action)
-        if isinstance(action, KillRun):
-            self.wake(self.now)  # as for a finished run (see `finish`)
         return True
-
-    def finish(self, action: FinishRun) -> None:
-        """A window's run ended: its task may go back to the queue, and the next pass (at once)
-        claims it. Without that pass a re-queued task waits for the loop's next wake-up, which
-        may be a minute away."""
-        self.actions.append(action)
-        self.wake(self.now)
 
 
 # --- the plan ----------------------------------------------------------------------
@@ -153,6 +144,10 @@ def plan(
     for window in windows:
         if _plan_window(b, by_name.get(window.pool), window):
             busy[window.pool] = busy.get(window.pool, 0) + 1
+        else:
+            # Its run ended or is killed now: the task may go back to the queue, and the next
+            # pass (at once) claims it, not the loop's next wake-up, which may be a minute away.
+            b.wake(now)
     unassigned = queued.get(None, 0)
     for pool in pools:
         breaker = breakers.get(pool.name, Breaker(pool=pool.name))
@@ -185,12 +180,12 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
         start_timeout = pool.start_timeout if pool else 10.0
         due = (task.started or now) + start_timeout + SPAWN_GRACE_SECONDS
         if now >= due:
-            b.finish(FinishRun(task_id=task.id, run_id=None))
+            b.actions.append(FinishRun(task_id=task.id, run_id=None))
             return False
         b.wake(due)
         return True
     if not run.live or pane is None or pane.dead:
-        b.finish(FinishRun(task_id=task.id, run_id=run.id))
+        b.actions.append(FinishRun(task_id=task.id, run_id=run.id))
         return False
     if task.state is TaskState.CANCELLED:
         return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="cancelled", detail="task cancelled"))
