@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import textwrap
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import pytest
 from fleetctl import spec as spec_module
 from fleetctl.fleet import Fleet
 from fleetctl.model import AgentState, Event
+from fleetctl.procs import ProcTable
 from fleetctl.testing import FakeClock, FakeProcessGateway, FakeTmuxGateway
 
 pytestmark = pytest.mark.timeout(20)
@@ -152,14 +154,14 @@ class CountingProcesses(FakeProcessGateway):
         self.read_pids: list[int] = []
         self.socket_maps = 0
 
-    def scan(self):  # type: ignore[no-untyped-def]
+    def scan(self) -> ProcTable:
         self.scans += 1
         return super().scan()
 
-    def read(self, pids):  # type: ignore[no-untyped-def]
-        pids = list(pids)
-        self.read_pids += pids
-        return super().read(pids)
+    def read(self, pids: Iterable[int]) -> ProcTable:
+        wanted = list(pids)
+        self.read_pids += wanted
+        return super().read(wanted)
 
     def listening(self) -> dict[int, set[int]]:
         self.socket_maps += 1
