@@ -59,7 +59,7 @@ class VerifyRun:
 
 @record
 class KillRun:
-    """End a task's window run: why (wall, idle, start, cancelled, reported) and the detail."""
+    """End a task's window run: why (wall, idle, start, cancelled, reported, lost) and the detail."""
 
     task_id: int
     run_id: str
@@ -77,7 +77,10 @@ class FinishRun:
 
 @record
 class RenewLease:
+    """Extend the lease of the window run that holds the task (no other run's)."""
+
     task_id: int
+    run_id: str
     until: float
 
 
@@ -187,6 +190,15 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
     if not run.live or pane is None or pane.dead:
         b.actions.append(FinishRun(task_id=task.id, run_id=run.id))
         return False
+    if not holds(task, run):
+        # Its lease ran out (this host stalled) and another pass re-queued the task, maybe
+        # claimed again elsewhere: this window must not go on working on it beside that run.
+        detail = (
+            f"the task went back to the queue ({task.reason})"
+            if task.state is TaskState.QUEUED and task.reason
+            else f"attempt {task.attempt} of the task is another run's"
+        )
+        return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="lost", detail=detail))
     if task.state is TaskState.CANCELLED:
         return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="cancelled", detail="task cancelled"))
     if task.state.terminal:
@@ -228,10 +240,18 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
     if task.state is TaskState.RUNNING and task.lease_until is not None:
         renew_at = task.lease_until - pool.lease / 2
         if now >= renew_at:
-            b.actions.append(RenewLease(task_id=task.id, until=now + pool.lease))
+            b.actions.append(RenewLease(task_id=task.id, run_id=run.id, until=now + pool.lease))
         else:
             b.wake(renew_at)
     return True
+
+
+def holds(task: Task, run: Run) -> bool:
+    """Whether `run` is still the task's attempt: false once its lease ran out and another pass
+    re-queued the task (`run_id` stays until the next claim) or a later attempt took it."""
+    if task.state is TaskState.QUEUED:
+        return False
+    return task.run_id == run.id or (task.state.terminal and task.run_id is None)
 
 
 # --- how an attempt ended ------------------------------------------------------------
@@ -278,7 +298,10 @@ class Verdict:
 GATE_TIMEOUT_CODE = 124  # what `timeout` exits with
 
 
-def verdict(task: Task, end: RunEnd, gate: bool) -> Verdict:
+def verdict(task: Task, end: RunEnd, gate: bool, held: bool = True) -> Verdict:
+    """`held` False: the run lost its lease, the task's state belongs to whoever has it now."""
+    if not held:
+        return Verdict(state=None, kind="task-lost", reason="the task is no longer this run's", neutral=True)
     if task.state is TaskState.CANCELLED:
         return Verdict(state=None, kind="task-cancelled", reason="cancelled", neutral=True)
     if task.state is TaskState.FAILED:

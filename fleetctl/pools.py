@@ -106,7 +106,7 @@ class PoolRunner:
             elif isinstance(action, dispatch.VerifyRun):
                 self.store.verify_run(action.run_id, now)
             elif isinstance(action, dispatch.RenewLease):
-                self.store.renew_lease(action.task_id, action.until)
+                self.store.renew_lease(action.task_id, action.run_id, action.until)
             elif isinstance(action, dispatch.KillRun):
                 kills.append(action)
             elif isinstance(action, dispatch.FinishRun):
@@ -218,7 +218,8 @@ class PoolRunner:
             else None
         )
         for _ in range(2):
-            verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate))
+            held = window.run is None or dispatch.holds(task, window.run)
+            verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate), held=held)
             if hit is not None and verdict.state is not None and not verdict.neutral:
                 verdict = pool_limits.requeue(hit)
             if verdict.state is None:
@@ -283,7 +284,8 @@ class PoolRunner:
         data: dict[str, object] = {"task": task.id, "attempt": task.attempt, "run": run.id}
         data |= {"exit_code": end.exit_code, "exit_signal": end.exit_signal}
         data["class"] = (FailureClass.EXITED if clean else FailureClass.CRASHED).value
-        emit(self.fleet, "exited", run.agent, f"ended after the task was {task.state.value}", data, now)
+        after = f"the task was {task.state.value}" if dispatch.holds(task, run) else "the task was no longer its"
+        emit(self.fleet, "exited", run.agent, f"ended after {after}", data, now)
 
     def _breaker_after(self, pool: PoolSpec | None, verdict: dispatch.Verdict, now: float) -> None:
         if pool is None:

@@ -281,9 +281,15 @@ class TaskQueries:
             )
             return cur.rowcount == 1
 
-    def renew_lease(self, task_id: int, until: float) -> None:
+    def renew_lease(self, task_id: int, run_id: str, until: float) -> bool:
+        """Extend the lease of a window run, only while that run holds the task: a lease that ran
+        out and went to another claimer stays theirs."""
         with self.db.transaction() as db:
-            db.execute("UPDATE tasks SET lease_until = ? WHERE id = ? AND state = 'running'", (until, task_id))
+            cur = db.execute(
+                "UPDATE tasks SET lease_until = ? WHERE id = ? AND state = 'running' AND run_id = ?",
+                (until, task_id, run_id),
+            )
+            return cur.rowcount == 1
 
     def renew_held(self, task_id: int, agent: str, until: float, now: float) -> bool:
         """Extend the lease of `agent`, only while it still holds the task (an expired lease is lost)."""

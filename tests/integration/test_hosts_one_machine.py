@@ -117,7 +117,15 @@ def test_three_hosts_do_every_task_once_and_take_over_a_killed_hosts_tasks(
     )
     assert held and {int(str(t)) for t, _ in taken_over} == set(held)
     assert {str(h) for _, h in taken_over} <= set(others)
-    requeued = rows(pg_url, "SELECT count(*) FROM events WHERE kind = 'task-requeued' AND host = ANY(%s)", (others,))
-    assert requeued == [(len(held),)]
+    requeued = rows(
+        pg_url,
+        "SELECT (data::jsonb->>'task')::int, reason FROM events WHERE kind = 'task-requeued' AND host = ANY(%s)",
+        (others,),
+    )
+    # Each of the victim's tasks went back to the queue through its expired lease. On a loaded
+    # machine a living host may stall past a lease of its own and lose that task the same way
+    # (its window is then killed, see test_dispatch), so other expiries may appear, none else.
+    assert {int(str(t)) for t, _ in requeued} >= set(held), requeued
+    assert all(str(r).startswith("lease of ") and str(r).endswith(" expired") for _, r in requeued), requeued
     shown = [json.loads(line) for line in watcher.cli("events", "--host", victim.name, "--json").stdout.splitlines()]
     assert shown and {e["host"] for e in shown} == {victim.name} and "task-claimed" in {e["kind"] for e in shown}

@@ -190,8 +190,32 @@ def test_reported_task_gets_a_grace_period_then_is_closed() -> None:
 
 
 def test_lease_is_renewed_while_the_window_lives() -> None:
-    assert RenewLease(1, NOW + 100) in plan([window(1, task=task(1, lease_until=NOW + 40))]).actions
+    assert RenewLease(1, "r1", NOW + 100) in plan([window(1, task=task(1, lease_until=NOW + 40))]).actions
     assert not any(isinstance(a, RenewLease) for a in plan([window(1, task=task(1, lease_until=NOW + 60))]).actions)
+
+
+def test_a_window_whose_lease_ran_out_is_killed_not_left_working_beside_the_next_run() -> None:
+    requeued = task(1, state=TaskState.QUEUED, agent=None, lease_until=None, reason="lease of coder.1 expired")
+    p = plan([window(1, task=requeued)])
+    assert KillRun(1, "r1", "lost", "the task went back to the queue (lease of coder.1 expired)") in p.actions
+    assert not any(isinstance(a, RenewLease) for a in p.actions) and p.wake_at == NOW
+    taken = task(1, attempt=2, agent="coder.1", run_id="r9")  # claimed again: another run holds it now
+    p = plan([window(1, task=taken)])
+    assert KillRun(1, "r1", "lost", "attempt 2 of the task is another run's") in p.actions
+    assert not any(isinstance(a, RenewLease) for a in p.actions)
+    # The lost window no longer holds a slot: the pool claims up to all its slots.
+    assert Claim("coder", 3) in plan([window(1, task=taken)], queued={"coder": 5}).actions
+    # Its window ended on its own meanwhile: finished like any other, settled by no one.
+    assert plan([window(1, task=taken, pane=pane(1, dead=True))]).actions == (FinishRun(1, "r1"),)
+
+
+def test_a_lost_run_settles_nothing_whatever_it_exited_with() -> None:
+    taken = task(1, attempt=2, run_id="r9")
+    assert not dispatch.holds(taken, run(1)) and dispatch.holds(task(1), run(1))
+    assert dispatch.holds(task(1, state=TaskState.DONE), run(1))  # reported: still its run
+    for end in (RunEnd(exit_code=0), RunEnd(exit_code=1, output="boom"), RunEnd(killed="lost")):
+        v = verdict(taken, end, gate=False, held=False)
+        assert v.state is None and v.neutral and not v.refund
 
 
 def test_pulled_leases_expire_or_wake_the_loop() -> None:

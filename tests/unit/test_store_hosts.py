@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from fleetctl import dispatch
 from fleetctl.model import Event, Run, TaskState
 from fleetctl.store import NewTask, StateStore
 
@@ -64,6 +65,17 @@ def test_each_host_watches_its_own_windows_and_requeues_a_dead_hosts_expired_lea
     again = alpha.claim_task(now=NOW + 32, lease=30.0, max_attempts=3, pool="coder")
     assert again is not None and again.id == tid and again.attempt == 2
     assert [(a.host, a.outcome) for a in alpha.attempts(tid)] == [("beta", "expired"), ("alpha", None)]
+    # Had beta only stalled, its late renewal must not extend alpha's lease, and its window,
+    # still listed for it to close, no longer holds the task.
+    assert alpha.attach_run(tid, 2, "r2")
+    assert not beta.renew_lease(tid, "r1", NOW + 100)
+    latest = alpha.task(tid)
+    assert latest is not None and latest.lease_until == NOW + 62
+    [(seen, run)] = beta.window_tasks()
+    assert run is not None and run.id == "r1" and not dispatch.holds(seen, run)
+    assert alpha.renew_lease(tid, "r2", NOW + 90)
+    latest = alpha.task(tid)
+    assert latest is not None and latest.lease_until == NOW + 90
     assert alpha.settle_task(tid, 2, TaskState.DONE, NOW + 40)
 
 
