@@ -54,6 +54,28 @@ failure_patterns = { rate_limit = ["slow down"] }
     assert fleet.socket_name == "fleetctl-demo"
 
 
+def test_each_agent_gets_its_own_cwd_resolved_against_the_fleet_file(tmp_path: Path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "sub")
+    body = """
+[defaults]
+cwd = "link"
+[agents.a]
+command = "x"
+[agents.b]
+command = "x"
+[agents.c]
+command = "x"
+cwd = "."
+[agents.d]
+command = "x"
+cwd = "/tmp"
+"""
+    cwds = {a.name: a.cwd for a in load(tmp_path, body).agents}
+    real = tmp_path.resolve()
+    assert cwds == {"a": real / "sub", "b": real / "sub", "c": real, "d": Path("/tmp").resolve()}
+
+
 def test_other_braces_in_commands_survive(tmp_path: Path) -> None:
     fleet = load(tmp_path, "[agents.a]\ncommand = \"awk '{print $1}' f\"\n")
     assert fleet.agents[0].command == "awk '{print $1}' f"
