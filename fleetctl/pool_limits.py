@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 
-from fleetctl.dispatch import RunEnd, Verdict
+from fleetctl.attempts import RunEnd, Verdict
 from fleetctl.kinds import Kind, Outcome, classify_output, parse_reset
 from fleetctl.model import Breaker, BreakerState, PoolSpec, TaskState
 from fleetctl.record import record, replace

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from fleetctl import dispatch, pool_limits, review, task_window
+from fleetctl import attempts, dispatch, pool_limits, review, task_window
 from fleetctl.errors import FleetError
 from fleetctl.kinds import Outcome
 from fleetctl.model import (
@@ -161,7 +161,7 @@ class PoolRunner:
                 },
                 now,
             )
-            self._settle(window, dispatch.RunEnd(killed=kill.reason, detail=kill.detail, output=output), now)
+            self._settle(window, attempts.RunEnd(killed=kill.reason, detail=kill.detail, output=output), now)
             self._cleanup(kill.run_id)
             if window.pane is not None:
                 windows.append(window.pane.window_id)
@@ -171,11 +171,11 @@ class PoolRunner:
         """A window ended on its own (or vanished): record the run's end, then settle its task."""
         fleet, run = self.fleet, window.run
         if run is None:
-            end = dispatch.RunEnd(killed="spawn", detail="the task's window run was never recorded")
+            end = attempts.RunEnd(killed="spawn", detail="the task's window run was never recorded")
         elif not run.live:
             stopped = run.stopped_by in ("down", "remove")
             output = logs.output_tail(fleet, run.agent, run.id, OUTPUT_LINES)
-            end = dispatch.RunEnd(
+            end = attempts.RunEnd(
                 exit_code=run.exit_code,
                 exit_signal=run.exit_signal,
                 output=output,
@@ -189,9 +189,9 @@ class PoolRunner:
             gate_output = redact(_tail(task_window.gate_log(self.fleet, run), 20), fleet.secrets)
             clean = code == 0 and sig is None
             if code is None and sig is None:
-                end = dispatch.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")
+                end = attempts.RunEnd(output=output, killed="vanished", detail="window closed without an exit status")
             else:
-                end = dispatch.RunEnd(
+                end = attempts.RunEnd(
                     exit_code=code, exit_signal=sig, output=output, gate_code=gate_code, gate_output=gate_output
                 )
             reason = "exited with code 0" if clean else (end.detail or f"exit {code}, signal {sig}")
@@ -206,7 +206,7 @@ class PoolRunner:
             self._cleanup(run.id)
         self._settle(window, end, now)
 
-    def _settle(self, window: dispatch.WindowTask, end: dispatch.RunEnd, now: float) -> None:
+    def _settle(self, window: dispatch.WindowTask, end: attempts.RunEnd, now: float) -> None:
         """Give the task its next state (once), then feed the outcome to the pool's breaker."""
         fleet = self.fleet
         pool = fleet.spec.pool(window.pool)
@@ -219,7 +219,7 @@ class PoolRunner:
         )
         for _ in range(2):
             held = window.run is None or dispatch.holds(task, window.run)
-            verdict = dispatch.verdict(task, end, gate=bool(pool and pool.gate), held=held)
+            verdict = attempts.verdict(task, end, gate=bool(pool and pool.gate), held=held)
             if hit is not None and verdict.state is not None and not verdict.neutral:
                 verdict = pool_limits.requeue(hit)
             if verdict.state is None:
@@ -277,7 +277,7 @@ class PoolRunner:
             if hit.outcome is Outcome.AUTH and breaker.state is not BreakerState.OPEN:
                 alert(self.fleet, "auth", pool.name, reason)
 
-    def _ended_after_settled(self, run: Run, task: Task, end: dispatch.RunEnd, now: float) -> None:
+    def _ended_after_settled(self, run: Run, task: Task, end: attempts.RunEnd, now: float) -> None:
         """A run that ended on its own after its task was settled (its agent ran `task done` or
         `task fail`, or it was cancelled): no settling event carries its exit, so this one does."""
         clean = end.exit_code == 0 and end.exit_signal is None
@@ -287,11 +287,11 @@ class PoolRunner:
         after = f"the task was {task.state.value}" if dispatch.holds(task, run) else "the task was no longer its"
         emit(self.fleet, "exited", run.agent, f"ended after {after}", data, now)
 
-    def _breaker_after(self, pool: PoolSpec | None, verdict: dispatch.Verdict, now: float) -> None:
+    def _breaker_after(self, pool: PoolSpec | None, verdict: attempts.Verdict, now: float) -> None:
         if pool is None:
             return
         breaker = self.store.breakers().get(pool.name, Breaker(pool=pool.name))
-        after, change = dispatch.breaker_after(breaker, pool, verdict, now)
+        after, change = attempts.breaker_after(breaker, pool, verdict, now)
         if after == breaker:
             return
         kind = f"breaker-{change}" if change else None
@@ -363,7 +363,7 @@ class PoolRunner:
                     )
                     self._settle(
                         dispatch.WindowTask(task=task, run=None),
-                        dispatch.RunEnd(killed="workspace", detail=exc.message),
+                        attempts.RunEnd(killed="workspace", detail=exc.message),
                         fleet.now(),
                     )
                     continue
@@ -386,7 +386,7 @@ class PoolRunner:
                 why = reasons.get(run.agent, error)
                 self._settle(
                     dispatch.WindowTask(task=task, run=None),
-                    dispatch.RunEnd(killed="spawn", detail=f"tmux could not open a window: {why}"),
+                    attempts.RunEnd(killed="spawn", detail=f"tmux could not open a window: {why}"),
                     fleet.now(),
                 )
                 continue

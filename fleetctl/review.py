@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 from fleetctl import worktree
-from fleetctl.dispatch import RunEnd, Verdict, prune_due
+from fleetctl.attempts import RunEnd, Verdict
+from fleetctl.dispatch import prune_due
 from fleetctl.errors import FleetError
 from fleetctl.model import PoolSpec, Task
 from fleetctl.record import record, replace

@@ -1,10 +1,12 @@
-"""Pure dispatch decisions with plain numbers: slots, timeouts, attempts, gates, the breaker."""
+"""Pure dispatch and attempt decisions (dispatch.py, attempts.py) with plain numbers: slots,
+timeouts, leases, attempts, gates, the breaker."""
 
 from __future__ import annotations
 
 import pytest
 
 from fleetctl import dispatch
+from fleetctl.attempts import RunEnd, Verdict, breaker_after, error_line, normalize, verdict
 from fleetctl.dispatch import (
     Claim,
     ExpireLeases,
@@ -12,13 +14,8 @@ from fleetctl.dispatch import (
     HalfOpen,
     KillRun,
     RenewLease,
-    RunEnd,
     VerifyRun,
     WindowTask,
-    breaker_after,
-    error_line,
-    normalize,
-    verdict,
 )
 from fleetctl.model import Breaker, BreakerState, PaneInfo, PoolSpec, Run, Task, TaskState
 
@@ -303,11 +300,11 @@ def test_error_line_and_normalize() -> None:
 # --- the breaker ----------------------------------------------------------------------------
 
 
-def fail(sig: str = "exited with code 1: boom") -> dispatch.Verdict:
-    return dispatch.Verdict(TaskState.QUEUED, "task-requeued", "x", failure=sig)
+def fail(sig: str = "exited with code 1: boom") -> Verdict:
+    return Verdict(TaskState.QUEUED, "task-requeued", "x", failure=sig)
 
 
-OK = dispatch.Verdict(TaskState.DONE, "task-done", "ok")
+OK = Verdict(TaskState.DONE, "task-done", "ok")
 
 
 def test_breaker_opens_after_threshold_identical_failures_once() -> None:
@@ -347,5 +344,5 @@ def test_half_open_closes_on_success_and_reopens_on_failure() -> None:
 
 def test_neutral_outcomes_leave_the_breaker() -> None:
     b = Breaker("coder", streak=2, signature="x")
-    neutral = dispatch.Verdict(TaskState.QUEUED, "task-requeued", "down", neutral=True)
+    neutral = Verdict(TaskState.QUEUED, "task-requeued", "down", neutral=True)
     assert breaker_after(b, POOL, neutral, NOW) == (b, None)

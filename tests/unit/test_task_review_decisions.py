@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from fleetctl import dispatch, review
-from fleetctl.dispatch import RunEnd, gate_could_not_run, prune_due, verdict
+from fleetctl.attempts import RunEnd, gate_could_not_run, verdict
+from fleetctl.dispatch import prune_due
 from fleetctl.errors import ConfigError, UsageError
 from fleetctl.fleet import Fleet
 from fleetctl.model import FleetSpec, PoolSpec, Task, TaskState
