@@ -15,7 +15,7 @@ from fleetctl import plan as planner
 from fleetctl.kinds import Kind, Outcome, classify_output, parse_reset
 from fleetctl.model import AgentSpec, FailureClass
 from fleetctl.record import replace
-from fleetctl.spec import DEFAULT_AUTH_PATTERNS, DEFAULT_RATE_LIMIT_PATTERNS
+from fleetctl.spec_keys import DEFAULT_AUTH_PATTERNS, DEFAULT_RATE_LIMIT_PATTERNS
 
 Classed = tuple[FailureClass, str, float | None]  # (class, reason, park until)
 

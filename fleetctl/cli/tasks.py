@@ -71,7 +71,7 @@ def _agent(agent: str | None) -> str | None:
 
 def _lease(text: str | None) -> float | None:
     from fleetctl.errors import UsageError
-    from fleetctl.spec import parse_duration
+    from fleetctl.spec_keys import parse_duration
 
     if text is None:
         return None

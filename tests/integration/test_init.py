@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fleetctl import spec
+from fleetctl import spec, spec_keys
 from fleetctl.cli.misc import fleet_name_for
 
 
@@ -56,7 +56,7 @@ def test_init_print_writes_nothing(tmp_path: Path) -> None:
 def test_the_commented_examples_are_a_claude_agent_a_codex_agent_and_a_gated_worktree_pool(tmp_path: Path) -> None:
     text = init(tmp_path, "--print").stdout
     uncommented = re.sub(r"(?m)^# (\[|[a-z_]+ = )", r"\1", text)
-    if "kind" not in spec.AGENT_FIELDS:  # agent kinds not known to this fleet file format yet
+    if "kind" not in spec_keys.AGENT_FIELDS:  # agent kinds not known to this fleet file format yet
         uncommented = re.sub(r'(?m)^kind = ".*"\n', "", uncommented)
     assert 'kind = "claude"' in text and 'kind = "codex"' in text
     path = tmp_path / "fleet.toml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fleetctl import spec as spec_module
+from fleetctl import spec_keys
 from fleetctl.exit_class import classify_exit
 from fleetctl.kinds import builtin_kinds
 from fleetctl.model import AgentSpec, FailureClass
@@ -27,8 +27,8 @@ def agent(kind: str = "generic", **patterns: tuple[str, ...]) -> AgentSpec:
         name="a",
         command="x",
         kind=kind,
-        rate_limit_patterns=spec_module.DEFAULT_RATE_LIMIT_PATTERNS + patterns.get("rate_limit", ()),
-        auth_patterns=spec_module.DEFAULT_AUTH_PATTERNS + patterns.get("auth", ()),
+        rate_limit_patterns=spec_keys.DEFAULT_RATE_LIMIT_PATTERNS + patterns.get("rate_limit", ()),
+        auth_patterns=spec_keys.DEFAULT_AUTH_PATTERNS + patterns.get("auth", ()),
     )
 
 

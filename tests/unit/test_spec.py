@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fleetctl import spec
+from fleetctl import spec, spec_keys
 from fleetctl.errors import ConfigError, UsageError
 from fleetctl.model import RestartPolicy, StallAction
 
@@ -85,7 +85,7 @@ def test_other_braces_in_commands_survive(tmp_path: Path) -> None:
     "text,seconds", [("250ms", 0.25), ("10s", 10), ("5m", 300), ("2h", 7200), (7, 7), ("1.5s", 1.5), (0.5, 0.5)]
 )
 def test_durations(text: object, seconds: float) -> None:
-    assert spec.parse_duration(text) == seconds
+    assert spec_keys.parse_duration(text) == seconds
 
 
 def test_fingerprint_changes_with_command_not_with_timeouts(tmp_path: Path) -> None:

@@ -52,9 +52,9 @@ def test_interval() -> None:
 @pytest.mark.parametrize("text,seconds", [("250ms", 0.25), ("2d", 172800), ("90", 90), ("1.5H", 5400)])
 def test_one_grammar_for_the_fleet_file_and_the_cli(text: str, seconds: float) -> None:
     """The fleet file once rejected "2d" and --since "250ms": both now read the same grammar."""
-    from fleetctl import spec
+    from fleetctl import spec_keys
 
-    assert spec.parse_duration(text) == seconds
+    assert spec_keys.parse_duration(text) == seconds
     assert parse_interval(text) == seconds
 
 
