@@ -7,7 +7,6 @@ with plain numbers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
 from fleetctl.model import (
@@ -160,77 +159,6 @@ def last_activity(
     if heartbeat is not None:
         signals.append(heartbeat)
     return max(signals)
-
-
-# --- classification of an ended run ----------------------------------------------
-
-# Patterns, not compiled ones: re compiles (and caches) them when a run ends, not at every import.
-_RETRY_AFTER = r"retry[- ]after[:=\s]+(\d+(?:\.\d+)?)\s*(ms|s|sec|seconds?|m|min|minutes?|h|hours?)?"
-_RESETS_AT = r"resets?\s+(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?"
-_UNIT_SECONDS = {
-    "ms": 0.001,
-    "s": 1,
-    "sec": 1,
-    "second": 1,
-    "seconds": 1,
-    "m": 60,
-    "min": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hour": 3600,
-    "hours": 3600,
-}
-
-
-def matching_line(patterns: tuple[str, ...], output: str) -> str | None:
-    for line in reversed(output.splitlines()):
-        if any(re.search(p, line, re.I) for p in patterns):
-            return line.strip()
-    return None
-
-
-def park_until(output: str, now: float, default_park: float) -> float:
-    """When a rate limit lifts: 'retry after 120s', 'Retry-After: 120', 'resets at 3pm', else the default."""
-    m = re.search(_RETRY_AFTER, output, re.I)
-    if m:
-        unit = (m.group(2) or "s").lower()
-        return now + float(m.group(1)) * _UNIT_SECONDS.get(unit, 1)
-    m = re.search(_RESETS_AT, output, re.I)
-    if m:
-        hour, minute, half = int(m.group(1)), int(m.group(2) or 0), (m.group(3) or "").lower()
-        if half == "pm" and hour < 12:
-            hour += 12
-        elif half == "am" and hour == 12:
-            hour = 0
-        if hour < 24 and minute < 60:
-            from datetime import datetime, timedelta  # only for a "resets at" message
-
-            local = datetime.fromtimestamp(now)
-            reset = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-            if reset <= local:
-                reset += timedelta(days=1)
-            return reset.timestamp()
-    return now + default_park
-
-
-def classify(
-    spec: AgentSpec, exit_code: int | None, exit_signal: int | None, output: str, now: float
-) -> tuple[FailureClass, str, float | None]:
-    """(class, reason, park-until) for a run that ended by itself."""
-    if exit_code == 0 and exit_signal is None:
-        return FailureClass.EXITED, "exited with code 0", None
-    how = f"killed by signal {exit_signal}" if exit_signal is not None else f"exited with code {exit_code}"
-    if exit_code is None and exit_signal is None:  # no exit file: killed with its wrapper, or the server
-        how = "ended (exit status unknown)"
-    line = matching_line(spec.rate_limit_patterns, output)
-    if line is not None:
-        until = park_until(output, now, spec.rate_limit_park)
-        return FailureClass.RATE_LIMITED, f"rate limited: {line}", until
-    line = matching_line(spec.auth_patterns, output)
-    if line is not None:
-        return FailureClass.AUTH, f"auth: {line}", None
-    return FailureClass.CRASHED, how, None
 
 
 # --- the plan --------------------------------------------------------------------

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from fleetctl import exit_class
 from fleetctl import plan as P
 from fleetctl.model import (
     AgentObservation,
@@ -326,11 +327,11 @@ def test_budget_limits_spawns_per_tick() -> None:
     assert kinds(p) == ["Spawn"] * 4
 
 
-# --- classification ----------------------------------------------------------------------
+# --- classification of an ended run (exit_class.py) ------------------------------------
 
 
 def test_rate_limit_parks_until_retry_after() -> None:
-    cls, reason, until = P.classify(
+    cls, reason, until = exit_class.classify(
         agent(rate_limit_patterns=(r"\b429\b",)),
         1,
         None,
@@ -343,18 +344,19 @@ def test_rate_limit_parks_until_retry_after() -> None:
 
 def test_resets_at_clock_time() -> None:
     now = datetime(2026, 1, 1, 14, 0).timestamp()
-    assert P.park_until("usage limit reached, resets at 3pm", now, 900) == datetime(2026, 1, 1, 15, 0).timestamp()
-    assert P.park_until("resets at 13:30", now, 900) == datetime(2026, 1, 2, 13, 30).timestamp()
-    assert P.park_until("Retry-After: 120", now, 900) == now + 120
-    assert P.park_until("slow down", now, 900) == now + 900
+    three_pm = datetime(2026, 1, 1, 15, 0).timestamp()
+    assert exit_class.park_until("usage limit reached, resets at 3pm", now, 900) == three_pm
+    assert exit_class.park_until("resets at 13:30", now, 900) == datetime(2026, 1, 2, 13, 30).timestamp()
+    assert exit_class.park_until("Retry-After: 120", now, 900) == now + 120
+    assert exit_class.park_until("slow down", now, 900) == now + 900
 
 
 def test_auth_and_crash_and_clean_exit() -> None:
     spec = agent(auth_patterns=(r"invalid[ _-]?api[ _-]?key",), rate_limit_patterns=(r"\b429\b",))
-    assert P.classify(spec, 1, None, "401 invalid api key", NOW)[0] is FailureClass.AUTH
-    assert P.classify(spec, 2, None, "segfault", NOW)[:2] == (FailureClass.CRASHED, "exited with code 2")
-    assert P.classify(spec, None, 9, "", NOW)[1] == "killed by signal 9"
-    assert P.classify(spec, 0, None, "429", NOW)[0] is FailureClass.EXITED
+    assert exit_class.classify(spec, 1, None, "401 invalid api key", NOW)[0] is FailureClass.AUTH
+    assert exit_class.classify(spec, 2, None, "segfault", NOW)[:2] == (FailureClass.CRASHED, "exited with code 2")
+    assert exit_class.classify(spec, None, 9, "", NOW)[1] == "killed by signal 9"
+    assert exit_class.classify(spec, 0, None, "429", NOW)[0] is FailureClass.EXITED
 
 
 def test_parked_agent_waits_without_spending_budget() -> None:
