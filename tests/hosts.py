@@ -12,6 +12,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
+
 from tests.conftest import pids_with_env
 
 
@@ -55,3 +57,9 @@ def cleaned_up(hosts: list[Host]) -> Iterator[list[Host]]:
     for pid in pids_with_env("FLEET_NAME", hosts[0].fleet):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """The rows of one query on the hosts' shared store."""
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchall()

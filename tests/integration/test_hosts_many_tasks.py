@@ -16,22 +16,16 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.conftest import wait_for
-from tests.hosts import Host, cleaned_up
+from tests.hosts import Host, cleaned_up, rows
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
 HOSTS = ("h1", "h2", "h3")
 TASKS = int(os.environ.get("FLEETCTL_MANY_TASKS", "1000"))
 SLOTS = 4
-
-
-def rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tests.conftest import EXAMPLES, pids_with_env, wait_for
-from tests.hosts import Host, cleaned_up
+from tests.hosts import Host, cleaned_up, rows
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
@@ -40,11 +39,6 @@ def hosts(tmp_path: Path, pg_url: str) -> Iterator[list[Host]]:
     yield from cleaned_up(
         [Host(tmp_path, fleet, h, pg_url, pool(ledger), fleet_extra='heartbeat = "1s"\n') for h in HOSTS]
     )
-
-
-def rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 @pytest.mark.timeout(150)

@@ -12,21 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
-import psycopg
 import pytest
 
 from fleetctl.store.state import LOCK_NAME
 from tests.conftest import wait_for
-from tests.hosts import Host, cleaned_up
+from tests.hosts import Host, cleaned_up, rows
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
 POOL = '[pools.coder]\ncommand = "sleep 120"\nslots = 1\nlease = "2s"\n'
-
-
-def rows(url: str, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    with psycopg.connect(url) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 @pytest.fixture
