@@ -20,7 +20,7 @@ from tests.hosts import Host, cleaned_up, rows
 
 pytestmark = [pytest.mark.tmux, pytest.mark.slow]
 
-POOL = '[pools.coder]\ncommand = "sleep 120"\nslots = 1\nlease = "2s"\n'
+POOL = '[pools.coder]\ncommand = "sleep 120"\nslots = 1\nlease = "4s"\n'
 
 
 @pytest.fixture
