@@ -26,7 +26,7 @@ TASKS = 24
 
 def pool(ledger: Path) -> str:
     return (
-        f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "3s"\n\n'
+        f'[pools.coder]\ncommand = "{AGENT}"\nslots = 2\nlease = "5s"\n\n'
         f'[pools.coder.env]\nTASK_AGENT_SECONDS = "0.6"\nTASK_AGENT_LEDGER = "{ledger}"\n'
     )
 
