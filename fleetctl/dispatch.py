@@ -183,11 +183,12 @@ def _plan_window(b: _Builder, pool: PoolSpec | None, window: WindowTask) -> bool
     if not holds(task, run):
         # Its lease ran out (this host stalled) and another pass re-queued the task, maybe
         # claimed again elsewhere: this window must not go on working on it beside that run.
-        detail = (
-            f"the task went back to the queue ({task.reason})"
-            if task.state is TaskState.QUEUED and task.reason
-            else f"attempt {task.attempt} of the task is another run's"
-        )
+        if task.state is TaskState.QUEUED:
+            detail = (
+                f"the task went back to the queue ({task.reason})" if task.reason else "the task went back to the queue"
+            )
+        else:
+            detail = f"attempt {task.attempt} of the task is another run's"
         return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="lost", detail=detail))
     if task.state is TaskState.CANCELLED:
         return not b.costly(KillRun(task_id=task.id, run_id=run.id, reason="cancelled", detail="task cancelled"))

@@ -196,6 +196,8 @@ def test_a_window_whose_lease_ran_out_is_killed_not_left_working_beside_the_next
     p = plan([window(1, task=requeued)])
     assert KillRun(1, "r1", "lost", "the task went back to the queue (lease of coder.1 expired)") in p.actions
     assert not any(isinstance(a, RenewLease) for a in p.actions) and p.wake_at == NOW
+    retried = task(1, state=TaskState.QUEUED, agent=None, run_id=None, reason=None)
+    assert KillRun(1, "r1", "lost", "the task went back to the queue") in plan([window(1, task=retried)]).actions
     taken = task(1, attempt=2, agent="coder.1", run_id="r9")  # claimed again: another run holds it now
     p = plan([window(1, task=taken)])
     assert KillRun(1, "r1", "lost", "attempt 2 of the task is another run's") in p.actions
