@@ -1,4 +1,5 @@
-"""Pool dispatch, acted out: dispatch.py decides, PoolRunner claims, spawns, kills and settles.
+"""Pool dispatch, acted out: dispatch.py decides, PoolRunner watches, kills and settles, and
+pool_start.py claims tasks and opens their windows.
 
 Each task gets its own window `<pool>.<task id>`, started through the same wrapper as an
 agent (exit code written to the state dir, pane piped to a log, FLEET_RUN in every
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from fleetctl import attempts, dispatch, pool_limits, review, task_window
+from fleetctl import attempts, dispatch, pool_limits, pool_start, review, task_window
 from fleetctl.errors import FleetError
 from fleetctl.kinds import Outcome
 from fleetctl.model import (
@@ -26,17 +27,14 @@ from fleetctl.model import (
     Run,
     Task,
     TaskState,
-    new_run_id,
 )
 from fleetctl.plan import runs_in
 from fleetctl.record import replace
 from fleetctl.redact import redact
-from fleetctl.runtime import launcher, logs, observe, terminate
+from fleetctl.runtime import logs, observe, terminate
 from fleetctl.runtime.activity import kinds
 from fleetctl.runtime.context import Runtime
 from fleetctl.runtime.events import alert, emit
-from fleetctl.tmux import TmuxError
-from fleetctl.worktree import WorkspaceError
 
 OUTPUT_LINES = 40
 
@@ -313,96 +311,7 @@ class PoolRunner:
     # --- starting runs ------------------------------------------------------------------
 
     def _dispatch(self, claims: list[dispatch.Claim]) -> int:
-        """Claim, prepare each workspace and task file, then open every window in one tmux call; returns how many."""
-        fleet = self.fleet
-        prepared: list[tuple[Task, Run, PoolSpec, str]] = []
-        requests = []
-        breakers = self.store.breakers()  # an attempt settled earlier in this pass may have opened one
-        for claim in claims:
-            pool = fleet.spec.pool(claim.pool)
-            assert pool is not None
-            state = breakers.get(pool.name, Breaker(pool=pool.name)).state
-            if state is BreakerState.OPEN:
-                continue
-            for _ in range(1 if state is BreakerState.HALF_OPEN else claim.count):
-                task = self.store.claim_task(
-                    now=fleet.now(),
-                    lease=pool.lease,
-                    max_attempts=pool.max_attempts,
-                    pool=pool.name,
-                    labels=pool.labels,
-                )
-                if task is None:
-                    break
-                run = Run(
-                    id=new_run_id(),
-                    agent=f"{pool.name}{TASK_WINDOW_SEPARATOR}{task.id}",
-                    started=fleet.now(),
-                    task_id=task.id,
-                )
-                fleet.on_event(
-                    Event(
-                        time=run.started,
-                        kind="task-claimed",
-                        agent=run.agent,
-                        reason=f"attempt {task.attempt}: {task.title}",
-                        data={"task": task.id, "attempt": task.attempt},
-                    )
-                )
-                self.store.attach_run(task.id, task.attempt, run.id)
-                task = replace(task, run_id=run.id, agent=run.agent)
-                try:
-                    workspace = task_window.workspace(self.fleet, pool, task)
-                except WorkspaceError as exc:
-                    emit(
-                        fleet,
-                        "task-workspace-failed",
-                        run.agent,
-                        exc.message,
-                        {"task": task.id, "attempt": task.attempt, "error": exc.message},
-                    )
-                    self._settle(
-                        dispatch.WindowTask(task=task, run=None),
-                        attempts.RunEnd(killed="workspace", detail=exc.message),
-                        fleet.now(),
-                    )
-                    continue
-                requests.append(task_window.request(self.fleet, pool, task, run, workspace))
-                prepared.append((task, run, pool, str(workspace)))
-        if not requests:
-            return 0
-        error = "no window id came back"
-        try:
-            launcher.ensure_session(fleet)
-            batch = fleet.tmux.open_windows(requests)
-            opened = {w.name: w for w in batch.opened}
-            reasons = {f.name: f.reason for f in batch.failed}
-        except TmuxError as exc:
-            opened, reasons, error = {}, {}, exc.message
-        started = 0
-        for task, run, _pool, place in prepared:
-            window = opened.get(run.agent)
-            if window is None:
-                why = reasons.get(run.agent, error)
-                self._settle(
-                    dispatch.WindowTask(task=task, run=None),
-                    attempts.RunEnd(killed="spawn", detail=f"tmux could not open a window: {why}"),
-                    fleet.now(),
-                )
-                continue
-            run = replace(run, pid=window.pid, window_id=window.window_id, pane_id=window.pane_id)
-            self.store.add_run(run, fleet.procs.identity(window.pid))
-            data = {
-                "task": task.id,
-                "attempt": task.attempt,
-                "run": run.id,
-                "pid": window.pid,
-                "window": window.window_id,
-                "place": place,
-            }
-            emit(fleet, "task-started", run.agent, task.title, data)
-            started += 1
-        return started
+        return pool_start.start_claimed(self.fleet, claims, self._settle)
 
 
 def on_tick(fleet: Runtime, obs: Observation) -> float | None:
