@@ -282,7 +282,7 @@ class PoolRunner:
         data: dict[str, object] = {"task": task.id, "attempt": task.attempt, "run": run.id}
         data |= {"exit_code": end.exit_code, "exit_signal": end.exit_signal}
         data["class"] = (FailureClass.EXITED if clean else FailureClass.CRASHED).value
-        after = f"the task was {task.state.value}" if dispatch.holds(task, run) else "the task was no longer its"
+        after = f"the task was {task.state.value}" if dispatch.holds(task, run) else "it lost the task"
         emit(self.fleet, "exited", run.agent, f"ended after {after}", data, now)
 
     def _breaker_after(self, pool: PoolSpec | None, verdict: attempts.Verdict, now: float) -> None:
