@@ -39,6 +39,14 @@ class Host:
         rows = json.loads(self.cli("status", "--json").stdout)
         return next(r for r in rows if r["name"] == name)
 
+    def window_pid(self, name: str) -> int | None:
+        """The pid of the pane of window `name`, None while there is no such window."""
+        for line in self.tmux("list-panes", "-a", "-F", "#{window_name} #{pane_pid}").splitlines():
+            window, pid = line.split()
+            if window == name:
+                return int(pid)
+        return None
+
     def kill9(self) -> None:
         """The host dies: its tmux server, its supervisor and every agent process, at once."""
         server = self.tmux("display-message", "-p", "#{pid}").strip()
