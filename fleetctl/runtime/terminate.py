@@ -42,9 +42,10 @@ def escalate(
     """Stop several groups at once: TERM all now, KILL each group's survivors at its own deadline.
 
     Every group is watched in the same polling loop, so N agents that ignore SIGTERM cost
-    one stop_timeout in all, not N. Until its deadline a group is looked at only up to its
-    first live process (is anything left?), so waiting on a hundred stubborn agents stays
-    cheap; after a KILL, every process is checked, soon and then less often. `killed_all`
+    one stop_timeout in all, not N. Until their deadlines the groups are looked at only up to
+    the first live process (is anything left?): the loop cannot end before that one has, so
+    waiting on a hundred stubborn agents reads one process a poll, not a hundred. After a
+    KILL, every process is checked, soon and then less often. `killed_all`
     runs right after a KILL that leaves no group waiting for its deadline (never if all
     ended on TERM): what the caller does next overlaps the kernel's teardown of the killed.
     Returns the pids still alive KILL_WAIT_SECONDS after their SIGKILL.
@@ -60,11 +61,13 @@ def escalate(
         now = clock.monotonic()
         still = []
         due: Targets = {}
+        looking = True  # until a live process is found; the groups after it wait for a later look
         for targets, deadline in pending:
             if now >= deadline:
                 due.update(targets)
-            elif _any_alive(procs, targets):
+            elif not looking or _any_alive(procs, targets):
                 still.append((targets, deadline))
+                looking = False
         if due:  # every group due now in one go: KILL them all
             procs.signal(due, signal.SIGKILL)
             killed.update({p: (s, now + KILL_WAIT_SECONDS) for p, s in due.items()})

@@ -62,6 +62,7 @@ class FakeProcesses:
 
     def __init__(self, procs: list[FakeProcess]) -> None:
         self.procs = {p.pid: p for p in procs}
+        self.looks: list[float] = []  # when each liveness check was made
 
     def signal(self, targets: dict[int, float], sig: int) -> None:
         for pid in targets:
@@ -69,6 +70,7 @@ class FakeProcesses:
                 self.procs[pid].receive(sig)
 
     def alive(self, pid: int, start_time: float | None = None) -> bool:
+        self.looks.append(self.procs[pid].clock.now)
         return not self.procs[pid].gone()
 
 
@@ -115,6 +117,37 @@ def test_groups_are_stopped_together_each_killed_at_its_own_deadline() -> None:
     assert polite.sent() == [signal.SIGTERM]
     assert clock.now < 5.5, "one grace in all (the longest), not the sum of them"
     assert len(called) == 1 and called[0] == pytest.approx(5.0, abs=0.05), "once, after the last KILL"
+
+
+@pytest.mark.timeout(10)
+def test_waiting_on_a_hundred_stubborn_agents_reads_one_process_a_poll() -> None:
+    clock = FakeClock()
+    stubborn = [FakeProcess(clock, 400 + i) for i in range(100)]
+    procs = FakeProcesses(stubborn)
+    polls = 0
+    sleep = clock.sleep
+
+    def counted(seconds: float) -> None:
+        nonlocal polls
+        polls += clock.now < 10.0
+        sleep(seconds)
+
+    clock.sleep = counted  # type: ignore[method-assign]
+    left = terminate.escalate(procs, clock, [({p.pid: 0.0}, 10.0) for p in stubborn])  # type: ignore[arg-type]
+    assert left == set()
+    assert all(p.sent() == [signal.SIGTERM, signal.SIGKILL] for p in stubborn)
+    before_kill = [t for t in procs.looks if t < 10.0]
+    assert polls > 100, "the wait polls"
+    assert len(before_kill) <= polls + 1, f"{len(before_kill)} reads in {polls} polls: one a poll, not one per agent"
+
+
+@pytest.mark.timeout(10)
+def test_agents_that_end_on_term_one_by_one_end_the_wait_when_the_last_one_has() -> None:
+    clock = FakeClock()
+    polite = [FakeProcess(clock, 500 + i, on_term=0.1 * (10 - i)) for i in range(10)]  # the first ends last
+    assert _escalate(clock, [([p], 10.0) for p in polite]) == set()
+    assert all(p.sent() == [signal.SIGTERM] for p in polite)
+    assert 1.0 <= clock.now < 1.1, "returns as soon as the last one is gone"
 
 
 @pytest.mark.timeout(10)
