@@ -20,8 +20,13 @@ TCP_AGENT = BENCH / "agents" / "tcp_agent.py"
 
 
 def fleetctl(config: Path, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
-    proc = subprocess.run([sys.executable, "-m", "fleetctl", "-c", str(config), *args], capture_output=True,
-                          text=True, env=env, check=False)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "fleetctl", "-c", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     if check and proc.returncode not in (0, 3):
         raise RuntimeError(f"fleetctl {' '.join(args)} exited {proc.returncode}: {proc.stdout}{proc.stderr}")
     return proc.stdout

@@ -51,8 +51,9 @@ def measure_claims(n_tasks: int, claimers: int) -> dict[str, float | int]:
         ctx = multiprocessing.get_context("fork")
         go = ctx.Event()
         outs = [tmp / f"claims-{i}.json" for i in range(claimers)]
-        procs = [ctx.Process(target=_claimer, args=(str(tmp / "state"), f"c{i}", str(o), go))
-                 for i, o in enumerate(outs)]  # fmt: skip
+        procs = [
+            ctx.Process(target=_claimer, args=(str(tmp / "state"), f"c{i}", str(o), go)) for i, o in enumerate(outs)
+        ]
         for p in procs:
             p.start()
         time.sleep(0.2)  # let every claimer connect
@@ -89,8 +90,9 @@ def measure_add_to_window(samples: int) -> dict[str, float]:
         time.sleep(0.5)  # let the loop go idle
         for _ in range(samples):
             start = time.perf_counter()
-            tid = subprocess.run([*cli, "task", "add", "bench"], env=env, check=True, capture_output=True,
-                                 text=True).stdout.strip()  # fmt: skip
+            tid = subprocess.run(
+                [*cli, "task", "add", "bench"], env=env, check=True, capture_output=True, text=True
+            ).stdout.strip()
             added = time.perf_counter()
             _wait(lambda tid=tid: f"bench.{tid}" in _windows(tmux, env), 10)
             times.append(time.perf_counter() - added)
@@ -104,8 +106,9 @@ def measure_add_to_window(samples: int) -> dict[str, float]:
 
 
 def _windows(tmux: list[str], env: dict[str, str]) -> str:
-    return subprocess.run([*tmux, "list-windows", "-F", "#{window_name}"], env=env, capture_output=True,
-                          text=True, check=False).stdout  # fmt: skip
+    return subprocess.run(
+        [*tmux, "list-windows", "-F", "#{window_name}"], env=env, capture_output=True, text=True, check=False
+    ).stdout
 
 
 def _wait(condition, timeout: float) -> None:  # type: ignore[no-untyped-def]
@@ -123,11 +126,15 @@ def main() -> int:
     args = parser.parse_args()
     for claimers in (1, 8):
         result = measure_claims(args.tasks, claimers)
-        print(f"claims: {claimers} claimer(s) over {args.tasks} tasks: {result['claims_per_s']:.0f}/s, "
-              f"claimed {result['claimed']}, duplicates {result['duplicates']}")  # fmt: skip
+        print(
+            f"claims: {claimers} claimer(s) over {args.tasks} tasks: {result['claims_per_s']:.0f}/s, "
+            f"claimed {result['claimed']}, duplicates {result['duplicates']}"
+        )
     latency = measure_add_to_window(args.samples)
-    print(f"task add -> window exists: median {latency['median_s'] * 1000:.0f} ms, "
-          f"max {latency['max_s'] * 1000:.0f} ms over {latency['samples']} tasks")  # fmt: skip
+    print(
+        f"task add -> window exists: median {latency['median_s'] * 1000:.0f} ms, "
+        f"max {latency['max_s'] * 1000:.0f} ms over {latency['samples']} tasks"
+    )
     return 0
 
 

@@ -38,8 +38,8 @@ def listener(port: int) -> int:
 
 
 def supervisor_pid(name: str) -> int:
-    out = subprocess.run(["tmux", "-L", f"fleetctl-{name}", "list-panes", "-a", "-F", "#{window_name} #{pane_pid}"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    argv = ["tmux", "-L", f"fleetctl-{name}", "list-panes", "-a", "-F", "#{window_name} #{pane_pid}"]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     return next(int(line.split()[1]) for line in out.splitlines() if line.startswith("_supervisor "))
 
 
@@ -88,8 +88,9 @@ def main() -> None:
                 wait(lambda agent=agent, seen=seen, db=db: verified_count(db, agent) > seen, 10)
                 to_verified.append((time.perf_counter() - start) * 1000)
                 time.sleep(0.3)
-            rows.append([n, *(f"{v:.0f}" for v in summary(to_port)), *(f"{v:.0f}" for v in summary(to_verified)),
-                         f"{idle_cpu:.3f}", f"{idle_cpu / args.idle * 100:.3f}%"])  # fmt: skip
+            port = [f"{v:.0f}" for v in summary(to_port)]
+            verified = [f"{v:.0f}" for v in summary(to_verified)]
+            rows.append([n, *port, *verified, f"{idle_cpu:.3f}", f"{idle_cpu / args.idle * 100:.3f}%"])
     print(f"supervise: {args.crashes} crashes per size (ms), idle CPU over {args.idle:g}s")
     print_table(["agents", "port med", "min", "max", "verified med", "min", "max", "idle cpu-s", "of a core"], rows)
     print(json.dumps({"rows": rows}))
