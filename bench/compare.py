@@ -105,6 +105,7 @@ METRICS = (
     Metric("bringup", "bring-up: start until every port accepts", "s"),
     Metric("bringup_delay", "bring-up, agents bind after 1 s", "s"),
     Metric("status", "status command (`status --json` / `status` / `jlist`)", "s"),
+    Metric("help", "`fleetctl --help` (fleetctl only)", "s", ratio=False),
     Metric("recovery", "recovery: kill -9 one agent until its port accepts", "s"),
     Metric("idle", "idle CPU of the supervising processes, CPU s per 60 s", "cpu"),
     Metric("idle_tmux", "  of which the fleet's tmux server", "cpu", ratio=False),
@@ -233,6 +234,10 @@ class Fleetctl(Manager):
     def status_argv(self) -> list[str]:
         return self._cmd("status", "--json")
 
+    def help(self) -> None:
+        """The root help: click and the command list, no fleet file read."""
+        run_command([*self.cli, "--help"], self.env, timeout=60)
+
     def watched(self) -> list[Watched]:
         panes = run_command(
             self._tmux("list-panes", "-a", "-F", "#{window_name} #{pane_pid}"), self.env, 30
@@ -335,6 +340,10 @@ def bring_up(manager: Manager) -> float:
 
 def time_status(manager: Manager) -> float:
     return statistics.median(timed(manager.status) for _ in range(STATUS_CALLS))
+
+
+def time_help(manager: Fleetctl) -> float:
+    return statistics.median(timed(manager.help) for _ in range(STATUS_CALLS))
 
 
 def cpu_by_pid(watched: Watched) -> dict[int, float]:
@@ -471,12 +480,14 @@ class Context:
 
 def steady(manager: Manager, ctx: Context) -> Values:
     """Bring-up, status, idle cost and recovery on one fleet of plain agents."""
-    out: Values = dict.fromkeys(("bringup", "status", "idle", "idle_tmux", "recovery"))
+    out: Values = dict.fromkeys(("bringup", "status", "help", "idle", "idle_tmux", "recovery"))
     out["bringup"] = ctx.attempt("bring-up", lambda: bring_up(manager))
     if out["bringup"] is None:
         return out
     time.sleep(ctx.config.settle_seconds)
     out["status"] = ctx.attempt("status", lambda: time_status(manager))
+    if isinstance(manager, Fleetctl):
+        out["help"] = ctx.attempt("help", lambda: time_help(manager))
     time.sleep(ctx.config.settle_seconds)
     try:
         idle = measure_idle(manager, ctx.config.idle_seconds)
@@ -596,7 +607,7 @@ class Session:
 
 def _complete(group: Group, values: Values) -> Values:
     keys = {
-        "steady": ("bringup", "status", "idle", "idle_tmux", "recovery"),
+        "steady": ("bringup", "status", "help", "idle", "idle_tmux", "recovery"),
         "delayed": ("bringup_delay",),
         "stop": ("stop", "leftover"),
     }[group.name]
@@ -744,7 +755,8 @@ How it is measured (bench/compare.py; peers in bench/.peers/, never project depe
 - bring-up: from launching the start command (cold: daemon included) until every port
   accepts a connection. fleetctl `up` verifies before it returns; ports are polled for all.
 - status: median of {STATUS_CALLS} calls per round of `fleetctl status --json`,
-  `supervisorctl status`, `pm2 jlist`, with N agents running.
+  `supervisorctl status`, `pm2 jlist`, with N agents running. `fleetctl --help`: median of
+  {STATUS_CALLS} calls per round, right after the status calls (the CLI's start alone).
 - recovery: SIGKILL to the process listening on the middle agent's port; time until that
   port accepts again.
 - idle: CPU time of the supervising processes over the idle window, scaled to 60 s:
