@@ -28,6 +28,10 @@ def _ready(fleet_dir: FleetHarness, window: str) -> bool:
     return "? for shortcuts" in fleet_dir.tmux("capture-pane", "-p", "-t", window)
 
 
+def _shows(fleet_dir: FleetHarness, window: str, text: str) -> bool:
+    return text in fleet_dir.tmux("capture-pane", "-p", "-t", window)
+
+
 def _claude_pid(agent_pid: int) -> int | None:
     """The claude process in the agent's tree (the window's process or a child of it)."""
     todo = [agent_pid]
@@ -92,7 +96,13 @@ def test_claude_killed_mid_answer_resumes_its_session(fleet_dir: FleetHarness, m
     wait_for(lambda: fleet_dir.run("reconcile").code == 0 and fleet_dir.status()["c"]["pid"] not in (None, pid), 90)
     row = fleet_dir.status()["c"]
     window = str(row["window"])
-    wait_for(lambda: _ready(fleet_dir, window), timeout=60, what="claude at its prompt again")
+    # A person types once the earlier conversation is back on screen, not at the first prompt:
+    # a loaded machine draws the prompt before the resumed transcript is read.
+    wait_for(
+        lambda: _ready(fleet_dir, window) and _shows(fleet_dir, window, "Noted: the word is PELICAN."),
+        timeout=60,
+        what="claude at its prompt again, the earlier conversation on screen",
+    )
     resumed = [e for e in fleet_dir.fleet().store.events() if e.kind == "session-resumed"]
     assert [e.data.get("session") for e in resumed] == [session]
 

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from fleetctl.sessions.locate import own_dir
-from tests.agents.test_sessions_claude import _claude_pid, _ready, _type, interactive_claude
+from tests.agents.test_sessions_claude import _claude_pid, _ready, _shows, _type, interactive_claude
 from tests.conftest import FleetHarness, wait_for
 from tests.mockapi import MockAPI, Reply
 
@@ -49,7 +49,11 @@ def test_a_newer_transcript_wins_over_the_recorded_session(fleet_dir: FleetHarne
     assert first in repointed[0].reason and second in repointed[0].reason
 
     window = str(fleet_dir.status()["c"]["window"])
-    wait_for(lambda: _ready(fleet_dir, window), timeout=60, what="claude at its prompt again")
+    wait_for(
+        lambda: _ready(fleet_dir, window) and _shows(fleet_dir, window, "Noted: OTTER."),
+        timeout=60,
+        what="claude at its prompt again, the newer conversation on screen",
+    )
     asked = len(mock_api.model_requests)
     _type(fleet_dir, window, "Which word was it?")
     wait_for(lambda: any("Which word was it?" in r.text() for r in mock_api.model_requests[asked:]), timeout=60)
