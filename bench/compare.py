@@ -338,12 +338,9 @@ def bring_up(manager: Manager) -> float:
     return time.perf_counter() - started
 
 
-def time_status(manager: Manager) -> float:
-    return statistics.median(timed(manager.status) for _ in range(STATUS_CALLS))
-
-
-def time_help(manager: Fleetctl) -> float:
-    return statistics.median(timed(manager.help) for _ in range(STATUS_CALLS))
+def median_of_calls(command: Callable[[], object]) -> float:
+    """Median wall time of STATUS_CALLS runs of a short command."""
+    return statistics.median(timed(command) for _ in range(STATUS_CALLS))
 
 
 def cpu_by_pid(watched: Watched) -> dict[int, float]:
@@ -485,9 +482,9 @@ def steady(manager: Manager, ctx: Context) -> Values:
     if out["bringup"] is None:
         return out
     time.sleep(ctx.config.settle_seconds)
-    out["status"] = ctx.attempt("status", lambda: time_status(manager))
+    out["status"] = ctx.attempt("status", lambda: median_of_calls(manager.status))
     if isinstance(manager, Fleetctl):
-        out["help"] = ctx.attempt("help", lambda: time_help(manager))
+        out["help"] = ctx.attempt("help", lambda: median_of_calls(manager.help))
     time.sleep(ctx.config.settle_seconds)
     try:
         idle = measure_idle(manager, ctx.config.idle_seconds)
