@@ -25,7 +25,7 @@ def _type(fleet_dir: FleetHarness, window: str, text: str) -> None:
 
 
 def _ready(fleet_dir: FleetHarness, window: str) -> bool:
-    return "? for shortcuts" in fleet_dir.tmux("capture-pane", "-p", "-t", window)
+    return _shows(fleet_dir, window, "? for shortcuts")
 
 
 def _shows(fleet_dir: FleetHarness, window: str, text: str) -> bool:
